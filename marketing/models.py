@@ -1,0 +1,321 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.choices import Channel
+from core.models import TimeStampedModel
+
+
+class MemberLevel(models.TextChoices):
+    NORMAL = "NORMAL", _("Normal")
+    SILVER = "SILVER", _("Silver")
+    GOLD = "GOLD", _("Gold")
+    VIP = "VIP", _("VIP")
+
+
+class UserType(models.TextChoices):
+    CONSUMER = "C", _("Consumer")
+    BUSINESS = "B", _("Business")
+
+
+class MemberTag(models.Model):
+    name = models.CharField(_("name"), max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("member tag")
+        verbose_name_plural = _("member tags")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MemberProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member", verbose_name=_("user")
+    )
+    level = models.CharField(_("level"), max_length=8, choices=MemberLevel.choices, default=MemberLevel.NORMAL)
+    tags = models.ManyToManyField(MemberTag, blank=True, related_name="members", verbose_name=_("tags"))
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    user_type = models.CharField(_("user type"), max_length=1, choices=UserType.choices, default=UserType.CONSUMER)
+    invite_code = models.CharField(_("invite code"), max_length=12, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitees",
+        verbose_name=_("invited by"),
+    )
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices, default=Channel.APP)
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now, db_index=True)
+    last_order_at = models.DateTimeField(_("last order at"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-registered_at"]
+        verbose_name = _("member profile")
+        verbose_name_plural = _("member profiles")
+        indexes = [models.Index(fields=["level"], name="member_level_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_level_display()})"
+
+
+class ActivityStatus(models.TextChoices):
+    DRAFT = "DRAFT", _("Draft")
+    PUBLISHED = "PUBLISHED", _("Published")
+    ENDED = "ENDED", _("Ended")
+    CANCELLED = "CANCELLED", _("Cancelled")
+
+
+class Activity(TimeStampedModel):
+    """A themed campaign (专题活动): claiming it issues all of its items at once, or none."""
+
+    title = models.CharField(_("title"), max_length=100)
+    intro = models.TextField(_("introduction"), blank=True)
+    image = models.FileField(_("image"), upload_to="activities/", blank=True)
+    start_time = models.DateTimeField(_("start time"))
+    end_time = models.DateTimeField(_("end time"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.DRAFT, db_index=True
+    )
+    channel = models.CharField(
+        _("channel"), max_length=12, choices=Channel.choices, blank=True, help_text=_("empty = every channel")
+    )
+    per_user_limit = models.PositiveIntegerField(_("per-user limit"), default=1, help_text=_("0 = unlimited"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta(TimeStampedModel.Meta):
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        permissions = [("publish_activity", _("Can publish and cancel activities"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="activity_window_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ActivityItem(models.Model):
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="items")
+    template = models.ForeignKey("coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("template"))
+    quantity = models.PositiveIntegerField(_("quantity per claim"), default=1)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("activity item")
+        verbose_name_plural = _("activity items")
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "template"], name="uniq_activity_template"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="activity_item_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} x{self.quantity}"
+
+
+class ActivityParticipation(models.Model):
+    """Claims of one activity by one user; the per-user limit is a conditional UPDATE on this row."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="participations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    claimed = models.PositiveIntegerField(default=0)
+    last_claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["activity", "user"], name="uniq_activity_participation")]
+
+
+class GiftPackTrigger(models.TextChoices):
+    REGISTER = "REGISTER", _("Registration")
+    FIRST_ORDER_PAID = "FIRST_ORDER_PAID", _("First order paid")
+    BIRTHDAY = "BIRTHDAY", _("Birthday")
+    INVITE_INVITER = "INVITE_INVITER", _("Invited a friend (inviter)")
+    INVITE_INVITEE = "INVITE_INVITEE", _("Was invited (invitee)")
+    MEMBER_LEVEL_UP = "MEMBER_LEVEL_UP", _("Member level up")
+    MANUAL = "MANUAL", _("Manual")
+
+
+class GiftPack(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    trigger = models.CharField(_("trigger"), max_length=20, choices=GiftPackTrigger.choices, db_index=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta(TimeStampedModel.Meta):
+        verbose_name = _("gift pack")
+        verbose_name_plural = _("gift packs")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GiftPackItem(models.Model):
+    pack = models.ForeignKey(GiftPack, on_delete=models.CASCADE, related_name="items")
+    template = models.ForeignKey("coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("template"))
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("gift pack item")
+        verbose_name_plural = _("gift pack items")
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="pack_item_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.template} x{self.quantity}"
+
+
+class GiftPackGrant(models.Model):
+    """A pack given to a user for one occasion: the unique key makes every trigger fire exactly once."""
+
+    pack = models.ForeignKey(GiftPack, on_delete=models.PROTECT, related_name="grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    occasion = models.CharField(_("occasion"), max_length=64)
+    granted = models.PositiveIntegerField(_("coupons granted"), default=0)
+    skipped = models.JSONField(_("skipped items"), default=list, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("granted at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("gift pack grant")
+        verbose_name_plural = _("gift pack grants")
+        constraints = [
+            models.UniqueConstraint(fields=["pack", "user", "occasion"], name="uniq_pack_user_occasion"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pack} -> {self.user} ({self.occasion})"
+
+
+class BulkGrantStatus(models.TextChoices):
+    DRAFT = "DRAFT", _("Draft")
+    PENDING_REVIEW = "PENDING_REVIEW", _("Pending review")
+    APPROVED = "APPROVED", _("Approved")
+    RUNNING = "RUNNING", _("Running")
+    DONE = "DONE", _("Done")
+    FAILED = "FAILED", _("Failed")
+    CANCELLED = "CANCELLED", _("Cancelled")
+
+
+class BulkGrantTarget(models.TextChoices):
+    USER_LIST = "USER_LIST", _("Uploaded list of users")
+    SEGMENT = "SEGMENT", _("Segment")
+
+
+class BulkGrant(TimeStampedModel):
+    """A targeted grant (精准营销): approved by finance, run by a Celery task in chunks."""
+
+    name = models.CharField(_("name"), max_length=100)
+    target_type = models.CharField(
+        _("target"), max_length=10, choices=BulkGrantTarget.choices, default=BulkGrantTarget.SEGMENT
+    )
+    segment = models.JSONField(
+        _("segment"), default=dict, blank=True, encoder=DjangoJSONEncoder,
+        help_text=_('e.g. {"levels": ["GOLD"], "tags": ["lunch"], "registered_after": "2026-01-01", '
+                    '"no_order_days": 30} or {"everybody": true}'),
+    )
+    template = models.ForeignKey(
+        "coupons.CouponTemplate", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("template"),
+    )
+    gift_pack = models.ForeignKey(
+        GiftPack, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("gift pack")
+    )
+    scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=BulkGrantStatus.choices, default=BulkGrantStatus.DRAFT, db_index=True
+    )
+    targeted = models.PositiveIntegerField(_("targeted"), default=0)
+    granted = models.PositiveIntegerField(_("granted"), default=0)
+    skipped_limit = models.PositiveIntegerField(_("skipped (limit)"), default=0)
+    skipped_stock = models.PositiveIntegerField(_("skipped (stock)"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    review_remark = models.TextField(_("review remark"), blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta(TimeStampedModel.Meta):
+        verbose_name = _("bulk grant")
+        verbose_name_plural = _("bulk grants")
+        permissions = [
+            ("review_bulkgrant", _("Can approve or reject bulk grants")),
+            ("submit_bulkgrant", _("Can submit bulk grants for review")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(template__isnull=False, gift_pack__isnull=True)
+                | Q(template__isnull=True, gift_pack__isnull=False),
+                name="bulk_grant_one_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecipientStatus(models.TextChoices):
+    PENDING = "PENDING", _("Pending")
+    GRANTED = "GRANTED", _("Granted")
+    SKIPPED_LIMIT = "SKIPPED_LIMIT", _("Skipped: limit reached")
+    SKIPPED_STOCK = "SKIPPED_STOCK", _("Skipped: out of stock")
+    FAILED = "FAILED", _("Failed")
+
+
+class BulkGrantRecipient(models.Model):
+    """One row per (grant, user): the unique key plus the status make a retried run resume, never repeat."""
+
+    grant = models.ForeignKey(BulkGrant, on_delete=models.CASCADE, related_name="recipients")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=14, choices=RecipientStatus.choices, default=RecipientStatus.PENDING)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["grant", "user"], name="uniq_bulk_grant_user")]
+        indexes = [models.Index(fields=["grant", "status", "id"], name="bulk_recipient_progress_idx")]
+
+
+class NotificationKind(models.TextChoices):
+    COUPON_GRANTED = "COUPON_GRANTED", _("Coupon granted")
+    COUPON_EXPIRING = "COUPON_EXPIRING", _("Coupon expiring")
+
+
+class Notification(models.Model):
+    """The outbox of messages to customers; a pluggable backend sends them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # Makes a notification about one occasion (e.g. one coupon's expiry) exist at most once.
+    dedupe_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="notification_user_idx"),
+            models.Index(fields=["sent_at"], name="notification_outbox_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
