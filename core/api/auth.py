@@ -1,0 +1,73 @@
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from core.choices import Channel
+from core.errors import ApplicationError
+from core.idempotency import idempotent
+from marketing.services.registration import customer_register
+
+
+class AuthThrottle(AnonRateThrottle):
+    rate = "60/min"
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+        password = serializers.CharField(max_length=128, write_only=True)
+        birthday = serializers.DateField(required=False, allow_null=True)
+        invite_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.APP)
+
+        def validate_password(self, value: str) -> str:
+            validate_password(value)
+            return value
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+        user_id = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = customer_register(**data.validated_data)
+        token = Token.objects.create(user=user)
+        return Response({"token": token.key, "user_id": user.pk}, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=128, write_only=True)
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, **data.validated_data)
+        if user is None:
+            raise ApplicationError(_("Wrong username or password."), code="INVALID_CREDENTIALS",
+                                   details={})
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -1,0 +1,170 @@
+"""Staff template endpoints: the same services and permissions as admin."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.pagination import Pagination
+from core.api.permissions import HasModelPerm, IsStaff
+from core.audit import audit_trail_for
+from core.idempotency import idempotent
+from coupons import services
+from coupons.models import CouponTemplate, CouponType, TemplateStatus, ValidityType
+from coupons.selectors import templates_for_staff
+
+
+class TemplateOutputSerializer(serializers.ModelSerializer):
+    remaining = serializers.IntegerField(allow_null=True, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "id", "name", "short_name", "description", "type", "value", "usage_rules", "total_quantity",
+            "issued_quantity", "remaining", "per_user_limit", "issue_start_time", "issue_end_time",
+            "validity_type", "valid_from", "valid_until", "valid_days_after_issue", "visible_in_claim_center",
+            "target", "product_line", "return_on_cancel", "status", "created_by", "reviewed_by", "reviewed_at",
+            "review_remark", "copied_from", "created_at", "updated_at",
+        ]
+
+
+class AuditOutputSerializer(serializers.Serializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+    action = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    remark = serializers.CharField()
+    data = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class TemplateInputSerializer(serializers.Serializer):
+    """Types only; the business checks live in coupons.validation, shared with admin."""
+
+    name = serializers.CharField(max_length=100)
+    short_name = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    type = serializers.ChoiceField(choices=CouponType.choices)
+    value = serializers.JSONField()
+    usage_rules = serializers.JSONField(required=False)
+    total_quantity = serializers.IntegerField(required=False, min_value=-1, max_value=100_000_000)
+    per_user_limit = serializers.IntegerField(required=False, min_value=0, max_value=1_000)
+    issue_start_time = serializers.DateTimeField(required=False, allow_null=True)
+    issue_end_time = serializers.DateTimeField(required=False, allow_null=True)
+    validity_type = serializers.ChoiceField(choices=ValidityType.choices, required=False)
+    valid_from = serializers.DateTimeField(required=False, allow_null=True)
+    valid_until = serializers.DateTimeField(required=False, allow_null=True)
+    valid_days_after_issue = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                                      max_value=3650)
+    visible_in_claim_center = serializers.BooleanField(required=False)
+    target = serializers.JSONField(required=False)
+    product_line = serializers.RegexField(r"^\d{2}$", required=False)
+    return_on_cancel = serializers.BooleanField(required=False)
+
+
+def _detail(template: CouponTemplate) -> dict:
+    data = TemplateOutputSerializer(template).data
+    data["audit_trail"] = AuditOutputSerializer(audit_trail_for(template), many=True).data
+    return data
+
+
+class TemplateListCreateApi(APIView):
+    permission_classes = [HasModelPerm]
+    required_perm = "coupons.view_coupontemplate"
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=TemplateStatus.choices, required=False)
+        search = serializers.CharField(required=False, max_length=100)
+
+    @extend_schema(responses=TemplateOutputSerializer(many=True))
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(templates_for_staff(**filters.validated_data), request, view=self)
+        return paginator.get_paginated_response(TemplateOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=TemplateInputSerializer, responses={201: TemplateOutputSerializer})
+    @idempotent
+    def post(self, request):
+        data = TemplateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        template = services.template_create(actor=request.user, data=dict(data.validated_data))
+        return Response(_detail(template), status=status.HTTP_201_CREATED)
+
+
+class TemplateDetailApi(APIView):
+    permission_classes = [HasModelPerm]
+    required_perm = "coupons.view_coupontemplate"
+
+    @extend_schema(responses=TemplateOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(_detail(get_object_or_404(CouponTemplate, pk=pk)))
+
+    @extend_schema(request=TemplateInputSerializer, responses=TemplateOutputSerializer)
+    def patch(self, request, pk: int):
+        template = get_object_or_404(CouponTemplate, pk=pk)
+        data = TemplateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        template = services.template_update(template=template, actor=request.user, data=dict(data.validated_data))
+        return Response(_detail(template))
+
+
+class _TemplateActionApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def act(self, template: CouponTemplate, data: dict, user) -> CouponTemplate:
+        raise NotImplementedError
+
+    @idempotent
+    def post(self, request, pk: int):
+        template = get_object_or_404(CouponTemplate, pk=pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = self.act(template, data.validated_data, request.user)
+        code = status.HTTP_201_CREATED if result.pk != template.pk else status.HTTP_200_OK
+        return Response(_detail(result), status=code)
+
+
+@extend_schema(request=None, responses=TemplateOutputSerializer)
+class TemplateSubmitApi(_TemplateActionApi):
+    def act(self, template, data, user):
+        return services.template_submit(template=template, actor=user)
+
+
+@extend_schema(responses=TemplateOutputSerializer)
+class TemplateApproveApi(_TemplateActionApi):
+    def act(self, template, data, user):
+        return services.template_approve(template=template, actor=user, remark=data.get("remark", ""))
+
+
+@extend_schema(responses=TemplateOutputSerializer)
+class TemplateRejectApi(_TemplateActionApi):
+    class InputSerializer(serializers.Serializer):
+        remark = serializers.CharField(max_length=2000)
+
+    def act(self, template, data, user):
+        return services.template_reject(template=template, actor=user, remark=data["remark"])
+
+
+@extend_schema(responses=TemplateOutputSerializer)
+class TemplateStopApi(_TemplateActionApi):
+    class InputSerializer(serializers.Serializer):
+        revoke_unused = serializers.BooleanField(default=False)
+        remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def act(self, template, data, user):
+        return services.template_stop(template=template, actor=user, revoke_unused=data["revoke_unused"],
+                                      remark=data.get("remark", ""))
+
+
+@extend_schema(request=None, responses={201: TemplateOutputSerializer})
+class TemplateCopyApi(_TemplateActionApi):
+    def act(self, template, data, user):
+        return services.template_copy(template=template, actor=user)

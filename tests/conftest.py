@@ -1,0 +1,49 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import StaffFactory, UserFactory
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer).key}")
+    return client
+
+
+@pytest.fixture
+def operations_user(db):
+    return StaffFactory(role="operations")
+
+
+@pytest.fixture
+def finance_user(db):
+    return StaffFactory(role="finance")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def operations_client(operations_user) -> APIClient:
+    return client_for(operations_user)
+
+
+@pytest.fixture
+def finance_client(finance_user) -> APIClient:
+    return client_for(finance_user)
