@@ -1,0 +1,257 @@
+"""Admin for coupon templates and the coupons people hold. Every button calls a service."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from core.audit import audit_trail_for
+from core.errors import ApplicationError
+from coupons import services
+from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services.templates import EDITABLE_FIELDS, can_edit, can_transition
+from coupons.validation import clean_template_fields
+
+STATUS_COLOURS = {
+    TemplateStatus.DRAFT: "#6c757d",
+    TemplateStatus.PENDING_REVIEW: "#d39e00",
+    TemplateStatus.APPROVED: "#218838",
+    TemplateStatus.REJECTED: "#c82333",
+    TemplateStatus.STOPPED: "#343a40",
+    TemplateStatus.ENDED: "#5a6268",
+    CouponStatus.UNUSED: "#218838",
+    CouponStatus.LOCKED: "#d39e00",
+    CouponStatus.USED: "#0069d9",
+    CouponStatus.EXPIRED: "#5a6268",
+    CouponStatus.REVOKED: "#c82333",
+}
+
+
+def badge(value: str, label: str) -> str:
+    colour = STATUS_COLOURS.get(value, "#6c757d")  # type: ignore[call-overload]
+    return format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
+        colour,
+        label,
+    )
+
+
+class CouponTemplateForm(forms.ModelForm):
+    class Meta:
+        model = CouponTemplate
+        fields = EDITABLE_FIELDS
+        help_texts = {
+            "value": _('CASH_VOUCHER {"amount": "10.00"}; PERCENTAGE_DISCOUNT {"percentage": 12, "max_off": "20.00"}; '
+                       'RANDOM_CASH {"min_amount": "1.00", "max_amount": "8.88"}; '
+                       'FREE_ITEM {"gift_item_id": "d-401", "quantity": 1}'),
+            "usage_rules": _('A list of rules, e.g. [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}]'),
+            "target": _('{"type": "ALL"}, {"type": "NEW_USER", "days": 7}, '
+                        '{"type": "MEMBER_LEVELS", "levels": ["GOLD", "VIP"]}, {"type": "TAGS", "tags": ["..."]}, '
+                        '{"type": "USER_TYPE", "user_type": "C"}'),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            cleaned.update(clean_template_fields({name: cleaned.get(name) for name in EDITABLE_FIELDS}))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
+@admin.register(CouponTemplate)
+class CouponTemplateAdmin(admin.ModelAdmin):
+    form = CouponTemplateForm
+    list_display = ["name", "short_name", "type", "status_badge", "stock", "per_user_limit", "issue_window",
+                    "created_by", "updated_at"]
+    list_filter = ["status", "type", "validity_type", "visible_in_claim_center"]
+    search_fields = ["name", "short_name", "description"]
+    list_select_related = ["created_by"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["status_badge", "issued_quantity", "remaining_display", "created_by", "reviewed_by",
+                       "reviewed_at", "review_remark", "copied_from", "used_count", "locked_count",
+                       "expired_count", "revoked_count", "discount_total", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "short_name", "description", "type", "value", "usage_rules"]}),
+        (_("Stock and limits"), {"fields": ["total_quantity", "issued_quantity", "remaining_display",
+                                            "per_user_limit"]}),
+        (_("Claim window and validity"), {"fields": ["issue_start_time", "issue_end_time", "validity_type",
+                                                     "valid_from", "valid_until", "valid_days_after_issue"]}),
+        (_("Audience"), {"fields": ["visible_in_claim_center", "target", "product_line", "return_on_cancel"]}),
+        (_("Review"), {"fields": ["status_badge", "created_by", "reviewed_by", "reviewed_at", "review_remark",
+                                  "copied_from"]}),
+        (_("Numbers"), {"fields": ["used_count", "locked_count", "expired_count", "revoked_count",
+                                   "discount_total", "created_at", "updated_at"]}),
+    ]
+    change_form_template = "admin/coupons/coupontemplate/change_form.html"
+    actions: list[Any] = []
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: CouponTemplate) -> str:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("stock (issued / total)"))
+    def stock(self, obj: CouponTemplate) -> str:
+        if obj.is_unlimited:
+            return gettext("%(issued)s / unlimited") % {"issued": obj.issued_quantity}
+        return f"{obj.issued_quantity} / {obj.total_quantity}"
+
+    @admin.display(description=_("remaining"))
+    def remaining_display(self, obj: CouponTemplate) -> str:
+        return gettext("unlimited") if obj.remaining is None else str(obj.remaining)
+
+    @admin.display(description=_("claim window"))
+    def issue_window(self, obj: CouponTemplate) -> str:
+        start = obj.issue_start_time.strftime("%Y-%m-%d") if obj.issue_start_time else "…"
+        end = obj.issue_end_time.strftime("%Y-%m-%d") if obj.issue_end_time else "…"
+        return f"{start} – {end}"
+
+    def get_fieldsets(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]
+        if obj is None:
+            return [fs for fs in self.fieldsets if fs[0] not in (_("Review"), _("Numbers"))]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]
+        if obj is None:
+            return ["issued_quantity", "remaining_display"]
+        return self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: CouponTemplate | None = None) -> bool:
+        # Approved templates are immutable: they open read-only (copy into a new draft to change).
+        if obj is not None and not can_edit(obj, request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: CouponTemplate | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CouponTemplate, form: forms.ModelForm, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        if change:
+            saved = services.template_update(template=obj, actor=request.user, data=data)
+        else:
+            saved = services.template_create(actor=request.user, data=data)
+        obj.pk = saved.pk
+        obj.status = saved.status
+        obj.created_by = saved.created_by
+
+    # Workflow buttons -----------------------------------------------------------------------------
+    def get_urls(self):
+        urls = super().get_urls()
+        return [
+            path("<int:object_id>/workflow/<str:action>/", self.admin_site.admin_view(self.workflow_view),
+                 name="coupons_coupontemplate_workflow"),
+        ] + urls
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if obj is not None:
+            extra_context["workflow_actions"] = [
+                (action, label) for action, label in WORKFLOW_LABELS.items()
+                if (action == "copy" and request.user.has_perm("coupons.add_coupontemplate"))
+                or (action != "copy" and can_transition(obj, action, request.user))
+            ]
+            extra_context["audit_trail"] = audit_trail_for(obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def workflow_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
+        template = get_object_or_404(CouponTemplate, pk=object_id)
+        if action not in WORKFLOW_LABELS:
+            raise PermissionDenied
+        form = WorkflowForm(request.POST or None, action=action)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = run_workflow_action(action, template, request.user, form.cleaned_data)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, gettext("%(action)s: done.") % {"action": WORKFLOW_LABELS[action]},
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:coupons_coupontemplate_change", args=[result.pk]))
+            return HttpResponseRedirect(reverse("admin:coupons_coupontemplate_change", args=[template.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": template,
+            "title": f"{WORKFLOW_LABELS[action]}: {template}",
+            "form": form,
+            "action_label": WORKFLOW_LABELS[action],
+        }
+        return TemplateResponse(request, "admin/coupons/coupontemplate/workflow.html", context)
+
+
+WORKFLOW_LABELS = {
+    "submit": _("Submit for review"),
+    "approve": _("Approve"),
+    "reject": _("Reject"),
+    "stop": _("Stop"),
+    "copy": _("Copy to a new draft"),
+}
+
+
+class WorkflowForm(forms.Form):
+    remark = forms.CharField(label=_("remark"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    revoke_unused = forms.BooleanField(
+        label=_("revoke every unused coupon now (止损)"), required=False,
+        help_text=_("Coupons locked by an order still finish that order."),
+    )
+
+    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if action != "stop":
+            del self.fields["revoke_unused"]
+        if action == "reject":
+            self.fields["remark"].required = True
+        if action in ("submit", "copy"):
+            del self.fields["remark"]
+
+
+def run_workflow_action(action: str, template: CouponTemplate, actor: Any, data: dict[str, Any]) -> CouponTemplate:
+    if action == "submit":
+        return services.template_submit(template=template, actor=actor)
+    if action == "approve":
+        return services.template_approve(template=template, actor=actor, remark=data.get("remark", ""))
+    if action == "reject":
+        return services.template_reject(template=template, actor=actor, remark=data.get("remark", ""))
+    if action == "stop":
+        return services.template_stop(template=template, actor=actor,
+                                      revoke_unused=data.get("revoke_unused", False), remark=data.get("remark", ""))
+    return services.template_copy(template=template, actor=actor)
+
+
+@admin.register(UserCoupon)
+class UserCouponAdmin(admin.ModelAdmin):
+    list_display = ["code", "user", "template", "status_badge", "amount", "source", "acquired_at", "expires_at",
+                    "used_at"]
+    list_filter = ["status", "source", "template"]
+    search_fields = ["code", "user__username", "template__name"]
+    list_select_related = ["user", "template"]
+    raw_id_fields = ["user", "template", "order", "granted_by"]
+    date_hierarchy = "acquired_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: UserCoupon) -> str:
+        status = obj.effective_status()
+        return badge(status, CouponStatus(status).label)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: UserCoupon | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: UserCoupon | None = None) -> bool:
+        return False

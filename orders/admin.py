@@ -1,0 +1,57 @@
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Category, Product
+from orders.services import menu as menu_services
+
+
+class ProductInline(admin.TabularInline):
+    model = Product
+    fields = ["sku", "name", "price", "is_active"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "sort_order", "is_active", "product_count"]
+    list_editable = ["sort_order"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "code"]
+    inlines = [ProductInline]
+    actions = ["deactivate"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_products=Count("products"))
+
+    @admin.display(description=_("dishes"), ordering="n_products")
+    def product_count(self, obj: Category) -> int:
+        return obj.n_products  # type: ignore[attr-defined]
+
+    @admin.action(description=_("Deactivate the selected categories"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        for category in queryset:
+            menu_services.category_deactivate(category=category, actor=request.user)
+        self.message_user(request, _("Deactivated."))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "sku", "category", "price", "is_active"]
+    list_filter = ["is_active", "category"]
+    search_fields = ["name", "sku"]
+    list_select_related = ["category"]
+    actions = ["deactivate"]
+
+    @admin.action(description=_("Deactivate the selected dishes"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        for product in queryset:
+            menu_services.product_deactivate(product=product, actor=request.user)
+        self.message_user(request, _("Deactivated."))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
