@@ -32,9 +32,7 @@ def _request_hash(request: Request) -> str:
         body: Any = request.data
     except Exception:  # malformed bodies hash by their bytes
         body = request.body.decode("utf-8", "replace")
-    payload = json.dumps(
-        {"method": request.method, "path": request.path, "body": body}, sort_keys=True, default=str
-    )
+    payload = json.dumps({"method": request.method, "path": request.path, "body": body}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -87,8 +85,9 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                 raise IdempotencyMismatch(_("This Idempotency-Key was used with a different request."))
             done = record if record.status_code is not None else _wait_for(record)
             if done is None:
-                raise ApplicationError(_("The first request with this key is still running; retry."),
-                                       code="IDEMPOTENCY_KEY_BUSY")
+                raise ApplicationError(
+                    _("The first request with this key is still running; retry."), code="IDEMPOTENCY_KEY_BUSY"
+                )
             response = Response(done.response_body, status=done.status_code)
             response["Idempotent-Replayed"] = "true"
             return response

@@ -1,7 +1,7 @@
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -79,3 +79,6 @@ class ThrottleCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="uniq_throttle_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.count}"

@@ -49,13 +49,17 @@ class CouponTemplateForm(forms.ModelForm):
         model = CouponTemplate
         fields = EDITABLE_FIELDS
         help_texts = {
-            "value": _('CASH_VOUCHER {"amount": "10.00"}; PERCENTAGE_DISCOUNT {"percentage": 12, "max_off": "20.00"}; '
-                       'RANDOM_CASH {"min_amount": "1.00", "max_amount": "8.88"}; '
-                       'FREE_ITEM {"gift_item_id": "d-401", "quantity": 1}'),
+            "value": _(
+                'CASH_VOUCHER {"amount": "10.00"}; PERCENTAGE_DISCOUNT {"percentage": 12, "max_off": "20.00"}; '
+                'RANDOM_CASH {"min_amount": "1.00", "max_amount": "8.88"}; '
+                'FREE_ITEM {"gift_item_id": "d-401", "quantity": 1}'
+            ),
             "usage_rules": _('A list of rules, e.g. [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}]'),
-            "target": _('{"type": "ALL"}, {"type": "NEW_USER", "days": 7}, '
-                        '{"type": "MEMBER_LEVELS", "levels": ["GOLD", "VIP"]}, {"type": "TAGS", "tags": ["..."]}, '
-                        '{"type": "USER_TYPE", "user_type": "C"}'),
+            "target": _(
+                '{"type": "ALL"}, {"type": "NEW_USER", "days": 7}, '
+                '{"type": "MEMBER_LEVELS", "levels": ["GOLD", "VIP"]}, {"type": "TAGS", "tags": ["..."]}, '
+                '{"type": "USER_TYPE", "user_type": "C"}'
+            ),
         }
 
     def clean(self) -> dict[str, Any]:
@@ -73,26 +77,76 @@ class CouponTemplateForm(forms.ModelForm):
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(admin.ModelAdmin):
     form = CouponTemplateForm
-    list_display = ["name", "short_name", "type", "status_badge", "stock", "per_user_limit", "issue_window",
-                    "created_by", "updated_at"]
+    list_display = [
+        "name",
+        "short_name",
+        "type",
+        "status_badge",
+        "stock",
+        "per_user_limit",
+        "issue_window",
+        "created_by",
+        "updated_at",
+    ]
     list_filter = ["status", "type", "validity_type", "visible_in_claim_center"]
     search_fields = ["name", "short_name", "description"]
     list_select_related = ["created_by"]
     date_hierarchy = "created_at"
-    readonly_fields = ["status_badge", "issued_quantity", "remaining_display", "created_by", "reviewed_by",
-                       "reviewed_at", "review_remark", "copied_from", "used_count", "locked_count",
-                       "expired_count", "revoked_count", "discount_total", "created_at", "updated_at"]
+    readonly_fields = [
+        "status_badge",
+        "issued_quantity",
+        "remaining_display",
+        "created_by",
+        "reviewed_by",
+        "reviewed_at",
+        "review_remark",
+        "copied_from",
+        "used_count",
+        "locked_count",
+        "expired_count",
+        "revoked_count",
+        "discount_total",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "short_name", "description", "type", "value", "usage_rules"]}),
-        (_("Stock and limits"), {"fields": ["total_quantity", "issued_quantity", "remaining_display",
-                                            "per_user_limit"]}),
-        (_("Claim window and validity"), {"fields": ["issue_start_time", "issue_end_time", "validity_type",
-                                                     "valid_from", "valid_until", "valid_days_after_issue"]}),
+        (
+            _("Stock and limits"),
+            {"fields": ["total_quantity", "issued_quantity", "remaining_display", "per_user_limit"]},
+        ),
+        (
+            _("Claim window and validity"),
+            {
+                "fields": [
+                    "issue_start_time",
+                    "issue_end_time",
+                    "validity_type",
+                    "valid_from",
+                    "valid_until",
+                    "valid_days_after_issue",
+                ]
+            },
+        ),
         (_("Audience"), {"fields": ["visible_in_claim_center", "target", "product_line", "return_on_cancel"]}),
-        (_("Review"), {"fields": ["status_badge", "created_by", "reviewed_by", "reviewed_at", "review_remark",
-                                  "copied_from"]}),
-        (_("Numbers"), {"fields": ["used_count", "locked_count", "expired_count", "revoked_count",
-                                   "discount_total", "created_at", "updated_at"]}),
+        (
+            _("Review"),
+            {"fields": ["status_badge", "created_by", "reviewed_by", "reviewed_at", "review_remark", "copied_from"]},
+        ),
+        (
+            _("Numbers"),
+            {
+                "fields": [
+                    "used_count",
+                    "locked_count",
+                    "expired_count",
+                    "revoked_count",
+                    "discount_total",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
     change_form_template = "admin/coupons/coupontemplate/change_form.html"
     actions: list[Any] = []
@@ -150,8 +204,11 @@ class CouponTemplateAdmin(admin.ModelAdmin):
     def get_urls(self):
         urls = super().get_urls()
         return [
-            path("<int:object_id>/workflow/<str:action>/", self.admin_site.admin_view(self.workflow_view),
-                 name="coupons_coupontemplate_workflow"),
+            path(
+                "<int:object_id>/workflow/<str:action>/",
+                self.admin_site.admin_view(self.workflow_view),
+                name="coupons_coupontemplate_workflow",
+            ),
         ] + urls
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -159,7 +216,8 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if obj is not None:
             extra_context["workflow_actions"] = [
-                (action, label) for action, label in WORKFLOW_LABELS.items()
+                (action, label)
+                for action, label in WORKFLOW_LABELS.items()
                 if (action == "copy" and request.user.has_perm("coupons.add_coupontemplate"))
                 or (action != "copy" and can_transition(obj, action, request.user))
             ]
@@ -177,8 +235,9 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                self.message_user(request, gettext("%(action)s: done.") % {"action": WORKFLOW_LABELS[action]},
-                                  messages.SUCCESS)
+                self.message_user(
+                    request, gettext("%(action)s: done.") % {"action": WORKFLOW_LABELS[action]}, messages.SUCCESS
+                )
                 return HttpResponseRedirect(reverse("admin:coupons_coupontemplate_change", args=[result.pk]))
             return HttpResponseRedirect(reverse("admin:coupons_coupontemplate_change", args=[template.pk]))
         context = {
@@ -204,7 +263,8 @@ WORKFLOW_LABELS = {
 class WorkflowForm(forms.Form):
     remark = forms.CharField(label=_("remark"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     revoke_unused = forms.BooleanField(
-        label=_("revoke every unused coupon now (止损)"), required=False,
+        label=_("revoke every unused coupon now (止损)"),
+        required=False,
         help_text=_("Coupons locked by an order still finish that order."),
     )
 
@@ -226,15 +286,28 @@ def run_workflow_action(action: str, template: CouponTemplate, actor: Any, data:
     if action == "reject":
         return services.template_reject(template=template, actor=actor, remark=data.get("remark", ""))
     if action == "stop":
-        return services.template_stop(template=template, actor=actor,
-                                      revoke_unused=data.get("revoke_unused", False), remark=data.get("remark", ""))
+        return services.template_stop(
+            template=template,
+            actor=actor,
+            revoke_unused=data.get("revoke_unused", False),
+            remark=data.get("remark", ""),
+        )
     return services.template_copy(template=template, actor=actor)
 
 
 @admin.register(UserCoupon)
 class UserCouponAdmin(admin.ModelAdmin):
-    list_display = ["code", "user", "template", "status_badge", "amount", "source", "acquired_at", "expires_at",
-                    "used_at"]
+    list_display = [
+        "code",
+        "user",
+        "template",
+        "status_badge",
+        "amount",
+        "source",
+        "acquired_at",
+        "expires_at",
+        "used_at",
+    ]
     list_filter = ["status", "source", "template"]
     search_fields = ["code", "user__username", "template__name"]
     list_select_related = ["user", "template"]

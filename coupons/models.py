@@ -71,12 +71,20 @@ class CouponTemplate(TimeStampedModel):
         _("status"), max_length=16, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT, db_index=True
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by"),
-        null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
     )
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reviewed by"),
-        null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     review_remark = models.TextField(_("review remark"), blank=True)
@@ -103,7 +111,8 @@ class CouponTemplate(TimeStampedModel):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(total_quantity=UNLIMITED) | Q(total_quantity__gte=0, issued_quantity__lte=F("total_quantity")),
+                condition=Q(total_quantity=UNLIMITED)
+                | Q(total_quantity__gte=0, issued_quantity__lte=F("total_quantity")),
                 name="template_issued_within_total",
             ),
             models.CheckConstraint(condition=Q(issued_quantity__gte=0), name="template_issued_not_negative"),
@@ -183,7 +192,11 @@ class UserCoupon(models.Model):
     )
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
     granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("granted by"),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -223,6 +236,9 @@ class ClaimQuota(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["template", "user"], name="uniq_claim_quota")]
+
+    def __str__(self) -> str:
+        return f"{self.template_id}/{self.user_id}: {self.claimed}"
 
 
 class RedemptionCodeBatch(TimeStampedModel):

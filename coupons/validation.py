@@ -42,16 +42,23 @@ def clean_target(target: Any, errors: Errors) -> dict[str, Any]:
     if target in (None, {}, ""):
         return {"type": "ALL"}
     if not isinstance(target, dict) or target.get("type") not in TARGET_TYPES:
-        errors.add("target", _("Target must be an object whose type is one of %(types)s.")
-                   % {"types": ", ".join(TARGET_TYPES)})
+        errors.add(
+            "target", _("Target must be an object whose type is one of %(types)s.") % {"types": ", ".join(TARGET_TYPES)}
+        )
         return {}
     kind = target["type"]
-    allowed_keys = {"ALL": set(), "NEW_USER": {"days"}, "MEMBER_LEVELS": {"levels"}, "TAGS": {"tags"},
-                    "USER_TYPE": {"user_type"}}[kind] | {"type"}
+    allowed_keys = {
+        "ALL": set(),
+        "NEW_USER": {"days"},
+        "MEMBER_LEVELS": {"levels"},
+        "TAGS": {"tags"},
+        "USER_TYPE": {"user_type"},
+    }[kind] | {"type"}
     extra = set(target) - allowed_keys
     if extra:
-        errors.add("target", _("Unknown keys for target %(type)s: %(keys)s")
-                   % {"type": kind, "keys": ", ".join(sorted(extra))})
+        errors.add(
+            "target", _("Unknown keys for target %(type)s: %(keys)s") % {"type": kind, "keys": ", ".join(sorted(extra))}
+        )
         return {}
     if kind == "NEW_USER":
         days = target.get("days")
@@ -61,14 +68,20 @@ def clean_target(target: Any, errors: Errors) -> dict[str, Any]:
     if kind == "MEMBER_LEVELS":
         levels = target.get("levels")
         if not isinstance(levels, list) or not levels or any(lv not in MemberLevel.values for lv in levels):
-            errors.add("target", _("MEMBER_LEVELS needs levels, a non-empty list of %(levels)s.")
-                       % {"levels": ", ".join(MemberLevel.values)})
+            errors.add(
+                "target",
+                _("MEMBER_LEVELS needs levels, a non-empty list of %(levels)s.")
+                % {"levels": ", ".join(MemberLevel.values)},
+            )
             return {}
         return {"type": kind, "levels": sorted(set(levels))}
     if kind == "TAGS":
         tags = target.get("tags")
-        if (not isinstance(tags, list) or not tags
-                or any(not isinstance(t, str) or not t.strip() or len(t) > 40 for t in tags)):
+        if (
+            not isinstance(tags, list)
+            or not tags
+            or any(not isinstance(t, str) or not t.strip() or len(t) > 40 for t in tags)
+        ):
             errors.add("target", _("TAGS needs tags, a non-empty list of tag names."))
             return {}
         return {"type": kind, "tags": sorted({t.strip() for t in tags})}
@@ -100,8 +113,7 @@ def _check_menu_references(value: dict[str, Any], rules: list[dict[str, Any]], e
     if missing_skus:
         errors.add("usage_rules", _("Unknown dish SKUs: %(skus)s") % {"skus": ", ".join(sorted(missing_skus))})
     if missing_cats:
-        errors.add("usage_rules", _("Unknown category codes: %(codes)s")
-                   % {"codes": ", ".join(sorted(missing_cats))})
+        errors.add("usage_rules", _("Unknown category codes: %(codes)s") % {"codes": ", ".join(sorted(missing_cats))})
 
 
 def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -117,12 +129,12 @@ def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
 
     total = cleaned.get("total_quantity", UNLIMITED)
     if not _is_int(total) or not (total == UNLIMITED or 1 <= total <= MAX_QUANTITY):
-        errors.add("total_quantity", _("Total quantity must be -1 (unlimited) or from 1 to %(max)s.")
-                   % {"max": MAX_QUANTITY})
+        errors.add(
+            "total_quantity", _("Total quantity must be -1 (unlimited) or from 1 to %(max)s.") % {"max": MAX_QUANTITY}
+        )
     per_user = cleaned.get("per_user_limit", 1)
     if not _is_int(per_user) or not 0 <= per_user <= MAX_PER_USER:
-        errors.add("per_user_limit", _("Per-user limit must be from 0 (unlimited) to %(max)s.")
-                   % {"max": MAX_PER_USER})
+        errors.add("per_user_limit", _("Per-user limit must be from 0 (unlimited) to %(max)s.") % {"max": MAX_PER_USER})
 
     start, end = cleaned.get("issue_start_time"), cleaned.get("issue_end_time")
     if isinstance(start, datetime) and isinstance(end, datetime) and end <= start:
@@ -143,14 +155,16 @@ def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
         cleaned["valid_days_after_issue"] = None
     elif validity == ValidityType.RELATIVE_DAYS:
         if not _is_int(days) or not 1 <= days <= MAX_VALID_DAYS:
-            errors.add("valid_days_after_issue", _("Days after issue must be from 1 to %(max)s.")
-                       % {"max": MAX_VALID_DAYS})
+            errors.add(
+                "valid_days_after_issue", _("Days after issue must be from 1 to %(max)s.") % {"max": MAX_VALID_DAYS}
+            )
         cleaned["valid_from"] = cleaned["valid_until"] = None
     elif validity == ValidityType.CLAIM_DAY:
         cleaned["valid_from"] = cleaned["valid_until"] = cleaned["valid_days_after_issue"] = None
     else:
-        errors.add("validity_type", _("Validity type must be one of %(types)s.")
-                   % {"types": ", ".join(ValidityType.values)})
+        errors.add(
+            "validity_type", _("Validity type must be one of %(types)s.") % {"types": ", ".join(ValidityType.values)}
+        )
 
     product_line = str(cleaned.get("product_line") or "01")
     if len(product_line) != 2 or not product_line.isdigit():

@@ -43,7 +43,11 @@ class MemberProfile(models.Model):
     user_type = models.CharField(_("user type"), max_length=1, choices=UserType.choices, default=UserType.CONSUMER)
     invite_code = models.CharField(_("invite code"), max_length=12, unique=True)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitees",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitees",
         verbose_name=_("invited by"),
     )
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices, default=Channel.APP)
@@ -83,7 +87,11 @@ class Activity(TimeStampedModel):
     )
     per_user_limit = models.PositiveIntegerField(_("per-user limit"), default=1, help_text=_("0 = unlimited"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("created by"),
     )
 
@@ -101,8 +109,9 @@ class Activity(TimeStampedModel):
 
 class ActivityItem(models.Model):
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="items")
-    template = models.ForeignKey("coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+",
-                                 verbose_name=_("template"))
+    template = models.ForeignKey(
+        "coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+", verbose_name=_("template")
+    )
     quantity = models.PositiveIntegerField(_("quantity per claim"), default=1)
 
     class Meta:
@@ -128,6 +137,9 @@ class ActivityParticipation(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["activity", "user"], name="uniq_activity_participation")]
+
+    def __str__(self) -> str:
+        return f"{self.activity_id}/{self.user_id}: {self.claimed}"
 
 
 class GiftPackTrigger(models.TextChoices):
@@ -156,8 +168,9 @@ class GiftPack(TimeStampedModel):
 
 class GiftPackItem(models.Model):
     pack = models.ForeignKey(GiftPack, on_delete=models.CASCADE, related_name="items")
-    template = models.ForeignKey("coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+",
-                                 verbose_name=_("template"))
+    template = models.ForeignKey(
+        "coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+", verbose_name=_("template")
+    )
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
 
     class Meta:
@@ -215,12 +228,21 @@ class BulkGrant(TimeStampedModel):
         _("target"), max_length=10, choices=BulkGrantTarget.choices, default=BulkGrantTarget.SEGMENT
     )
     segment = models.JSONField(
-        _("segment"), default=dict, blank=True, encoder=DjangoJSONEncoder,
-        help_text=_('e.g. {"levels": ["GOLD"], "tags": ["lunch"], "registered_after": "2026-01-01", '
-                    '"no_order_days": 30} or {"everybody": true}'),
+        _("segment"),
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        help_text=_(
+            'e.g. {"levels": ["GOLD"], "tags": ["lunch"], "registered_after": "2026-01-01", '
+            '"no_order_days": 30} or {"everybody": true}'
+        ),
     )
     template = models.ForeignKey(
-        "coupons.CouponTemplate", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "coupons.CouponTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("template"),
     )
     gift_pack = models.ForeignKey(
@@ -236,11 +258,19 @@ class BulkGrant(TimeStampedModel):
     skipped_stock = models.PositiveIntegerField(_("skipped (stock)"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("created by"),
     )
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("reviewed by"),
     )
     review_remark = models.TextField(_("review remark"), blank=True)
@@ -287,6 +317,9 @@ class BulkGrantRecipient(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["grant", "user"], name="uniq_bulk_grant_user")]
         indexes = [models.Index(fields=["grant", "status", "id"], name="bulk_recipient_progress_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.grant_id}/{self.user_id}: {self.status}"
 
 
 class NotificationKind(models.TextChoices):

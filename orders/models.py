@@ -28,10 +28,12 @@ class Category(models.Model):
 class Product(models.Model):
     sku = models.SlugField(_("SKU"), max_length=64, unique=True, help_text=_("e.g. d-101"))
     name = models.CharField(_("name"), max_length=100)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products",
-                                 verbose_name=_("category"))
-    price = models.DecimalField(_("price"), max_digits=10, decimal_places=2,
-                                validators=[MinValueValidator(Decimal("0.00"))])
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category")
+    )
+    price = models.DecimalField(
+        _("price"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -53,10 +55,12 @@ class OrderStatus(models.TextChoices):
 
 
 class Order(TimeStampedModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
-                             verbose_name=_("customer"))
-    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices,
-                              default=OrderStatus.PENDING_PAYMENT)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer")
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
+    )
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2)
     discount_total = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
@@ -76,8 +80,10 @@ class Order(TimeStampedModel):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
-            models.CheckConstraint(condition=Q(discount_total__gte=0, discount_total__lte=F("subtotal")),
-                                   name="order_discount_within_subtotal"),
+            models.CheckConstraint(
+                condition=Q(discount_total__gte=0, discount_total__lte=F("subtotal")),
+                name="order_discount_within_subtotal",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -93,19 +99,25 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(_("unit price"), max_digits=10, decimal_places=2)
     quantity = models.PositiveIntegerField(_("quantity"))
     line_subtotal = models.DecimalField(_("line subtotal"), max_digits=12, decimal_places=2)
-    discount = models.DecimalField(_("discount allocated"), max_digits=12, decimal_places=2,
-                                   default=Decimal("0.00"))
+    discount = models.DecimalField(_("discount allocated"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     is_gift = models.BooleanField(_("gift"), default=False)
-    gift_coupon = models.ForeignKey("coupons.UserCoupon", on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+", verbose_name=_("gift from coupon"))
+    gift_coupon = models.ForeignKey(
+        "coupons.UserCoupon",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("gift from coupon"),
+    )
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("order line")
         verbose_name_plural = _("order lines")
         constraints = [
-            models.CheckConstraint(condition=Q(discount__gte=0, discount__lte=F("line_subtotal")),
-                                   name="line_discount_within_subtotal"),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0, discount__lte=F("line_subtotal")), name="line_discount_within_subtotal"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -114,8 +126,9 @@ class OrderLine(models.Model):
 
 class OrderCoupon(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="applied_coupons")
-    coupon = models.ForeignKey("coupons.UserCoupon", on_delete=models.PROTECT, related_name="applications",
-                               verbose_name=_("coupon"))
+    coupon = models.ForeignKey(
+        "coupons.UserCoupon", on_delete=models.PROTECT, related_name="applications", verbose_name=_("coupon")
+    )
     discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     gift_worth = models.DecimalField(_("gift worth"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     allocation = models.JSONField(_("allocation by SKU"), default=dict, blank=True)

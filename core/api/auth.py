@@ -67,7 +67,6 @@ class TokenApi(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
         if user is None:
-            raise ApplicationError(_("Wrong username or password."), code="INVALID_CREDENTIALS",
-                                   details={})
+            raise ApplicationError(_("Wrong username or password."), code="INVALID_CREDENTIALS", details={})
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

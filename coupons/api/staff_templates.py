@@ -23,11 +23,35 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = CouponTemplate
         fields = [
-            "id", "name", "short_name", "description", "type", "value", "usage_rules", "total_quantity",
-            "issued_quantity", "remaining", "per_user_limit", "issue_start_time", "issue_end_time",
-            "validity_type", "valid_from", "valid_until", "valid_days_after_issue", "visible_in_claim_center",
-            "target", "product_line", "return_on_cancel", "status", "created_by", "reviewed_by", "reviewed_at",
-            "review_remark", "copied_from", "created_at", "updated_at",
+            "id",
+            "name",
+            "short_name",
+            "description",
+            "type",
+            "value",
+            "usage_rules",
+            "total_quantity",
+            "issued_quantity",
+            "remaining",
+            "per_user_limit",
+            "issue_start_time",
+            "issue_end_time",
+            "validity_type",
+            "valid_from",
+            "valid_until",
+            "valid_days_after_issue",
+            "visible_in_claim_center",
+            "target",
+            "product_line",
+            "return_on_cancel",
+            "status",
+            "created_by",
+            "reviewed_by",
+            "reviewed_at",
+            "review_remark",
+            "copied_from",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -57,8 +81,7 @@ class TemplateInputSerializer(serializers.Serializer):
     validity_type = serializers.ChoiceField(choices=ValidityType.choices, required=False)
     valid_from = serializers.DateTimeField(required=False, allow_null=True)
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
-    valid_days_after_issue = serializers.IntegerField(required=False, allow_null=True, min_value=1,
-                                                      max_value=3650)
+    valid_days_after_issue = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
     visible_in_claim_center = serializers.BooleanField(required=False)
     target = serializers.JSONField(required=False)
     product_line = serializers.RegexField(r"^\d{2}$", required=False)
@@ -160,8 +183,9 @@ class TemplateStopApi(_TemplateActionApi):
         remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
     def act(self, template, data, user):
-        return services.template_stop(template=template, actor=user, revoke_unused=data["revoke_unused"],
-                                      remark=data.get("remark", ""))
+        return services.template_stop(
+            template=template, actor=user, revoke_unused=data["revoke_unused"], remark=data.get("remark", "")
+        )
 
 
 @extend_schema(request=None, responses={201: TemplateOutputSerializer})

@@ -83,9 +83,7 @@ def _begin(template: CouponTemplate, action: str, actor: Any) -> CouponTemplate:
             details={"status": locked.status, "action": action},
         )
     if action in ("approve", "reject") and locked.created_by_id == actor.pk:
-        raise PermissionDeniedError(
-            _("The creator of a template cannot review it."), code=CouponErrorCode.SELF_REVIEW
-        )
+        raise PermissionDeniedError(_("The creator of a template cannot review it."), code=CouponErrorCode.SELF_REVIEW)
     return locked
 
 
@@ -101,8 +99,9 @@ def _finish(
         locked.review_remark = remark
         fields += ["reviewed_by", "reviewed_at", "review_remark"]
     locked.save(update_fields=fields)
-    audit_record(subject=locked, actor=actor, action=action, from_status=from_status, to_status=target,
-                 remark=remark, data=data)
+    audit_record(
+        subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark, data=data
+    )
     return locked
 
 
@@ -149,8 +148,14 @@ def template_update(*, template: CouponTemplate, actor: Any, data: dict[str, Any
     for name, value in cleaned.items():
         setattr(locked, name, value)
     locked.save()
-    audit_record(subject=locked, actor=actor, action="edit", from_status=locked.status,
-                 to_status=locked.status, data={"fields": changed})
+    audit_record(
+        subject=locked,
+        actor=actor,
+        action="edit",
+        from_status=locked.status,
+        to_status=locked.status,
+        data={"fields": changed},
+    )
     return locked
 
 

@@ -71,8 +71,9 @@ class CategoryListApi(_StaffMenuApi):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         category, created = menu_services.category_upsert(code=fields.pop("code"), data=fields, actor=request.user)
-        return Response(CategoryOutputSerializer(category).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            CategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class CategoryDetailApi(_StaffMenuApi):
@@ -92,14 +93,16 @@ class CategoryDetailApi(_StaffMenuApi):
         get_object_or_404(Category, code=code)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        category, _created = menu_services.category_upsert(code=code, data=dict(data.validated_data),
-                                                           actor=request.user)
+        category, _created = menu_services.category_upsert(
+            code=code, data=dict(data.validated_data), actor=request.user
+        )
         return Response(CategoryOutputSerializer(category).data)
 
     @extend_schema(responses=CategoryOutputSerializer)
     def delete(self, request, code: str):
-        category = menu_services.category_deactivate(category=get_object_or_404(Category, code=code),
-                                                     actor=request.user)
+        category = menu_services.category_deactivate(
+            category=get_object_or_404(Category, code=code), actor=request.user
+        )
         return Response(CategoryOutputSerializer(category).data)
 
 
@@ -126,8 +129,9 @@ class ProductListApi(_StaffMenuApi):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         product, created = menu_services.product_upsert(sku=fields.pop("sku"), data=fields, actor=request.user)
-        return Response(ProductOutputSerializer(product).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            ProductOutputSerializer(product).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class ProductDetailApi(_StaffMenuApi):
@@ -136,8 +140,9 @@ class ProductDetailApi(_StaffMenuApi):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100, required=False)
         category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all(), required=False)
-        price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=1_000_000,
-                                         required=False)
+        price = serializers.DecimalField(
+            max_digits=10, decimal_places=2, min_value=0, max_value=1_000_000, required=False
+        )
         is_active = serializers.BooleanField(required=False)
 
     @extend_schema(responses=ProductOutputSerializer)
@@ -149,8 +154,7 @@ class ProductDetailApi(_StaffMenuApi):
         get_object_or_404(Product, sku=sku)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        product, _created = menu_services.product_upsert(sku=sku, data=dict(data.validated_data),
-                                                         actor=request.user)
+        product, _created = menu_services.product_upsert(sku=sku, data=dict(data.validated_data), actor=request.user)
         return Response(ProductOutputSerializer(product).data)
 
     @extend_schema(responses=ProductOutputSerializer)

@@ -26,8 +26,12 @@ def product_upsert(*, sku: str, data: dict[str, Any], actor: Any) -> tuple[Produ
         for name, value in data.items():
             setattr(product, name, value)
         product.save()
-    audit_record(subject=product, actor=actor, action="create" if created else "update",
-                 data={"sku": sku, "price": str(product.price)})
+    audit_record(
+        subject=product,
+        actor=actor,
+        action="create" if created else "update",
+        data={"sku": sku, "price": str(product.price)},
+    )
     return product, created
 
 

@@ -24,15 +24,31 @@ from orders.models import Category, Product
 DEMO_PASSWORD = "coupons-demo-2026"
 
 MENU = [
-    ("cat-roast-duck", "烤鸭", 10, [("d-101", "北京烤鸭（整只）", "128.00"), ("d-102", "烤鸭（半只）", "68.00"),
-                                      ("d-103", "鸭架汤", "18.00")]),
-    ("cat-cold", "凉菜", 20, [("d-201", "凉皮", "18.00"), ("d-202", "拍黄瓜", "12.00"),
-                              ("d-203", "夫妻肺片", "32.00")]),
-    ("cat-main-course", "主食", 30, [("d-301", "老北京炸酱面", "22.00"), ("d-302", "扬州炒饭", "26.00"),
-                                     ("d-303", "葱油饼", "10.00")]),
+    (
+        "cat-roast-duck",
+        "烤鸭",
+        10,
+        [("d-101", "北京烤鸭（整只）", "128.00"), ("d-102", "烤鸭（半只）", "68.00"), ("d-103", "鸭架汤", "18.00")],
+    ),
+    (
+        "cat-cold",
+        "凉菜",
+        20,
+        [("d-201", "凉皮", "18.00"), ("d-202", "拍黄瓜", "12.00"), ("d-203", "夫妻肺片", "32.00")],
+    ),
+    (
+        "cat-main-course",
+        "主食",
+        30,
+        [("d-301", "老北京炸酱面", "22.00"), ("d-302", "扬州炒饭", "26.00"), ("d-303", "葱油饼", "10.00")],
+    ),
     ("cat-set-menu", "套餐", 40, [("d-501", "烤鸭双人套餐", "168.00")]),
-    ("cat-drinks", "饮品", 50, [("d-901", "酸梅汤", "8.00"), ("d-902", "北冰洋汽水", "6.00"),
-                                ("d-903", "茉莉花茶", "12.00")]),
+    (
+        "cat-drinks",
+        "饮品",
+        50,
+        [("d-901", "酸梅汤", "8.00"), ("d-902", "北冰洋汽水", "6.00"), ("d-903", "茉莉花茶", "12.00")],
+    ),
 ]
 
 STACKABLE = {"rule_type": "STACKABILITY", "params": {"allow_stacking": True, "exclude_coupon_types": []}}
@@ -41,52 +57,146 @@ STACKABLE = {"rule_type": "STACKABILITY", "params": {"allow_stacking": True, "ex
 def templates(now) -> list[tuple[dict[str, Any], str, str]]:
     """(fields, final status, review remark)."""
     return [
-        ({"name": "新人专享满68减10", "short_name": "满68减10", "type": "CASH_VOUCHER", "value": {"amount": "10.00"},
-          "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "68.00"}}],
-          "total_quantity": -1, "per_user_limit": 1, "validity_type": "RELATIVE_DAYS", "valid_days_after_issue": 7,
-          "target": {"type": "NEW_USER", "days": 7},
-          "description": "新用户注册7天内可领，全场通用，满68元可用。"}, "APPROVED", ""),
-        ({"name": "烤鸭节满100减20", "short_name": "烤鸭满100减20", "type": "CASH_VOUCHER",
-          "value": {"amount": "20.00"},
-          "usage_rules": [
-              {"rule_type": "ITEM_ELIGIBILITY", "params": {"category_ids": ["cat-roast-duck"], "logic": "ANY"}},
-              {"rule_type": "ITEM_DISCOUNT_SCOPE", "params": {"category_ids": ["cat-roast-duck"]}},
-              {"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}},
-          ],
-          "total_quantity": 5000, "per_user_limit": 2, "validity_type": "RELATIVE_DAYS",
-          "valid_days_after_issue": 7, "issue_start_time": now - timedelta(days=1),
-          "issue_end_time": now + timedelta(days=30),
-          "description": "仅限烤鸭分类商品，烤鸭满100元减20元。"}, "APPROVED", ""),
-        ({"name": "购买主食赠酸梅汤", "short_name": "主食赠饮", "type": "FREE_ITEM",
-          "value": {"gift_item_id": "d-901", "quantity": 1},
-          "usage_rules": [{"rule_type": "CONDITIONAL_GIFT_ITEM",
-                           "params": {"required_category_ids": ["cat-main-course"]}}],
-          "total_quantity": 2000, "per_user_limit": 3, "validity_type": "RELATIVE_DAYS",
-          "valid_days_after_issue": 14, "description": "购买任意主食，免费赠送一杯酸梅汤。"}, "APPROVED", ""),
-        ({"name": "全场8.8折最高优惠20元", "short_name": "8.8折", "type": "PERCENTAGE_DISCOUNT",
-          "value": {"percentage": 12, "max_off": "20.00"}, "usage_rules": [],
-          "total_quantity": 1000, "per_user_limit": 1, "validity_type": "FIXED_DATE",
-          "valid_from": now, "valid_until": now + timedelta(days=30)}, "PENDING_REVIEW", ""),
-        ({"name": "午市满50减8", "short_name": "午市减8", "type": "CASH_VOUCHER", "value": {"amount": "8.00"},
-          "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "50.00"}},
-                          {"rule_type": "VALID_TIME_SLOTS", "params": {"slots": [{"start": "11:00", "end": "14:00"}]}},
-                          STACKABLE],
-          "total_quantity": 3000, "per_user_limit": 2, "validity_type": "RELATIVE_DAYS",
-          "valid_days_after_issue": 30, "description": "仅午市 11:00-14:00 可用，可与其他可叠加券同用。"},
-         "APPROVED", ""),
-        ({"name": "周末狂欢满100减15", "short_name": "周末满100减15", "type": "CASH_VOUCHER",
-          "value": {"amount": "15.00"},
-          "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}},
-                          {"rule_type": "VALID_DAYS_OF_WEEK", "params": {"days": [6, 7]}}],
-          "total_quantity": 2000, "per_user_limit": 1, "validity_type": "CLAIM_DAY"}, "DRAFT", ""),
-        ({"name": "随机红包", "short_name": "最高8.88元", "type": "RANDOM_CASH",
-          "value": {"min_amount": "1.00", "max_amount": "8.88"},
-          "usage_rules": [{"rule_type": "CHANNELS", "params": {"channels": ["APP", "MINI_PROGRAM"]}}, STACKABLE],
-          "total_quantity": 10000, "per_user_limit": 1, "validity_type": "RELATIVE_DAYS",
-          "valid_days_after_issue": 3}, "APPROVED", ""),
-        ({"name": "无门槛5元红包", "short_name": "无门槛5元", "type": "CASH_VOUCHER", "value": {"amount": "5.00"},
-          "usage_rules": [], "total_quantity": 100000, "per_user_limit": 1, "validity_type": "RELATIVE_DAYS",
-          "valid_days_after_issue": 7}, "REJECTED", "预算未批：数量过大，请改为 1 万张后重新提交"),
+        (
+            {
+                "name": "新人专享满68减10",
+                "short_name": "满68减10",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "10.00"},
+                "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "68.00"}}],
+                "total_quantity": -1,
+                "per_user_limit": 1,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 7,
+                "target": {"type": "NEW_USER", "days": 7},
+                "description": "新用户注册7天内可领，全场通用，满68元可用。",
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
+                "name": "烤鸭节满100减20",
+                "short_name": "烤鸭满100减20",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "20.00"},
+                "usage_rules": [
+                    {"rule_type": "ITEM_ELIGIBILITY", "params": {"category_ids": ["cat-roast-duck"], "logic": "ANY"}},
+                    {"rule_type": "ITEM_DISCOUNT_SCOPE", "params": {"category_ids": ["cat-roast-duck"]}},
+                    {"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}},
+                ],
+                "total_quantity": 5000,
+                "per_user_limit": 2,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 7,
+                "issue_start_time": now - timedelta(days=1),
+                "issue_end_time": now + timedelta(days=30),
+                "description": "仅限烤鸭分类商品，烤鸭满100元减20元。",
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
+                "name": "购买主食赠酸梅汤",
+                "short_name": "主食赠饮",
+                "type": "FREE_ITEM",
+                "value": {"gift_item_id": "d-901", "quantity": 1},
+                "usage_rules": [
+                    {"rule_type": "CONDITIONAL_GIFT_ITEM", "params": {"required_category_ids": ["cat-main-course"]}}
+                ],
+                "total_quantity": 2000,
+                "per_user_limit": 3,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 14,
+                "description": "购买任意主食，免费赠送一杯酸梅汤。",
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
+                "name": "全场8.8折最高优惠20元",
+                "short_name": "8.8折",
+                "type": "PERCENTAGE_DISCOUNT",
+                "value": {"percentage": 12, "max_off": "20.00"},
+                "usage_rules": [],
+                "total_quantity": 1000,
+                "per_user_limit": 1,
+                "validity_type": "FIXED_DATE",
+                "valid_from": now,
+                "valid_until": now + timedelta(days=30),
+            },
+            "PENDING_REVIEW",
+            "",
+        ),
+        (
+            {
+                "name": "午市满50减8",
+                "short_name": "午市减8",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "8.00"},
+                "usage_rules": [
+                    {"rule_type": "MINIMUM_SPEND", "params": {"amount": "50.00"}},
+                    {"rule_type": "VALID_TIME_SLOTS", "params": {"slots": [{"start": "11:00", "end": "14:00"}]}},
+                    STACKABLE,
+                ],
+                "total_quantity": 3000,
+                "per_user_limit": 2,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 30,
+                "description": "仅午市 11:00-14:00 可用，可与其他可叠加券同用。",
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
+                "name": "周末狂欢满100减15",
+                "short_name": "周末满100减15",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "15.00"},
+                "usage_rules": [
+                    {"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}},
+                    {"rule_type": "VALID_DAYS_OF_WEEK", "params": {"days": [6, 7]}},
+                ],
+                "total_quantity": 2000,
+                "per_user_limit": 1,
+                "validity_type": "CLAIM_DAY",
+            },
+            "DRAFT",
+            "",
+        ),
+        (
+            {
+                "name": "随机红包",
+                "short_name": "最高8.88元",
+                "type": "RANDOM_CASH",
+                "value": {"min_amount": "1.00", "max_amount": "8.88"},
+                "usage_rules": [{"rule_type": "CHANNELS", "params": {"channels": ["APP", "MINI_PROGRAM"]}}, STACKABLE],
+                "total_quantity": 10000,
+                "per_user_limit": 1,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 3,
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
+                "name": "无门槛5元红包",
+                "short_name": "无门槛5元",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "5.00"},
+                "usage_rules": [],
+                "total_quantity": 100000,
+                "per_user_limit": 1,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 7,
+            },
+            "REJECTED",
+            "预算未批：数量过大，请改为 1 万张后重新提交",
+        ),
     ]
 
 
@@ -104,8 +214,9 @@ class Command(BaseCommand):
         for code, name, order, dishes in MENU:
             category, _ = Category.objects.get_or_create(code=code, defaults={"name": name, "sort_order": order})
             for sku, dish, price in dishes:
-                Product.objects.get_or_create(sku=sku, defaults={"name": dish, "category": category,
-                                                                 "price": Decimal(price)})
+                Product.objects.get_or_create(
+                    sku=sku, defaults={"name": dish, "category": category, "price": Decimal(price)}
+                )
 
         now = timezone.now()
         for fields, final, remark in templates(now):
@@ -126,8 +237,15 @@ class Command(BaseCommand):
         self.stdout.write(f"  finance  / {DEMO_PASSWORD}  (Finance: approve or reject)")
         self.stdout.write(f"  demo     / {DEMO_PASSWORD}  (customer; API token {token.key})")
 
-    def _user(self, username: str, *, is_staff: bool = False, is_superuser: bool = False, group: str = "",
-              customer: bool = False):
+    def _user(
+        self,
+        username: str,
+        *,
+        is_staff: bool = False,
+        is_superuser: bool = False,
+        group: str = "",
+        customer: bool = False,
+    ):
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()
         if user is None:
