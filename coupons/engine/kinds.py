@@ -1,0 +1,190 @@
+"""Coupon types (SPEC 4.1): each class reads and checks its ``value`` and says what the coupon gives."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, ClassVar, Self
+
+from coupons.engine.codes import ProblemCode
+from coupons.engine.money import Cents, percentage_of, to_cents, to_money
+from coupons.engine.params import Issue, ParamError, Params
+from coupons.engine.types import (
+    CASH_VOUCHER,
+    FREE_ITEM,
+    PERCENTAGE_DISCOUNT,
+    RANDOM_CASH,
+    Coupon,
+)
+
+# Stacking order within a scope: cash before percentage; gifts take no money, so they go last.
+CASH_RANK = 0
+PERCENT_RANK = 1
+GIFT_RANK = 2
+
+
+class Benefit(ABC):
+    """What one coupon gives, resolved for the instance (a RANDOM_CASH coupon's issued amount)."""
+
+    rank: ClassVar[int]
+
+    @abstractmethod
+    def take(self, base_left: Cents) -> Cents:
+        """The money taken from a base of which ``base_left`` is left; never more than that."""
+
+
+@dataclass(frozen=True)
+class CashOff(Benefit):
+    rank: ClassVar[int] = CASH_RANK
+    amount: Cents
+
+    def take(self, base_left: Cents) -> Cents:
+        return min(self.amount, base_left)
+
+
+@dataclass(frozen=True)
+class PercentOff(Benefit):
+    rank: ClassVar[int] = PERCENT_RANK
+    basis_points: int  # percentage x 100: 12 % is 1200, so 8.8折 is 1200
+    cap: Cents | None
+
+    def take(self, base_left: Cents) -> Cents:
+        taken = percentage_of(base_left, self.basis_points)
+        return taken if self.cap is None else min(taken, self.cap)
+
+
+@dataclass(frozen=True)
+class GiftItem(Benefit):
+    rank: ClassVar[int] = GIFT_RANK
+    sku: str
+    quantity: int
+
+    def take(self, base_left: Cents) -> Cents:
+        return 0
+
+
+class CouponKind(ABC):
+    coupon_type: ClassVar[str]
+    keys: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def parse(cls, raw: object) -> Self:
+        """Read ``value``; raise ``ParamError`` with every problem found."""
+        params = Params(raw, cls.keys)
+        kind = cls._read(params)
+        params.done()
+        assert kind is not None
+        return kind
+
+    @classmethod
+    @abstractmethod
+    def _read(cls, params: Params) -> Self | None: ...
+
+    @abstractmethod
+    def to_value(self) -> dict[str, Any]:
+        """The normalised JSON value (money as "10.00")."""
+
+    @abstractmethod
+    def benefit(self, coupon: Coupon) -> Benefit: ...
+
+
+@dataclass(frozen=True)
+class CashVoucher(CouponKind):
+    coupon_type: ClassVar[str] = CASH_VOUCHER
+    keys: ClassVar[tuple[str, ...]] = ("amount",)
+    amount: Decimal
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        amount = params.money("amount")
+        return None if amount is None else cls(amount)
+
+    def to_value(self) -> dict[str, Any]:
+        return {"amount": str(self.amount)}
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        return CashOff(to_cents(self.amount))
+
+
+@dataclass(frozen=True)
+class PercentageDiscount(CouponKind):
+    coupon_type: ClassVar[str] = PERCENTAGE_DISCOUNT
+    keys: ClassVar[tuple[str, ...]] = ("percentage", "max_off")
+    percentage: Decimal
+    max_off: Decimal | None
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        percentage = params.decimal("percentage", places=2, maximum=Decimal(100))
+        max_off = params.money("max_off", required=False)
+        return None if percentage is None else cls(percentage, max_off)
+
+    def to_value(self) -> dict[str, Any]:
+        # A whole percentage stays a JSON number as in the spec ({"percentage": 12}); 12.5 is "12.5".
+        percentage: int | str = (
+            int(self.percentage) if self.percentage == self.percentage.to_integral_value() else str(self.percentage)
+        )
+        value: dict[str, Any] = {"percentage": percentage}
+        if self.max_off is not None:
+            value["max_off"] = str(self.max_off)
+        return value
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        basis_points = int(self.percentage.scaleb(2))
+        return PercentOff(basis_points, None if self.max_off is None else to_cents(self.max_off))
+
+
+@dataclass(frozen=True)
+class RandomCash(CouponKind):
+    coupon_type: ClassVar[str] = RANDOM_CASH
+    keys: ClassVar[tuple[str, ...]] = ("min_amount", "max_amount")
+    min_amount: Decimal
+    max_amount: Decimal
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        low, high = params.money("min_amount"), params.money("max_amount")
+        if low is None or high is None:
+            return None
+        if low > high:
+            params.add(ProblemCode.MIN_ABOVE_MAX, {"min_key": "min_amount", "max_key": "max_amount"})
+            return None
+        return cls(low, high)
+
+    def to_value(self) -> dict[str, Any]:
+        return {"min_amount": str(self.min_amount), "max_amount": str(self.max_amount)}
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        # The amount was drawn when the coupon was issued; it is the instance's, not the template's.
+        amount = coupon.amount
+        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0 or amount != to_money(amount):
+            raise ParamError([Issue(ProblemCode.REQUIRED, {"key": "amount"})])
+        return CashOff(to_cents(amount))
+
+
+@dataclass(frozen=True)
+class FreeItem(CouponKind):
+    coupon_type: ClassVar[str] = FREE_ITEM
+    keys: ClassVar[tuple[str, ...]] = ("gift_item_id", "quantity")
+    gift_item_id: str
+    quantity: int
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        sku = params.string("gift_item_id")
+        quantity = params.integer("quantity", low=1, high=99, default=1)
+        return None if sku is None or quantity is None else cls(sku, quantity)
+
+    def to_value(self) -> dict[str, Any]:
+        return {"gift_item_id": self.gift_item_id, "quantity": self.quantity}
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        return GiftItem(self.gift_item_id, self.quantity)
+
+
+KINDS: Mapping[str, type[CouponKind]] = MappingProxyType(
+    {kind.coupon_type: kind for kind in (CashVoucher, PercentageDiscount, RandomCash, FreeItem)}
+)

@@ -1,0 +1,137 @@
+"""Rules about which dishes the order holds and which lines the discount applies to.
+
+Items are named by sku (``item_ids``) and categories by code (``category_ids``). Whether those exist
+on the menu is checked by the Django side when a template is saved, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from coupons.engine.cart import PricedLine
+from coupons.engine.codes import ProblemCode
+from coupons.engine.messages import gettext_noop
+from coupons.engine.params import Params
+from coupons.engine.rules.base import Rule, Situation
+from coupons.engine.types import COUPON_TYPES, FREE_ITEM, Reason
+
+ANY = "ANY"
+ALL = "ALL"
+
+
+def _read_selection(params: Params, item_key: str, category_key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    items = params.strings(item_key)
+    categories = params.strings(category_key)
+    if not any(isinstance(params.data.get(key), list) and params.data[key] for key in (item_key, category_key)):
+        params.add(ProblemCode.NO_ITEMS, {"keys": [item_key, category_key]})
+    return items, categories
+
+
+@dataclass(frozen=True)
+class _Selection(Rule):
+    keys: ClassVar[tuple[str, ...]] = ("item_ids", "category_ids")
+    item_ids: tuple[str, ...]
+    category_ids: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        return cls(*_read_selection(params, "item_ids", "category_ids"))
+
+    def to_params(self) -> dict[str, Any]:
+        return {"item_ids": list(self.item_ids), "category_ids": list(self.category_ids)}
+
+    def selects(self, line: PricedLine) -> bool:
+        return line.sku in self.item_ids or line.category in self.category_ids
+
+
+@dataclass(frozen=True)
+class ItemEligibility(_Selection):
+    """The order holds any (``logic`` ANY, the default) or all (ALL) of the listed items and categories."""
+
+    rule_type: ClassVar[str] = "ITEM_ELIGIBILITY"
+    keys: ClassVar[tuple[str, ...]] = ("item_ids", "category_ids", "logic")
+    logic: str = ANY
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        items, categories = _read_selection(params, "item_ids", "category_ids")
+        return cls(items, categories, params.choice("logic", (ANY, ALL), default=ANY))
+
+    def to_params(self) -> dict[str, Any]:
+        return {**super().to_params(), "logic": self.logic}
+
+    @classmethod
+    def message_for(cls, params: Mapping[str, Any]) -> str:
+        if params.get("logic") == ALL:
+            return gettext_noop("Add all of the required dishes to use this coupon")
+        return gettext_noop("Add one of the qualifying dishes to use this coupon")
+
+    def check(self, situation: Situation) -> Reason | None:
+        missing_items = [sku for sku in self.item_ids if sku not in situation.skus]
+        missing_categories = [code for code in self.category_ids if code not in situation.categories]
+        if self.logic == ALL:
+            failed = bool(missing_items or missing_categories)
+        else:
+            failed = len(missing_items) == len(self.item_ids) and len(missing_categories) == len(self.category_ids)
+        if not failed:
+            return None
+        return Reason(
+            self.rule_type, {"logic": self.logic, "item_ids": missing_items, "category_ids": missing_categories}
+        )
+
+
+@dataclass(frozen=True)
+class ItemDiscountScope(_Selection):
+    """The discount base is only the listed items and categories (default: the whole order)."""
+
+    rule_type: ClassVar[str] = "ITEM_DISCOUNT_SCOPE"
+    coupon_types: ClassVar[frozenset[str]] = frozenset(COUPON_TYPES) - {FREE_ITEM}
+    message: ClassVar[str] = gettext_noop("None of the dishes in this order are covered by this coupon")
+    base_stage: ClassVar[int | None] = 0
+    scopes_items: ClassVar[bool] = True
+
+    def keeps(self, line: PricedLine) -> bool:
+        return self.selects(line)
+
+
+@dataclass(frozen=True)
+class ExcludeItems(_Selection):
+    """The listed items and categories leave the discount base, and so the spend thresholds too."""
+
+    rule_type: ClassVar[str] = "EXCLUDE_ITEMS"
+    message: ClassVar[str] = gettext_noop("Every dish in this order is excluded from this coupon")
+    base_stage: ClassVar[int | None] = 1
+
+    def keeps(self, line: PricedLine) -> bool:
+        return not self.selects(line)
+
+
+@dataclass(frozen=True)
+class ConditionalGiftItem(Rule):
+    """FREE_ITEM only: the order must hold one of the listed items or categories."""
+
+    rule_type: ClassVar[str] = "CONDITIONAL_GIFT_ITEM"
+    keys: ClassVar[tuple[str, ...]] = ("required_item_ids", "required_category_ids")
+    coupon_types: ClassVar[frozenset[str]] = frozenset({FREE_ITEM})
+    message: ClassVar[str] = gettext_noop("Order one of the qualifying dishes to get this gift")
+    required_item_ids: tuple[str, ...]
+    required_category_ids: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, params: Params) -> Self | None:
+        return cls(*_read_selection(params, "required_item_ids", "required_category_ids"))
+
+    def to_params(self) -> dict[str, Any]:
+        return {
+            "required_item_ids": list(self.required_item_ids),
+            "required_category_ids": list(self.required_category_ids),
+        }
+
+    def check(self, situation: Situation) -> Reason | None:
+        if any(sku in situation.skus for sku in self.required_item_ids) or any(
+            code in situation.categories for code in self.required_category_ids
+        ):
+            return None
+        return Reason(self.rule_type, self.to_params())
