@@ -30,7 +30,18 @@ class StaffFactory(UserFactory):
     """A staff member in a role group: ``StaffFactory(role="finance")``; operations by default."""
 
     is_staff = True
-    profile = False
+
+    # Staff have no member profile unless asked (``StaffFactory(profile=True)``). A plain
+    # ``profile = False`` would replace the post-generation hook and reach the model as a field.
+    @factory.post_generation
+    def profile(obj, create, extracted, **kwargs):  # noqa: N805
+        if not create:
+            return
+        obj.save()
+        if extracted:
+            from tests.factories.marketing import MemberProfileFactory
+
+            MemberProfileFactory(user=obj, **kwargs)
 
     @factory.post_generation
     def role(obj, create, extracted, **kwargs):  # noqa: N805
