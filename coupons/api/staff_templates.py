@@ -1,6 +1,9 @@
 """Staff template endpoints: the same services and permissions as admin."""
 
+from collections.abc import Mapping
+
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -65,7 +68,18 @@ class AuditOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class TemplateInputSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know: a misspelt or workflow-owned field (``status``,
+    ``revoke_unsued``) is an error, never silently dropped."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        if unknown:
+            raise serializers.ValidationError({name: [_("This field cannot be set.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TemplateInputSerializer(StrictSerializer):
     """Types only; the business checks live in coupons.validation, shared with admin."""
 
     name = serializers.CharField(max_length=100)
@@ -139,7 +153,7 @@ class TemplateDetailApi(APIView):
 class _TemplateActionApi(APIView):
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
     def act(self, template: CouponTemplate, data: dict, user) -> CouponTemplate:
@@ -169,7 +183,7 @@ class TemplateApproveApi(_TemplateActionApi):
 
 @extend_schema(responses=TemplateOutputSerializer)
 class TemplateRejectApi(_TemplateActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         remark = serializers.CharField(max_length=2000)
 
     def act(self, template, data, user):
@@ -178,7 +192,7 @@ class TemplateRejectApi(_TemplateActionApi):
 
 @extend_schema(responses=TemplateOutputSerializer)
 class TemplateStopApi(_TemplateActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         revoke_unused = serializers.BooleanField(default=False)
         remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
