@@ -211,6 +211,10 @@ class UserCoupon(models.Model):
             models.Index(fields=["user", "template"], name="coupon_user_template_idx"),
             models.Index(fields=["template", "status"], name="coupon_template_status_idx"),
             models.Index(fields=["source", "source_ref"], name="coupon_source_idx"),
+            # Daily roll-ups read one business day at a time, grouped by template.
+            models.Index(fields=["acquired_at", "template"], name="coupon_issued_day_idx"),
+            models.Index(fields=["used_at", "template"], name="coupon_used_day_idx"),
+            models.Index(fields=["status", "updated_at", "template"], name="coupon_status_day_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(expires_at__gt=F("valid_from")), name="coupon_validity_ordered"),
