@@ -9,10 +9,11 @@ class AuditLogAdmin(admin.ModelAdmin):
     """The trail is append-only: nobody edits or deletes it, not even a superuser."""
 
     list_display = ["created_at", "actor", "content_type", "object_id", "action", "from_status", "to_status"]
-    list_filter = ["action", "content_type"]
+    # Note: no date_hierarchy; on MySQL/MariaDB it needs the server's time-zone tables (CONVERT_TZ) and
+    # the list fails without them. A date filter compares instants and works everywhere.
+    list_filter = ["action", "content_type", "created_at"]
     search_fields = ["remark", "actor__username"]
     list_select_related = ["actor", "content_type"]
-    date_hierarchy = "created_at"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -88,10 +88,11 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         "created_by",
         "updated_at",
     ]
-    list_filter = ["status", "type", "validity_type", "visible_in_claim_center"]
+    # Note: no date_hierarchy; on MySQL/MariaDB it needs the server's time-zone tables (CONVERT_TZ) and
+    # the list fails without them. A date filter compares instants and works everywhere.
+    list_filter = ["status", "type", "validity_type", "visible_in_claim_center", "created_at"]
     search_fields = ["name", "short_name", "description"]
     list_select_related = ["created_by"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "status_badge",
         "issued_quantity",
@@ -228,7 +229,8 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         template = get_object_or_404(CouponTemplate, pk=object_id)
         if action not in WORKFLOW_LABELS:
             raise PermissionDenied
-        form = WorkflowForm(request.POST or None, action=action)
+        # Bound on every POST: a submit has no fields, so its POST may be empty and must still act.
+        form = WorkflowForm(request.POST if request.method == "POST" else None, action=action)
         if request.method == "POST" and form.is_valid():
             try:
                 result = run_workflow_action(action, template, request.user, form.cleaned_data)
@@ -308,11 +310,11 @@ class UserCouponAdmin(admin.ModelAdmin):
         "expires_at",
         "used_at",
     ]
-    list_filter = ["status", "source", "template"]
+    # Note: no date_hierarchy, for the reason given on CouponTemplateAdmin.
+    list_filter = ["status", "source", "template", "acquired_at"]
     search_fields = ["code", "user__username", "template__name"]
     list_select_related = ["user", "template"]
     raw_id_fields = ["user", "template", "order", "granted_by"]
-    date_hierarchy = "acquired_at"
     show_full_result_count = False
 
     @admin.display(description=_("status"), ordering="status")
