@@ -1,6 +1,7 @@
 from django.urls import path
 
 from coupons.api import staff_templates as views
+from coupons.api.staff_stats import TemplateStatsApi
 
 urlpatterns = [
     path("staff/templates/", views.TemplateListCreateApi.as_view(), name="staff-templates"),
@@ -10,4 +11,5 @@ urlpatterns = [
     path("staff/templates/<int:pk>/reject", views.TemplateRejectApi.as_view(), name="staff-template-reject"),
     path("staff/templates/<int:pk>/stop", views.TemplateStopApi.as_view(), name="staff-template-stop"),
     path("staff/templates/<int:pk>/copy", views.TemplateCopyApi.as_view(), name="staff-template-copy"),
+    path("staff/templates/<int:pk>/stats", TemplateStatsApi.as_view(), name="staff-template-stats"),
 ]
