@@ -1,0 +1,113 @@
+"""The best combination: known answers, tie-breaks, and equality with trying every subset."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+from coupons.engine import Cart, Coupon, best_combination, preview
+from tests.coupons.engine.builders import D, cart, cash, ctx, gift, line, percent, red_packet, rule, stacks
+from tests.coupons.engine.strategies import brute_force, carts, wallets
+
+ITEMS = cart(line("d-101", "cat-roast-duck", "120.00"), line("d-201", "cat-cold", "30.00"))
+
+
+def best_ids(items: Cart, coupons: list[Coupon]) -> tuple[int, ...]:
+    return best_combination(items, coupons, ctx()).coupon_ids
+
+
+def test_no_coupon_when_none_is_usable() -> None:
+    best = best_combination(ITEMS, [cash(1, 10, rule("MINIMUM_SPEND", amount=500))], ctx())
+
+    assert best.ok
+    assert (best.coupon_ids, best.discount_total, best.total) == ((), D("0.00"), D("150.00"))
+
+
+def test_a_big_lone_coupon_beats_a_stack_of_small_ones_and_the_reverse() -> None:
+    small = [cash(2, 8, stacks()), cash(3, 8, stacks())]
+
+    assert best_ids(ITEMS, [cash(1, 20), *small]) == (1,)
+    assert best_ids(ITEMS, [cash(1, 15), *small]) == (2, 3)
+
+
+def test_a_gift_counts_at_its_menu_price() -> None:
+    assert best_ids(ITEMS, [cash(1, 5), gift(2, price="6.00")]) == (2,)
+    assert best_ids(ITEMS, [cash(1, 7), gift(2, price="6.00")]) == (1,)
+    best = best_combination(ITEMS, [cash(1, 5, stacks()), gift(2, stacks(), price="6.00")], ctx())
+    assert (best.coupon_ids, best.discount_total, best.gift_worth, best.benefit) == (
+        (1, 2),
+        D("5.00"),
+        D("6.00"),
+        D("11.00"),
+    )
+
+
+def test_percentage_after_cash_is_counted_on_what_is_left() -> None:
+    # 50 % of 150 = 75 alone; 10 cash first then 50 % of 140 = 70: 80 together
+    best = best_combination(ITEMS, [percent(1, 50, stacks()), cash(2, 10, stacks())], ctx())
+
+    assert [(r.coupon_id, r.discount) for r in best.coupons] == [(2, D("10.00")), (1, D("70.00"))]
+    assert best.discount_total == D("80.00")
+
+
+def test_exclusions_pick_the_better_side() -> None:
+    coupons = [
+        cash(1, 10, stacks("PERCENTAGE_DISCOUNT")),
+        cash(2, 10, stacks("PERCENTAGE_DISCOUNT")),
+        percent(3, 12, stacks(), max_off=20),
+        red_packet(4, "3.00", stacks()),
+    ]
+
+    # 10 + 10 + 3 = 23 against 18 (12 % of 150) + 3 (12 % of 147 is 17.64 after the packet: 20.64)
+    assert best_ids(ITEMS, coupons) == (1, 2, 4)
+    assert best_ids(ITEMS, [*coupons[2:], cash(5, 2, stacks("PERCENTAGE_DISCOUNT"))]) == (4, 3)
+
+
+def test_coupons_that_exclude_their_own_type_take_one_of_that_type() -> None:
+    coupons = [cash(1, 5, stacks("CASH_VOUCHER")), cash(2, 9, stacks("CASH_VOUCHER")), percent(3, 10, stacks())]
+
+    assert best_ids(ITEMS, coupons) == (2, 3)
+
+
+def test_ties_go_to_fewer_coupons_then_to_the_stacking_order() -> None:
+    # 20 alone against 10 + 10 stacked: fewer coupons
+    assert best_ids(ITEMS, [cash(5, 10, stacks()), cash(6, 10, stacks()), cash(9, 20)]) == (9,)
+    # equal single coupons: the lower id
+    assert best_ids(ITEMS, [cash(8, 10), cash(7, 10)]) == (7,)
+    # an item-scoped coupon comes first in the stacking order, whatever its id
+    scoped = cash(8, 10, rule("ITEM_DISCOUNT_SCOPE", item_ids=["d-101"]))
+    assert best_ids(ITEMS, [cash(7, 10), scoped]) == (8,)
+
+
+def test_identical_coupons_beyond_the_base_are_left_for_later() -> None:
+    scoped = [rule("ITEM_DISCOUNT_SCOPE", item_ids=["d-201"]), stacks()]
+    coupons = [cash(coupon_id, 5, *scoped) for coupon_id in range(1, 11)]
+
+    best = best_combination(ITEMS, coupons, ctx())
+
+    assert best.coupon_ids == (1, 2, 3, 4, 5, 6)
+    assert best.discount_total == D("30.00")
+
+
+def test_preview_gives_standalone_figures_and_the_best() -> None:
+    coupons = [cash(1, 10, rule("MINIMUM_SPEND", amount=500)), percent(2, 10, stacks()), cash(3, 5, stacks())]
+
+    result = preview(ITEMS, coupons, ctx())
+
+    assert [(e.coupon_id, e.usable, e.discount) for e in result.evaluations] == [
+        (1, False, D("0.00")),
+        (2, True, D("15.00")),
+        (3, True, D("5.00")),
+    ]
+    assert (result.best.coupon_ids, result.best.discount_total) == ((3, 2), D("19.50"))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cart_=carts(), wallet=wallets(max_size=8))
+def test_best_equals_brute_force(cart_: Cart, wallet: list[Coupon]) -> None:
+    assert best_combination(cart_, wallet, ctx()) == brute_force(cart_, wallet, ctx())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cart_=carts(), wallet=wallets(min_size=9, max_size=10))
+def test_best_equals_brute_force_with_ten_coupons(cart_: Cart, wallet: list[Coupon]) -> None:
+    assert best_combination(cart_, wallet, ctx()) == brute_force(cart_, wallet, ctx())
