@@ -1,0 +1,157 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services.expiry import coupons_expire_due, templates_end_due
+from core.models import AuditLog
+from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
+
+
+def _expired_coupons(template, user, n, *, status=CouponStatus.UNUSED):
+    past = timezone.now() - timedelta(hours=1)
+    return [
+        UserCouponFactory(
+            template=template, user=user, status=status, valid_from=past - timedelta(days=7), expires_at=past
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.django_db
+def test_sweep_expires_only_unused_coupons_past_expiry_in_batches():
+    # given
+    template = CouponTemplateFactory()
+    user = UserFactory()
+    due = _expired_coupons(template, user, 7)
+    locked = _expired_coupons(template, user, 2, status=CouponStatus.LOCKED)
+    used = _expired_coupons(template, user, 1, status=CouponStatus.USED)
+    fresh = UserCouponFactory(template=template, user=user)
+
+    # when
+    result = coupons_expire_due(batch_size=3)
+
+    # then
+    assert result.changed == 7
+    assert result.batches == 3
+    assert set(UserCoupon.objects.filter(status=CouponStatus.EXPIRED).values_list("id", flat=True)) == {
+        c.id for c in due
+    }
+    assert all(UserCoupon.objects.get(pk=c.pk).status == CouponStatus.LOCKED for c in locked)
+    assert UserCoupon.objects.get(pk=used[0].pk).status == CouponStatus.USED
+    assert UserCoupon.objects.get(pk=fresh.pk).status == CouponStatus.UNUSED
+    template.refresh_from_db()
+    assert template.expired_count == 7
+
+
+@pytest.mark.django_db
+def test_sweep_run_twice_changes_nothing_the_second_time():
+    template = CouponTemplateFactory()
+    _expired_coupons(template, UserFactory(), 4)
+
+    first = coupons_expire_due(batch_size=10)
+    second = coupons_expire_due(batch_size=10)
+
+    assert (first.changed, second.changed) == (4, 0)
+    template.refresh_from_db()
+    assert template.expired_count == 4
+
+
+@pytest.mark.django_db
+def test_sweep_max_batches_bounds_one_run_and_the_next_run_resumes():
+    template = CouponTemplateFactory()
+    _expired_coupons(template, UserFactory(), 5)
+
+    assert coupons_expire_due(batch_size=2, max_batches=1).changed == 2
+    assert coupons_expire_due(batch_size=2).changed == 3
+    assert UserCoupon.objects.filter(status=CouponStatus.UNUSED).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_change_each_row_once():
+    # given
+    template = CouponTemplateFactory()
+    user = UserFactory()
+    _expired_coupons(template, user, 60)
+    results = []
+    barrier = threading.Barrier(2)
+
+    def sweep():
+        try:
+            barrier.wait()
+            results.append(coupons_expire_due(batch_size=5).changed)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # then
+    assert sum(results) == 60
+    assert UserCoupon.objects.filter(status=CouponStatus.EXPIRED).count() == 60
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweep_never_expires_a_coupon_locked_by_an_order_in_flight():
+    # given: an order transaction holds the coupon row (about to make it LOCKED)
+    from django.db import transaction
+
+    template = CouponTemplateFactory()
+    coupon = _expired_coupons(template, UserFactory(), 1)[0]
+    other = _expired_coupons(template, UserFactory(), 1)[0]
+    holding = threading.Event()
+    release = threading.Event()
+
+    def order_in_flight():
+        try:
+            with transaction.atomic():
+                row = UserCoupon.objects.select_for_update().get(pk=coupon.pk)
+                holding.set()
+                release.wait(10)
+                row.status = CouponStatus.LOCKED
+                row.save(update_fields=["status"])
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=order_in_flight)
+    t.start()
+    assert holding.wait(10)
+
+    # when: the sweep runs while the row is held
+    changed = coupons_expire_due(batch_size=10).changed
+    release.set()
+    t.join()
+
+    # then: it skipped the held row instead of expiring it under the order
+    assert changed == 1
+    assert UserCoupon.objects.get(pk=coupon.pk).status == CouponStatus.LOCKED
+    assert UserCoupon.objects.get(pk=other.pk).status == CouponStatus.EXPIRED
+
+
+@pytest.mark.django_db
+def test_templates_past_their_claim_window_end_with_an_audit_record():
+    now = timezone.now()
+    over = CouponTemplateFactory(issue_start_time=now - timedelta(days=3), issue_end_time=now - timedelta(minutes=1))
+    running = CouponTemplateFactory(issue_start_time=now - timedelta(days=3), issue_end_time=now + timedelta(days=1))
+    draft = CouponTemplateFactory(
+        status=TemplateStatus.DRAFT, issue_end_time=now - timedelta(days=1), issue_start_time=now - timedelta(days=2)
+    )
+    open_ended = CouponTemplateFactory()
+
+    assert templates_end_due() == 1
+    assert templates_end_due() == 0
+
+    assert CouponTemplate.objects.get(pk=over.pk).status == TemplateStatus.ENDED
+    assert CouponTemplate.objects.get(pk=running.pk).status == TemplateStatus.APPROVED
+    assert CouponTemplate.objects.get(pk=draft.pk).status == TemplateStatus.DRAFT
+    assert CouponTemplate.objects.get(pk=open_ended.pk).status == TemplateStatus.APPROVED
+    trail = AuditLog.objects.get(object_id=over.pk, action="end")
+    assert (trail.from_status, trail.to_status, trail.actor) == ("APPROVED", "ENDED", None)
