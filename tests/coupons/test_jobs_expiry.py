@@ -5,9 +5,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.models import AuditLog
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.expiry import coupons_expire_due, templates_end_due
-from core.models import AuditLog
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
 
 
