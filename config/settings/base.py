@@ -189,6 +189,13 @@ ORDER_PAYMENT_TIMEOUT = env.int("ORDER_PAYMENT_TIMEOUT", default=15)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # Notification sending backend (dotted path to a callable taking a Notification).
 NOTIFICATION_BACKEND = env("NOTIFICATION_BACKEND", default="marketing.notifications.log_backend")
+# Claim admission gate in Redis (used only when REDIS_URL is set); its key prefix.
+CLAIM_GATE = env.bool("CLAIM_GATE", default=True)
+CLAIM_GATE_PREFIX = env("CLAIM_GATE_PREFIX", default="claimgate")
+# Users per transaction when a bulk grant runs.
+BULK_GRANT_CHUNK_SIZE = env.int("BULK_GRANT_CHUNK_SIZE", default=1000)
+# Mount the no-op DRF endpoint the claim benchmark compares against (never in production).
+BENCH_NOOP = env.bool("BENCH_NOOP", default=False)
 
 # LOGGING
 # ------------------------------------------------------------------------------

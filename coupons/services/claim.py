@@ -1,0 +1,50 @@
+"""Claiming a coupon from the claim center (SPEC 4.4, 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import NotFound
+from coupons.models import CouponSource, CouponTemplate, UserCoupon
+from coupons.services import gate
+from coupons.services.eligibility import in_target, member_for, needs_member
+from coupons.services.issuing import (
+    issuable_now,
+    issue_now,
+    not_claimable_error,
+    not_eligible_error,
+    sold_out_error,
+)
+
+
+def coupon_claim(*, user: Any, template_id: int) -> UserCoupon:
+    """Claim one coupon of a live template for ``user``.
+
+    The admission gate answers first: a template it knows is sold out or closed is refused without a
+    database query. Then the template must be approved, inside its claim window, visible in the claim
+    center and targeted at the user; stock and the per-user limit are taken by the database.
+
+    Raises ``NotFound``, ``NotClaimable``, ``NotEligible``, ``SoldOut`` or ``LimitReached``.
+    """
+    now = timezone.now()
+    verdict = gate.admit(template_id, 1, now)
+    if verdict == gate.SOLD_OUT:
+        raise sold_out_error(template_id)
+    if verdict == gate.CLOSED:
+        raise not_claimable_error(template_id, "CLOSED")
+    template = CouponTemplate.objects.filter(pk=template_id).first()
+    if template is None:
+        raise NotFound(_("Not found."), details={"template_id": template_id})
+    reason = issuable_now(template, now)
+    if reason is not None:
+        gate.forget_or_close(template)
+        raise not_claimable_error(template_id, reason)
+    if not template.visible_in_claim_center:
+        raise not_claimable_error(template_id, "NOT_IN_CLAIM_CENTER")
+    if needs_member(template.target) and not in_target(template.target, member_for(user), now):
+        raise not_eligible_error(template_id)
+    (coupon,) = issue_now(template=template, user_id=user.pk, quantity=1, source=CouponSource.CLAIM)
+    return coupon

@@ -1,0 +1,162 @@
+"""Redemption codes (兑换码, SPEC 5.1): batches of single-use codes, and redeeming one."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit_record
+from core.db import retry_on_conflict
+from core.errors import InvalidTransition, NotFound, PermissionDeniedError, TooManyRequests, ValidationFailed
+from coupons.errors import CouponErrorCode
+from coupons.models import CouponSource, CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
+from coupons.services import attempts
+from coupons.services.issuing import issue_coupons, with_fresh_codes
+
+# Crockford base32: no I, L, O, U, so nothing is misread. 16 characters are 80 random bits.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+MAX_BATCH_QUANTITY = 100_000
+_INSERT_CHUNK = 5_000
+# What a customer may type: Crockford decoding reads O as 0 and I, L as 1; dashes and spaces are
+# separators.
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_VALID = re.compile(rf"^[{ALPHABET}]{{12,32}}$")
+
+
+class InvalidCode(NotFound):
+    """One answer for unknown, used and expired codes alike: nothing tells them apart."""
+
+    default_code = CouponErrorCode.INVALID_CODE
+
+
+def invalid_code() -> InvalidCode:
+    return InvalidCode(_("This code is not valid."))
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(raw: str) -> str | None:
+    code = re.sub(r"[\s-]", "", raw).upper().translate(_READ_AS)
+    return code if _VALID.match(code) else None
+
+
+def _fresh_codes(count: int) -> Iterator[str]:
+    seen: set[str] = set()
+    while len(seen) < count:
+        code = new_code()
+        if code not in seen:
+            seen.add(code)
+            yield code
+
+
+@transaction.atomic
+def code_batch_create(
+    *, template: CouponTemplate, name: str, quantity: int, actor: Any, expires_at: datetime | None = None
+) -> RedemptionCodeBatch:
+    """Generate ``quantity`` unique codes for an approved template. A code that collides with an
+    existing one is dropped by the unique key and replaced."""
+    if actor is None or not actor.has_perm("coupons.add_redemptioncodebatch"):
+        raise PermissionDeniedError(_("You do not have permission to do this."))
+    if not 1 <= quantity <= MAX_BATCH_QUANTITY:
+        raise ValidationFailed(
+            _("Quantity must be from 1 to %(max)s.") % {"max": MAX_BATCH_QUANTITY},
+            details={"quantity": [_("Quantity must be from 1 to %(max)s.") % {"max": MAX_BATCH_QUANTITY}]},
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed(
+            _("The codes must expire in the future."),
+            details={"expires_at": [_("The codes must expire in the future.")]},
+        )
+    locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
+    if locked.status != TemplateStatus.APPROVED:
+        raise InvalidTransition(
+            _("Codes can only be generated for an approved template."),
+            code=CouponErrorCode.INVALID_STATE,
+            details={"template_id": locked.pk, "status": locked.status},
+        )
+    batch = RedemptionCodeBatch.objects.create(
+        name=name, template=locked, quantity=quantity, expires_at=expires_at, created_by=actor
+    )
+    missing = quantity
+    while missing:
+        for start in range(0, missing, _INSERT_CHUNK):
+            size = min(_INSERT_CHUNK, missing - start)
+            RedemptionCode.objects.bulk_create(
+                [RedemptionCode(batch=batch, code=code) for code in _fresh_codes(size)], ignore_conflicts=True
+            )
+        missing = quantity - RedemptionCode.objects.filter(batch=batch).count()
+    audit_record(subject=batch, actor=actor, action="create", data={"template_id": locked.pk, "quantity": quantity})
+    return batch
+
+
+def redeem_limits(*, user: Any, ip: str | None) -> list[attempts.Limit]:
+    rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+    user_limit, user_window = attempts.parse_rate(rates.get("redeem_user") or "10/min")
+    limits = [attempts.Limit(f"redeem:user:{user.pk}", user_limit, user_window)]
+    if ip:
+        ip_limit, ip_window = attempts.parse_rate(rates.get("redeem_ip") or "30/min")
+        limits.append(attempts.Limit(f"redeem:ip:{ip}", ip_limit, ip_window))
+    return limits
+
+
+def code_redeem(*, user: Any, code: str, ip: str | None = None) -> UserCoupon:
+    """Redeem a code for a ``REDEEM_CODE`` coupon.
+
+    Every attempt is counted per user and per IP before the code is looked at, atomically, and given
+    back only when it succeeds; past the limit the answer is 429 whatever the code. Unknown, used and
+    expired codes get one answer (``InvalidCode``, 404). The coupon respects the template's stock and
+    per-user limit, not the claim center's visibility or target: the code is the entitlement.
+    """
+    limits = redeem_limits(user=user, ip=ip)
+    if not attempts.reserve(limits):
+        raise TooManyRequests(_("Too many attempts; try again later."))
+    normalised = normalise_code(code)
+    if normalised is None:
+        raise invalid_code()
+    coupon = with_fresh_codes(lambda: _redeem(user, normalised))
+    attempts.release(limits)
+    return coupon
+
+
+@retry_on_conflict
+def _redeem(user: Any, code: str) -> UserCoupon:
+    now = timezone.now()
+    row = RedemptionCode.objects.select_related("batch").filter(code=code).first()
+    if row is None or row.redeemed_at is not None or (row.batch.expires_at and row.batch.expires_at <= now):
+        raise invalid_code()
+    # Take the code first (its row stays X-locked), then the template's stock and quota.
+    if not RedemptionCode.objects.filter(pk=row.pk, redeemed_at__isnull=True).update(redeemed_by=user, redeemed_at=now):
+        raise invalid_code()
+    template = CouponTemplate.objects.get(pk=row.batch.template_id)
+    (coupon,) = issue_coupons(
+        template=template, user_id=user.pk, source=CouponSource.REDEEM_CODE, source_ref=str(row.batch_id), now=now
+    )
+    RedemptionCode.objects.filter(pk=row.pk).update(coupon=coupon)
+    return coupon
+
+
+def codes_for_export(batch: RedemptionCodeBatch) -> Iterator[tuple[str, str, str]]:
+    """(code, redeemed_at, redeemer id) rows of a batch in a stable order, streamed in pages."""
+    last = 0
+    while True:
+        page = list(
+            RedemptionCode.objects.filter(batch=batch, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "code", "redeemed_at", "redeemed_by_id")[:5000]
+        )
+        if not page:
+            return
+        for _pk, code, redeemed_at, redeemer in page:
+            yield code, redeemed_at.isoformat() if redeemed_at else "", str(redeemer or "")
+        last = page[-1][0]

@@ -1,0 +1,369 @@
+"""Issuing coupons: the one place a ``UserCoupon`` is born, whatever the source.
+
+Stock lives on the template and the per-user limit on ``ClaimQuota``; both are held by the database
+with conditional statements, never by a read-then-write:
+
+1. ``UPDATE template SET issued = issued + n WHERE id = ? AND status = APPROVED AND <window open>
+   AND (total = -1 OR issued + n <= total)``: one row changed, or the claim is refused.
+2. The user's quota row: ``INSERT IGNORE (claimed = n)``, else ``UPDATE ... SET claimed = claimed + n
+   WHERE claimed + n <= limit``.
+3. ``INSERT`` the coupons.
+
+Lock order (InnoDB, READ COMMITTED): the template's stock UPDATE comes first and takes the row's X lock.
+Inserting a quota row or a coupon checks its foreign key with a shared lock on the template row; taken
+before the X lock, concurrent claims would deadlock on the S->X upgrade. With the X lock first, every
+writer of a template's quota rows is serialised on the template row, so quota rows never deadlock
+either. Transactions that touch several templates take them in primary-key order.
+
+Every source respects stock and ``per_user_limit`` (SPEC 5: a user never holds more than the limit of
+a template); only the claim center adds visibility and ``target``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.db import retry_on_conflict
+from core.errors import Conflict
+from coupons.errors import CouponErrorCode
+from coupons.models import (
+    TYPE_CODE_DIGITS,
+    UNLIMITED,
+    ClaimQuota,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    CouponType,
+    TemplateStatus,
+    UserCoupon,
+    ValidityType,
+)
+from coupons.services.statements import insert_ignore, quote
+
+T = TypeVar("T")
+
+# Collisions of the 8 random digits are retried with fresh codes, never surfaced.
+CODE_ATTEMPTS = 8
+MAX_ISSUE_QUANTITY = 1_000
+
+
+class SoldOut(Conflict):
+    default_code = CouponErrorCode.SOLD_OUT
+
+
+class LimitReached(Conflict):
+    default_code = CouponErrorCode.LIMIT_REACHED
+
+
+class NotClaimable(Conflict):
+    default_code = CouponErrorCode.NOT_CLAIMABLE
+
+
+class NotEligible(Conflict):
+    default_code = CouponErrorCode.NOT_ELIGIBLE
+
+
+def sold_out_error(template_id: int) -> SoldOut:
+    return SoldOut(_("This coupon is sold out."), details={"template_id": template_id})
+
+
+def limit_reached_error(template_id: int, limit: int) -> LimitReached:
+    return LimitReached(
+        _("You already have as many of this coupon as allowed (%(limit)s).") % {"limit": limit},
+        details={"template_id": template_id, "per_user_limit": limit},
+    )
+
+
+def not_claimable_error(template_id: int, reason: str) -> NotClaimable:
+    return NotClaimable(_("This coupon cannot be claimed now."), details={"template_id": template_id, "reason": reason})
+
+
+def not_eligible_error(template_id: int) -> NotEligible:
+    return NotEligible(_("This coupon is not offered to you."), details={"template_id": template_id})
+
+
+# Codes, validity and amounts ---------------------------------------------------------------------
+
+
+def business_tz() -> ZoneInfo:
+    return _zone(settings.TIME_ZONE)
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def coupon_code(template: CouponTemplate, issued_at: datetime) -> str:
+    """18 digits (seed 002): product line, type, YYMMDD in the business time zone, 8 random digits."""
+    day = issued_at.astimezone(business_tz()).strftime("%y%m%d")
+    return f"{template.product_line}{TYPE_CODE_DIGITS[CouponType(template.type)]}{day}{secrets.randbelow(10**8):08d}"
+
+
+def validity_for(template: CouponTemplate, issued_at: datetime) -> tuple[datetime, datetime]:
+    """(valid_from, expires_at) of a coupon issued now; stored on the instance."""
+    if template.validity_type == ValidityType.FIXED_DATE:
+        assert template.valid_from is not None and template.valid_until is not None
+        return template.valid_from, template.valid_until
+    if template.validity_type == ValidityType.RELATIVE_DAYS:
+        return issued_at, issued_at + timedelta(days=template.valid_days_after_issue or 0)
+    # CLAIM_DAY: until the end of the business day of issue (midnight, exclusive).
+    local = issued_at.astimezone(business_tz())
+    next_day = (local + timedelta(days=1)).date()
+    midnight = datetime(next_day.year, next_day.month, next_day.day, tzinfo=business_tz())
+    return issued_at, midnight
+
+
+def random_amount(value: dict[str, Any]) -> Decimal:
+    """A RANDOM_CASH amount drawn uniformly to the cent between min_amount and max_amount."""
+    low = int(Decimal(str(value["min_amount"])) * 100)
+    high = int(Decimal(str(value["max_amount"])) * 100)
+    cents = low + secrets.randbelow(high - low + 1)
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def issuable_now(template: CouponTemplate, now: datetime) -> str | None:
+    """Why a template issues nothing now (a reason code), or None when it may issue."""
+    if template.status != TemplateStatus.APPROVED:
+        return template.status
+    if template.issue_start_time and now < template.issue_start_time:
+        return "NOT_STARTED"
+    if template.issue_end_time and now >= template.issue_end_time:
+        return "ENDED"
+    if template.validity_type == ValidityType.FIXED_DATE and template.valid_until and template.valid_until <= now:
+        return "VALIDITY_OVER"
+    return None
+
+
+def build_coupon(
+    *,
+    template: CouponTemplate,
+    user_id: int,
+    issued_at: datetime,
+    source: str,
+    source_ref: str = "",
+    granted_by_id: int | None = None,
+) -> UserCoupon:
+    valid_from, expires_at = validity_for(template, issued_at)
+    return UserCoupon(
+        code=coupon_code(template, issued_at),
+        user_id=user_id,
+        template_id=template.pk,
+        status=CouponStatus.UNUSED,
+        amount=random_amount(template.value) if template.type == CouponType.RANDOM_CASH else None,
+        acquired_at=issued_at,
+        valid_from=valid_from,
+        expires_at=expires_at,
+        source=source,
+        source_ref=str(source_ref)[:64],
+        granted_by_id=granted_by_id,
+        updated_at=issued_at,
+    )
+
+
+_COLLISION = re.compile(r"for key '(?:[\w$]+\.)?code'|usercoupon\.code", re.IGNORECASE)
+
+
+def is_code_collision(exc: BaseException) -> bool:
+    return isinstance(exc, IntegrityError) and bool(_COLLISION.search(str(exc)))
+
+
+def with_fresh_codes(func: Callable[[], T]) -> T:
+    """Run a transaction that inserts coupons; a code collision rolls it back and runs it again.
+
+    ``func`` must be the whole transaction (or a savepoint) so a retry starts clean.
+    """
+    for attempt in range(1, CODE_ATTEMPTS + 1):
+        try:
+            return func()
+        except IntegrityError as exc:
+            if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+# The conditional statements --------------------------------------------------------------------
+
+
+def take_stock(template_id: int, quantity: int, now: datetime) -> int | None:
+    """Add ``quantity`` to the template's issued count if it is APPROVED, inside its issue window and
+    has the stock. Returns the new issued count, or None when the row was not changed.
+
+    Must run inside a transaction: the row stays X-locked until commit.
+    """
+    table = CouponTemplate._meta.db_table
+    condition = (
+        f"{quote('id')} = %s AND {quote('status')} = %s"
+        f" AND ({quote('total_quantity')} = %s OR {quote('issued_quantity')} + %s <= {quote('total_quantity')})"
+        f" AND ({quote('issue_start_time')} IS NULL OR {quote('issue_start_time')} <= %s)"
+        f" AND ({quote('issue_end_time')} IS NULL OR {quote('issue_end_time')} > %s)"
+    )
+    params = [template_id, TemplateStatus.APPROVED, UNLIMITED, quantity, now, now]
+    adapted = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+    with connection.cursor() as cursor:
+        if connection.vendor == "mysql":
+            # LAST_INSERT_ID(expr) hands the new count back with the UPDATE: no second round trip.
+            issued = quote("issued_quantity")
+            cursor.execute(
+                f"UPDATE {quote(table)} SET {issued} = LAST_INSERT_ID({issued} + %s) WHERE {condition}",
+                [quantity, *adapted],
+            )
+            return int(cursor.lastrowid) if cursor.rowcount == 1 else None
+        cursor.execute(
+            f"UPDATE {quote(table)} SET {quote('issued_quantity')} = {quote('issued_quantity')} + %s WHERE {condition}",
+            [quantity, *adapted],
+        )
+        if cursor.rowcount != 1:
+            return None
+        cursor.execute(f"SELECT {quote('issued_quantity')} FROM {quote(table)} WHERE {quote('id')} = %s", [template_id])
+        return int(cursor.fetchone()[0])
+
+
+def take_quota(template_id: int, user_id: int, quantity: int, limit: int) -> bool:
+    """Count ``quantity`` more coupons of the template against the user's limit, if it allows.
+
+    Call only while holding the template row's X lock (after ``take_stock``).
+    """
+    if quantity > limit:
+        return False
+    table = ClaimQuota._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(insert_ignore(table, ["template_id", "user_id", "claimed"]), [template_id, user_id, quantity])
+        if cursor.rowcount == 1:
+            return True
+        cursor.execute(
+            f"UPDATE {quote(table)} SET {quote('claimed')} = {quote('claimed')} + %s"
+            f" WHERE {quote('template_id')} = %s AND {quote('user_id')} = %s AND {quote('claimed')} + %s <= %s",
+            [quantity, template_id, user_id, quantity, limit],
+        )
+        return cursor.rowcount == 1
+
+
+def refusal_for(template_id: int, quantity: int, now: datetime) -> Conflict:
+    """Why ``take_stock`` changed nothing: read the committed row and name the reason."""
+    row = (
+        CouponTemplate.objects.filter(pk=template_id)
+        .only("status", "total_quantity", "issued_quantity", "issue_start_time", "issue_end_time")
+        .first()
+    )
+    if row is None:
+        return not_claimable_error(template_id, "UNKNOWN_TEMPLATE")
+    reason = issuable_now(row, now)
+    if reason is not None:
+        from coupons.services import gate
+
+        gate.forget_or_close(row)
+        return not_claimable_error(template_id, reason)
+    if row.total_quantity != UNLIMITED and row.issued_quantity + quantity > row.total_quantity:
+        from coupons.services import gate
+
+        gate.record_issued(template_id, row.issued_quantity)
+        return sold_out_error(template_id)
+    # The row changed between the UPDATE and this read (a very short race); let the caller retry.
+    return not_claimable_error(template_id, "BUSY")
+
+
+def issue_coupons(
+    *,
+    template: CouponTemplate,
+    user_id: int,
+    quantity: int = 1,
+    source: str,
+    source_ref: str = "",
+    granted_by_id: int | None = None,
+    now: datetime | None = None,
+) -> list[UserCoupon]:
+    """Issue ``quantity`` coupons of ``template`` to one user, inside the caller's transaction.
+
+    Raises ``SoldOut``, ``LimitReached`` or ``NotClaimable`` before anything is written, or after the
+    stock was taken (the caller's transaction, or a savepoint around this call, undoes it). The
+    ``template`` instance must be APPROVED when it was read: an approved template's definition is
+    immutable, so the in-memory copy is the definition; its status and window are re-checked by the
+    stock UPDATE.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("issue_coupons must run inside a transaction")
+    now = now or timezone.now()
+    if not 1 <= quantity <= MAX_ISSUE_QUANTITY:
+        raise ValueError(f"quantity out of range: {quantity}")
+    reason = issuable_now(template, now)
+    if reason is not None:
+        raise not_claimable_error(template.pk, reason)
+    issued = take_stock(template.pk, quantity, now)
+    if issued is None:
+        raise refusal_for(template.pk, quantity, now)
+    limit = template.per_user_limit
+    if limit and not take_quota(template.pk, user_id, quantity, limit):
+        raise limit_reached_error(template.pk, limit)
+    coupons = [
+        build_coupon(
+            template=template,
+            user_id=user_id,
+            issued_at=now,
+            source=source,
+            source_ref=source_ref,
+            granted_by_id=granted_by_id,
+        )
+        for _ in range(quantity)
+    ]
+    if quantity == 1:
+        coupons[0].save(force_insert=True)
+    else:
+        _distinct_codes(coupons, template, now)
+        UserCoupon.objects.bulk_create(coupons)
+    for coupon in coupons:
+        coupon.template = template
+    _after_commit_record(template.pk, issued)
+    return coupons
+
+
+def _distinct_codes(coupons: Iterable[UserCoupon], template: CouponTemplate, now: datetime) -> None:
+    seen: set[str] = set()
+    for coupon in coupons:
+        while coupon.code in seen:
+            coupon.code = coupon_code(template, now)
+        seen.add(coupon.code)
+
+
+def _after_commit_record(template_id: int, issued: int) -> None:
+    from coupons.services import gate
+
+    if gate.enabled():
+        transaction.on_commit(lambda: gate.record_issued(template_id, issued))
+
+
+def issue_now(
+    *,
+    template: CouponTemplate,
+    user_id: int,
+    quantity: int = 1,
+    source: str = CouponSource.CLAIM,
+    source_ref: str = "",
+    granted_by_id: int | None = None,
+) -> list[UserCoupon]:
+    """``issue_coupons`` in its own transaction, retried on deadlocks and code collisions."""
+
+    @retry_on_conflict
+    def attempt() -> list[UserCoupon]:
+        return issue_coupons(
+            template=template,
+            user_id=user_id,
+            quantity=quantity,
+            source=source,
+            source_ref=source_ref,
+            granted_by_id=granted_by_id,
+        )
+
+    return with_fresh_codes(attempt)

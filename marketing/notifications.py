@@ -1,0 +1,120 @@
+"""The notifications outbox (SPEC 6): rows written in the transaction of what they announce, sent
+after commit by a pluggable backend (``settings.NOTIFICATION_BACKEND``, a dotted path to a callable
+taking a ``Notification``; the default logs it).
+
+Sending is at least once: a row is claimed with a conditional UPDATE of ``sent_at``, handed to the
+backend, and released again if the backend fails, so ``notifications_send`` can be run by any number
+of workers and retried safely.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from marketing.models import Notification, NotificationKind
+
+logger = logging.getLogger(__name__)
+
+SEND_BATCH = 500
+
+
+def log_backend(notification: Notification) -> None:
+    """The default backend: write the message to the log."""
+    logger.info("notify user=%s kind=%s title=%s", notification.user_id, notification.kind, notification.title)
+
+
+def backend() -> Callable[[Notification], Any]:
+    return import_string(settings.NOTIFICATION_BACKEND)
+
+
+def granted_notification(
+    *,
+    user_id: int,
+    count: int,
+    template_names: Sequence[str],
+    data: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> Notification:
+    """An unsaved "you received N coupons" message."""
+    title = ngettext("You received %(count)s coupon", "You received %(count)s coupons", count) % {"count": count}
+    body = _("Now in your wallet: %(names)s") % {"names": ", ".join(template_names)} if template_names else ""
+    return Notification(
+        user_id=user_id,
+        kind=NotificationKind.COUPON_GRANTED,
+        title=title,
+        body=body,
+        data=data,
+        dedupe_key=dedupe_key,
+    )
+
+
+def notify_coupons_granted(
+    *, user_id: int, coupons: Sequence[Any], dedupe_key: str | None = None, extra: dict[str, Any] | None = None
+) -> Notification | None:
+    """One message for one grant event, written in the caller's transaction and sent after it commits."""
+    if not coupons:
+        return None
+    names = sorted({c.template.name for c in coupons})
+    data = {"coupon_ids": [c.pk for c in coupons], "template_ids": sorted({c.template_id for c in coupons})}
+    notification = granted_notification(
+        user_id=user_id, count=len(coupons), template_names=names, data={**data, **(extra or {})}, dedupe_key=dedupe_key
+    )
+    notification.save(force_insert=True)
+    send_after_commit([notification.pk])
+    return notification
+
+
+def notifications_bulk_create(rows: Iterable[Notification]) -> list[Notification]:
+    """Write many outbox rows at once (bulk grants); the caller schedules sending."""
+    return Notification.objects.bulk_create(list(rows))
+
+
+def send_after_commit(ids: list[int]) -> None:
+    transaction.on_commit(lambda: enqueue_send(ids))
+
+
+def enqueue_send(ids: list[int] | None = None) -> None:
+    """Hand sending to a worker; if the broker is unreachable the rows wait for the next sweep."""
+    from marketing.tasks import send_notifications
+
+    try:
+        send_notifications.delay(ids)
+    except Exception:  # the outbox keeps the rows; never fail the grant over a broker hiccup
+        logger.exception("could not enqueue sending of notifications %s", ids)
+
+
+def notifications_send(*, ids: Sequence[int] | None = None, limit: int = SEND_BATCH) -> int:
+    """Send unsent notifications (those in ``ids``, or the oldest ``limit``); returns how many went."""
+    pending = Notification.objects.filter(sent_at__isnull=True)
+    if ids is not None:
+        pending = pending.filter(pk__in=list(ids))
+    send = backend()
+    sent = 0
+    for notification in pending.order_by("pk")[:limit]:
+        claimed_at = timezone.now()
+        if not Notification.objects.filter(pk=notification.pk, sent_at__isnull=True).update(sent_at=claimed_at):
+            continue  # another worker has it
+        try:
+            send(notification)
+        except Exception:
+            logger.exception("sending notification %s failed; it stays in the outbox", notification.pk)
+            Notification.objects.filter(pk=notification.pk, sent_at=claimed_at).update(sent_at=None)
+            continue
+        sent += 1
+    return sent
+
+
+@transaction.atomic
+def notifications_mark_read(*, user: Any, ids: Sequence[int]) -> int:
+    return Notification.objects.filter(user_id=user.pk, pk__in=list(ids), read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

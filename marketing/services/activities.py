@@ -1,0 +1,179 @@
+"""Activities (专题活动, SPEC 6): publish, cancel, end, and claiming a whole bundle at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit_record
+from core.db import retry_on_conflict
+from core.errors import Conflict, InvalidTransition, NotFound, PermissionDeniedError
+from coupons.errors import CouponErrorCode
+from coupons.models import CouponSource, TemplateStatus, UserCoupon
+from coupons.services import gate
+from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
+from coupons.services.issuing import (
+    LimitReached,
+    issue_coupons,
+    not_claimable_error,
+    not_eligible_error,
+    sold_out_error,
+    with_fresh_codes,
+)
+from coupons.services.statements import insert_ignore, quote
+from marketing.models import Activity, ActivityItem, ActivityParticipation, ActivityStatus
+
+S = ActivityStatus
+
+# action -> (states it may start from, state it ends in, permission it needs)
+TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
+    "publish": (frozenset({S.DRAFT}), S.PUBLISHED, "marketing.publish_activity"),
+    "cancel": (frozenset({S.DRAFT, S.PUBLISHED}), S.CANCELLED, "marketing.publish_activity"),
+    # Taken by the scheduled job once end_time has passed; no person acts.
+    "end": (frozenset({S.PUBLISHED}), S.ENDED, None),
+}
+
+
+def can_transition(activity: Activity, action: str, actor: Any) -> bool:
+    sources, _target, perm = TRANSITIONS[action]
+    return activity.status in sources and (perm is None or actor.has_perm(perm))
+
+
+def _transition(activity: Activity, action: str, actor: Any, remark: str = "") -> Activity:
+    sources, target, perm = TRANSITIONS[action]
+    if perm is not None and (actor is None or not actor.has_perm(perm)):
+        raise PermissionDeniedError(_("You do not have permission to do this."))
+    locked = Activity.objects.select_for_update().get(pk=activity.pk)
+    if locked.status not in sources:
+        raise InvalidTransition(
+            _("Cannot %(action)s an activity that is %(status)s.")
+            % {"action": action, "status": locked.get_status_display()},
+            code=CouponErrorCode.INVALID_STATE,
+            details={"status": locked.status, "action": action},
+        )
+    if action == "publish":
+        _check_publishable(locked)
+    from_status = locked.status
+    locked.status = target
+    locked.save(update_fields=["status", "updated_at"])
+    audit_record(subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark)
+    return locked
+
+
+def _check_publishable(activity: Activity) -> None:
+    items = list(activity.items.select_related("template"))
+    if not items:
+        raise InvalidTransition(
+            _("An activity needs at least one coupon to be published."),
+            code=CouponErrorCode.INVALID_STATE,
+            details={"items": [_("Add at least one coupon.")]},
+        )
+    not_approved = [item.template_id for item in items if item.template.status != TemplateStatus.APPROVED]
+    if not_approved:
+        raise InvalidTransition(
+            _("Only approved templates may be in a published activity."),
+            code=CouponErrorCode.INVALID_STATE,
+            details={"template_ids": not_approved},
+        )
+    if activity.end_time <= timezone.now():
+        raise InvalidTransition(
+            _("This activity has already ended."),
+            code=CouponErrorCode.INVALID_STATE,
+            details={"end_time": [_("The end time has passed.")]},
+        )
+
+
+@transaction.atomic
+def activity_publish(*, activity: Activity, actor: Any) -> Activity:
+    """Publish a draft: every item's template must be approved. Recorded in the audit trail."""
+    return _transition(activity, "publish", actor)
+
+
+@transaction.atomic
+def activity_cancel(*, activity: Activity, actor: Any, remark: str = "") -> Activity:
+    return _transition(activity, "cancel", actor, remark)
+
+
+@transaction.atomic
+def activity_end(*, activity: Activity) -> Activity:
+    return _transition(activity, "end", None)
+
+
+def activity_claim(*, user: Any, activity_id: int) -> list[UserCoupon]:
+    """Claim every item of a published, current activity in one transaction, or nothing.
+
+    Items respect each template's stock, per-user limit and ``target`` (not its claim-center
+    visibility); the activity's own ``per_user_limit`` is a conditional UPDATE on the user's
+    ``ActivityParticipation`` row, taken first. One item sold out rolls the whole bundle back.
+    """
+    now = timezone.now()
+    activity = Activity.objects.filter(pk=activity_id).exclude(status=S.DRAFT).first()
+    if activity is None:
+        raise NotFound(_("Not found."), details={"activity_id": activity_id})
+    if activity.status != S.PUBLISHED or not activity.start_time <= now < activity.end_time:
+        raise Conflict(
+            _("This activity cannot be claimed now."),
+            code=CouponErrorCode.NOT_CLAIMABLE,
+            details={"activity_id": activity.pk, "status": activity.status},
+        )
+    items = sorted(ActivityItem.objects.filter(activity=activity).select_related("template"), key=_lock_order)
+    if not items:
+        raise not_claimable_error(0, "EMPTY_ACTIVITY")
+    for item in items:
+        verdict = gate.admit(item.template_id, item.quantity, now)
+        if verdict == gate.SOLD_OUT:
+            raise sold_out_error(item.template_id)
+        if verdict == gate.CLOSED:
+            raise not_claimable_error(item.template_id, "CLOSED")
+    member = member_for(user) if any(needs_member(i.template.target) for i in items) else NOBODY
+    for item in items:
+        if not in_target(item.template.target, member, now):
+            raise not_eligible_error(item.template_id)
+
+    @retry_on_conflict
+    def claim() -> list[UserCoupon]:
+        _take_participation(activity, user.pk, now)
+        coupons: list[UserCoupon] = []
+        for item in items:
+            coupons += issue_coupons(
+                template=item.template,
+                user_id=user.pk,
+                quantity=item.quantity,
+                source=CouponSource.ACTIVITY,
+                source_ref=str(activity.pk),
+                now=now,
+            )
+        return coupons
+
+    return with_fresh_codes(claim)
+
+
+def _lock_order(item: ActivityItem) -> tuple[int, int]:
+    return item.template_id, item.pk
+
+
+def _take_participation(activity: Activity, user_id: int, now: Any) -> None:
+    table = ActivityParticipation._meta.db_table
+    limit = activity.per_user_limit
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            insert_ignore(table, ["activity_id", "user_id", "claimed", "last_claimed_at"]),
+            [activity.pk, user_id, 1, stamp],
+        )
+        if cursor.rowcount == 1:
+            return
+        condition = f" AND {quote('claimed')} + 1 <= %s" if limit else ""
+        cursor.execute(
+            f"UPDATE {quote(table)} SET {quote('claimed')} = {quote('claimed')} + 1, {quote('last_claimed_at')} = %s"
+            f" WHERE {quote('activity_id')} = %s AND {quote('user_id')} = %s{condition}",
+            [stamp, activity.pk, user_id, *([limit] if limit else [])],
+        )
+        if cursor.rowcount != 1:
+            raise LimitReached(
+                _("You have already claimed this activity as often as allowed (%(limit)s).") % {"limit": limit},
+                details={"activity_id": activity.pk, "per_user_limit": limit},
+            )

@@ -1,0 +1,589 @@
+"""Bulk grants (精准营销, SPEC 6): maker-checker, then a resumable run in chunks.
+
+Workflow: DRAFT --submit--> PENDING_REVIEW --approve--> APPROVED --run--> RUNNING --> DONE
+(``reject`` sends it back to DRAFT with a remark; ``cancel`` stops it before or while it runs; a
+template that stops issuing mid-run ends it as FAILED).
+
+Exactly once per (grant, user), whatever happens to the worker:
+1. Recipients are materialised once, with the unique key (grant, user): an uploaded list when the grant
+   is created, a segment when the run starts (in the transaction that moves it to RUNNING).
+2. PENDING recipients are processed in primary-key chunks. Each chunk is one transaction: the
+   recipients are locked (``SKIP LOCKED``, so two workers share the work), the template row is locked,
+   stock and quotas are taken, the coupons inserted with ``bulk_create``, the recipients' statuses and
+   the grant's counters updated. A killed worker loses only its uncommitted chunk, which is still
+   PENDING for the next run; a committed chunk is never processed again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit_record
+from core.db import retry_on_conflict
+from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from coupons.errors import CouponErrorCode
+from coupons.models import UNLIMITED, ClaimQuota, CouponSource, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services import gate
+from coupons.services.issuing import build_coupon, coupon_code, is_code_collision, issuable_now
+from coupons.services.statements import quote
+from marketing.models import (
+    BulkGrant,
+    BulkGrantRecipient,
+    BulkGrantStatus,
+    BulkGrantTarget,
+    GiftPack,
+    RecipientStatus,
+)
+from marketing.notifications import enqueue_send, granted_notification, notifications_bulk_create
+from marketing.services.segments import clean_segment, segment_profiles
+
+logger = logging.getLogger(__name__)
+
+S = BulkGrantStatus
+MAX_LIST_USERS = 1_000_000
+_RESOLVE_BATCH = 5_000
+
+# action -> (states it may start from, state it ends in, permission it needs)
+TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
+    "submit": (frozenset({S.DRAFT}), S.PENDING_REVIEW, "marketing.submit_bulkgrant"),
+    "approve": (frozenset({S.PENDING_REVIEW}), S.APPROVED, "marketing.review_bulkgrant"),
+    "reject": (frozenset({S.PENDING_REVIEW}), S.DRAFT, "marketing.review_bulkgrant"),
+    "cancel": (
+        frozenset({S.DRAFT, S.PENDING_REVIEW, S.APPROVED, S.RUNNING}),
+        S.CANCELLED,
+        "marketing.change_bulkgrant",
+    ),
+}
+
+
+# Input ------------------------------------------------------------------------------------------
+
+
+def parse_user_list(raw: str | bytes) -> list[str]:
+    """User ids or usernames from an uploaded CSV (any column layout; a header row is ignored when
+    it names ``user_id``/``username``) or pasted text."""
+    text = raw.decode("utf-8-sig", errors="replace") if isinstance(raw, bytes) else raw
+    tokens: list[str] = []
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            for token in re.split(r"[\s;]+", cell.strip()):
+                if token and token.lower() not in ("user_id", "username", "id", "user"):
+                    tokens.append(token)
+    return list(dict.fromkeys(tokens))
+
+
+def resolve_users(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
+    """(user ids found, identifiers matching no user). Digits match an id or a username."""
+    user_model = get_user_model()
+    tokens = list(dict.fromkeys(str(t).strip() for t in identifiers if str(t).strip()))
+    found: set[int] = set()
+    matched: set[str] = set()
+    for start in range(0, len(tokens), _RESOLVE_BATCH):
+        batch = tokens[start : start + _RESOLVE_BATCH]
+        digits = [int(t) for t in batch if t.isdigit() and len(t) < 19]
+        for pk in user_model.objects.filter(pk__in=digits).values_list("pk", flat=True):
+            found.add(pk)
+            matched.add(str(pk))
+        for pk, username in user_model.objects.filter(username__in=batch).values_list("pk", "username"):
+            found.add(pk)
+            matched.add(username)
+    unknown = [t for t in tokens if t not in matched and not (t.isdigit() and str(int(t)) in matched)]
+    return sorted(found), unknown
+
+
+def _clean(
+    *,
+    name: str,
+    target_type: str,
+    segment: Any,
+    template: CouponTemplate | None,
+    gift_pack: GiftPack | None,
+    scheduled_at: datetime | None,
+) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    if not (name or "").strip():
+        errors["name"] = [_("This field is required.")]
+    if target_type not in BulkGrantTarget.values:
+        errors["target_type"] = [_("Choose USER_LIST or SEGMENT.")]
+    if (template is None) == (gift_pack is None):
+        errors["template"] = [_("Grant either a template or a gift pack.")]
+    elif template is not None and template.status != TemplateStatus.APPROVED:
+        errors["template"] = [_("Only an approved template can be granted.")]
+    elif gift_pack is not None and not gift_pack.is_active:
+        errors["gift_pack"] = [_("This gift pack is not active.")]
+    cleaned_segment: dict[str, Any] = {}
+    if target_type == BulkGrantTarget.SEGMENT:
+        try:
+            cleaned_segment = clean_segment(segment)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationFailed(_("The bulk grant is not valid."), details=errors)
+    return {
+        "name": name.strip(),
+        "target_type": target_type,
+        "segment": cleaned_segment,
+        "template": template,
+        "gift_pack": gift_pack,
+        "scheduled_at": scheduled_at,
+    }
+
+
+def _require(actor: Any, perm: str) -> None:
+    if actor is None or not actor.has_perm(perm):
+        raise PermissionDeniedError(_("You do not have permission to do this."))
+
+
+def _store_list(grant: BulkGrant, identifiers: list[str]) -> None:
+    user_ids, unknown = resolve_users(identifiers)
+    if unknown:
+        raise ValidationFailed(
+            _("Unknown customers: %(users)s") % {"users": ", ".join(unknown[:20])},
+            details={
+                "users": [_("%(count)s identifiers match no customer.") % {"count": len(unknown)}],
+                "unknown": unknown[:100],
+            },
+        )
+    if not user_ids:
+        raise ValidationFailed(_("The list names no customer."), details={"users": [_("The list is empty.")]})
+    if len(user_ids) > MAX_LIST_USERS:
+        raise ValidationFailed(
+            _("At most %(max)s customers per list.") % {"max": MAX_LIST_USERS},
+            details={"users": [_("At most %(max)s customers per list.") % {"max": MAX_LIST_USERS}]},
+        )
+    BulkGrantRecipient.objects.filter(grant=grant).delete()
+    for start in range(0, len(user_ids), _RESOLVE_BATCH):
+        BulkGrantRecipient.objects.bulk_create(
+            [BulkGrantRecipient(grant=grant, user_id=uid) for uid in user_ids[start : start + _RESOLVE_BATCH]],
+            ignore_conflicts=True,
+        )
+    grant.targeted = len(user_ids)
+    grant.save(update_fields=["targeted", "updated_at"])
+
+
+# Workflow ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def bulk_grant_create(
+    *,
+    actor: Any,
+    name: str,
+    target_type: str,
+    segment: Any = None,
+    users: list[str] | None = None,
+    template: CouponTemplate | None = None,
+    gift_pack: GiftPack | None = None,
+    scheduled_at: datetime | None = None,
+) -> BulkGrant:
+    """A draft bulk grant. ``users`` (ids or usernames) is the list of a USER_LIST grant, stored as
+    its recipients at once; a SEGMENT is evaluated when the grant runs."""
+    _require(actor, "marketing.add_bulkgrant")
+    data = _clean(
+        name=name,
+        target_type=target_type,
+        segment=segment,
+        template=template,
+        gift_pack=gift_pack,
+        scheduled_at=scheduled_at,
+    )
+    if target_type == BulkGrantTarget.USER_LIST and not users:
+        raise ValidationFailed(_("Upload the list of customers."), details={"users": [_("The list is empty.")]})
+    grant = BulkGrant.objects.create(**data, status=S.DRAFT, created_by=actor)
+    if target_type == BulkGrantTarget.USER_LIST:
+        _store_list(grant, list(users or []))
+    audit_record(subject=grant, actor=actor, action="create", to_status=S.DRAFT, data={"targeted": grant.targeted})
+    return grant
+
+
+@transaction.atomic
+def bulk_grant_update(
+    *,
+    grant: BulkGrant,
+    actor: Any,
+    name: str,
+    target_type: str,
+    segment: Any = None,
+    users: list[str] | None = None,
+    template: CouponTemplate | None = None,
+    gift_pack: GiftPack | None = None,
+    scheduled_at: datetime | None = None,
+) -> BulkGrant:
+    """Edit a draft (a new list replaces the old one)."""
+    _require(actor, "marketing.change_bulkgrant")
+    locked = BulkGrant.objects.select_for_update().get(pk=grant.pk)
+    if locked.status != S.DRAFT:
+        raise InvalidTransition(
+            _("Only a draft can be edited."), code=CouponErrorCode.NOT_EDITABLE, details={"status": locked.status}
+        )
+    data = _clean(
+        name=name,
+        target_type=target_type,
+        segment=segment,
+        template=template,
+        gift_pack=gift_pack,
+        scheduled_at=scheduled_at,
+    )
+    for field, value in data.items():
+        setattr(locked, field, value)
+    locked.save()
+    if target_type == BulkGrantTarget.USER_LIST and users:
+        _store_list(locked, users)
+    elif target_type == BulkGrantTarget.USER_LIST and not locked.recipients.exists():
+        raise ValidationFailed(_("Upload the list of customers."), details={"users": [_("The list is empty.")]})
+    elif target_type == BulkGrantTarget.SEGMENT:
+        BulkGrantRecipient.objects.filter(grant=locked).delete()
+        locked.targeted = 0
+        locked.save(update_fields=["targeted"])
+    audit_record(subject=locked, actor=actor, action="edit", from_status=S.DRAFT, to_status=S.DRAFT)
+    return locked
+
+
+def can_transition(grant: BulkGrant, action: str, actor: Any) -> bool:
+    sources, _target, perm = TRANSITIONS[action]
+    if grant.status not in sources or not actor.has_perm(perm):
+        return False
+    return not (action in ("approve", "reject") and grant.created_by_id == actor.pk)
+
+
+def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "") -> BulkGrant:
+    sources, target, perm = TRANSITIONS[action]
+    _require(actor, perm)
+    locked = BulkGrant.objects.select_for_update().get(pk=grant.pk)
+    if locked.status not in sources:
+        raise InvalidTransition(
+            _("Cannot %(action)s a bulk grant that is %(status)s.")
+            % {"action": action, "status": locked.get_status_display()},
+            code=CouponErrorCode.INVALID_STATE,
+            details={"status": locked.status, "action": action},
+        )
+    if action in ("approve", "reject") and locked.created_by_id == actor.pk:
+        raise PermissionDeniedError(
+            _("The creator of a bulk grant cannot review it."), code=CouponErrorCode.SELF_REVIEW
+        )
+    from_status = locked.status
+    locked.status = target
+    fields = ["status", "updated_at"]
+    if action in ("approve", "reject"):
+        locked.reviewed_by = actor
+        locked.review_remark = remark
+        fields += ["reviewed_by", "review_remark"]
+    if action == "cancel":
+        locked.finished_at = timezone.now()
+        fields.append("finished_at")
+    locked.save(update_fields=fields)
+    audit_record(subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark)
+    return locked
+
+
+@transaction.atomic
+def bulk_grant_submit(*, grant: BulkGrant, actor: Any) -> BulkGrant:
+    locked = _transition(grant, "submit", actor)
+    if locked.target_type == BulkGrantTarget.USER_LIST and not locked.recipients.exists():
+        raise ValidationFailed(_("The list names no customer."), details={"users": [_("The list is empty.")]})
+    return locked
+
+
+@transaction.atomic
+def bulk_grant_approve(*, grant: BulkGrant, actor: Any, remark: str = "") -> BulkGrant:
+    """Finance approves (not the creator). Due now (no ``scheduled_at``, or passed): the run is
+    enqueued after commit; otherwise the scheduled job starts it when it is due."""
+    approved = _transition(grant, "approve", actor, remark)
+    if approved.scheduled_at is None or approved.scheduled_at <= timezone.now():
+        transaction.on_commit(lambda: _enqueue_run(approved.pk))
+    return approved
+
+
+@transaction.atomic
+def bulk_grant_reject(*, grant: BulkGrant, actor: Any, remark: str) -> BulkGrant:
+    if not (remark or "").strip():
+        raise ValidationFailed(
+            _("A rejection needs a remark."),
+            code=CouponErrorCode.REMARK_REQUIRED,
+            details={"remark": [_("A rejection needs a remark.")]},
+        )
+    return _transition(grant, "reject", actor, remark.strip())
+
+
+@transaction.atomic
+def bulk_grant_cancel(*, grant: BulkGrant, actor: Any, remark: str = "") -> BulkGrant:
+    """Cancel before or during the run; chunks already committed stay granted."""
+    return _transition(grant, "cancel", actor, remark)
+
+
+def _enqueue_run(grant_id: int) -> None:
+    from marketing.tasks import run_bulk_grant
+
+    try:
+        run_bulk_grant.delay(grant_id)
+    except Exception:  # the scheduled job picks up approved grants that are due
+        logger.exception("could not enqueue bulk grant %s", grant_id)
+
+
+# Running ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    granted: list[int]
+    skipped_limit: list[int]
+    skipped_stock: list[int]
+    failed: list[int]
+    notifications: list[int]
+
+
+def bulk_grant_run(*, grant: BulkGrant, chunk_size: int | None = None, max_chunks: int | None = None) -> BulkGrant:
+    """Run (or resume) an approved or running grant until no recipient is PENDING.
+
+    Safe to call again at any time, from any number of workers: see the module docstring.
+    ``max_chunks`` stops after that many chunks (the run stays RUNNING and resumes later).
+    """
+    chunk_size = chunk_size or settings.BULK_GRANT_CHUNK_SIZE
+    started = _start(grant.pk)
+    if started is None:
+        return BulkGrant.objects.get(pk=grant.pk)
+    done = 0
+    while max_chunks is None or done < max_chunks:
+        status = BulkGrant.objects.filter(pk=grant.pk).values_list("status", flat=True).first()
+        if status != S.RUNNING:
+            break
+        if not _chunk_with_fresh_codes(started, chunk_size):
+            _finish(grant.pk)
+            break
+        done += 1
+    return BulkGrant.objects.get(pk=grant.pk)
+
+
+@retry_on_conflict
+def _start(grant_id: int) -> BulkGrant | None:
+    locked = BulkGrant.objects.select_for_update().get(pk=grant_id)
+    if locked.status == S.RUNNING:
+        return locked
+    if locked.status != S.APPROVED:
+        return None
+    now = timezone.now()
+    if locked.scheduled_at and locked.scheduled_at > now:
+        return None
+    if locked.target_type == BulkGrantTarget.SEGMENT:
+        _materialise_segment(locked, now)
+    locked.targeted = BulkGrantRecipient.objects.filter(grant=locked).count()
+    locked.status = S.RUNNING
+    locked.started_at = now
+    locked.save(update_fields=["targeted", "status", "started_at", "updated_at"])
+    audit_record(
+        subject=locked,
+        actor=None,
+        action="run",
+        from_status=S.APPROVED,
+        to_status=S.RUNNING,
+        data={"targeted": locked.targeted},
+    )
+    return locked
+
+
+def _materialise_segment(grant: BulkGrant, now: datetime) -> None:
+    """INSERT ... SELECT the segment's users as PENDING recipients, in the database, in user id order."""
+    select = (
+        segment_profiles(grant.segment, now)
+        .order_by("user_id")
+        .annotate(g=Value(grant.pk), s=Value(RecipientStatus.PENDING))
+        .values_list("g", "user_id", "s")
+    )
+    sql, params = select.query.sql_with_params()
+    table = quote(BulkGrantRecipient._meta.db_table)
+    cols = f"({quote('grant_id')}, {quote('user_id')}, {quote('status')})"
+    verb = {"mysql": "INSERT IGNORE INTO", "sqlite": "INSERT OR IGNORE INTO"}.get(connection.vendor, "INSERT INTO")
+    with connection.cursor() as cursor:
+        cursor.execute(f"{verb} {table} {cols} {sql}", params)
+
+
+def _finish(grant_id: int) -> None:
+    with transaction.atomic():
+        locked = BulkGrant.objects.select_for_update().get(pk=grant_id)
+        if locked.status != S.RUNNING:
+            return
+        if BulkGrantRecipient.objects.filter(grant_id=grant_id, status=RecipientStatus.PENDING).exists():
+            return  # another worker still holds a chunk; it finishes the grant
+        locked.status = S.FAILED if locked.last_error and locked.failed else S.DONE
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "finished_at", "updated_at"])
+        audit_record(
+            subject=locked,
+            actor=None,
+            action="finish",
+            from_status=S.RUNNING,
+            to_status=locked.status,
+            data={
+                "targeted": locked.targeted,
+                "granted": locked.granted,
+                "skipped_limit": locked.skipped_limit,
+                "skipped_stock": locked.skipped_stock,
+                "failed": locked.failed,
+            },
+        )
+
+
+def _chunk_with_fresh_codes(grant: BulkGrant, chunk_size: int) -> int:
+    for attempt in range(1, 9):
+        try:
+            return _chunk(grant, chunk_size, check_codes=attempt > 1)
+        except IntegrityError as exc:
+            if attempt == 8 or not is_code_collision(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+@retry_on_conflict
+def _chunk(grant: BulkGrant, chunk_size: int, check_codes: bool = False) -> int:
+    """Process one chunk of PENDING recipients; returns how many (0 when none is left)."""
+    rows = list(
+        BulkGrantRecipient.objects.filter(grant_id=grant.pk, status=RecipientStatus.PENDING)
+        .order_by("pk")
+        .select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+        .values_list("pk", "user_id")[:chunk_size]
+    )
+    if not rows:
+        return 0
+    now = timezone.now()
+    if grant.template_id:
+        outcome = _grant_template_chunk(grant, rows, now, check_codes)
+    else:
+        outcome = _grant_pack_chunk(grant, rows)
+    by_user = dict((uid, pk) for pk, uid in rows)
+    for status, users in (
+        (RecipientStatus.GRANTED, outcome.granted),
+        (RecipientStatus.SKIPPED_LIMIT, outcome.skipped_limit),
+        (RecipientStatus.SKIPPED_STOCK, outcome.skipped_stock),
+        (RecipientStatus.FAILED, outcome.failed),
+    ):
+        if users:
+            BulkGrantRecipient.objects.filter(pk__in=[by_user[u] for u in users]).update(
+                status=status, processed_at=now
+            )
+    BulkGrant.objects.filter(pk=grant.pk).update(
+        granted=F("granted") + len(outcome.granted),
+        skipped_limit=F("skipped_limit") + len(outcome.skipped_limit),
+        skipped_stock=F("skipped_stock") + len(outcome.skipped_stock),
+        failed=F("failed") + len(outcome.failed),
+        updated_at=now,
+    )
+    if outcome.notifications:
+        ids = outcome.notifications
+        transaction.on_commit(lambda: enqueue_send(ids))
+    return len(rows)
+
+
+def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: datetime, check_codes: bool) -> _Outcome:
+    user_ids = [uid for _pk, uid in rows]
+    # Lock order as for a claim: the template row first, then the quota rows.
+    template = CouponTemplate.objects.select_for_update().get(pk=grant.template_id)
+    reason = issuable_now(template, now)
+    if reason is not None:
+        BulkGrant.objects.filter(pk=grant.pk).update(
+            last_error=_("The template stopped issuing (%(reason)s).") % {"reason": reason}
+        )
+        return _Outcome([], [], [], user_ids, [])
+    limit = template.per_user_limit
+    eligible = user_ids
+    held: dict[int, int] = {}
+    if limit:
+        held = dict(
+            ClaimQuota.objects.filter(template=template, user_id__in=user_ids)
+            .select_for_update()
+            .values_list("user_id", "claimed")
+        )
+        eligible = [uid for uid in user_ids if held.get(uid, 0) + 1 <= limit]
+    if template.total_quantity == UNLIMITED:
+        taken = eligible
+    else:
+        taken = eligible[: max(0, template.total_quantity - template.issued_quantity)]
+    eligible_set = set(eligible)
+    outcome = _Outcome(
+        granted=taken,
+        skipped_limit=[uid for uid in user_ids if uid not in eligible_set],
+        skipped_stock=eligible[len(taken) :],
+        failed=[],
+        notifications=[],
+    )
+    if not taken:
+        return outcome
+    CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=F("issued_quantity") + len(taken))
+    issued = template.issued_quantity + len(taken)
+    if limit:
+        ClaimQuota.objects.bulk_create(
+            [ClaimQuota(template=template, user_id=uid, claimed=1) for uid in taken if uid not in held]
+        )
+        again = [uid for uid in taken if uid in held]
+        if again:
+            ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
+    coupons = [
+        build_coupon(template=template, user_id=uid, issued_at=now, source=CouponSource.BULK_GRANT, source_ref=grant.pk)
+        for uid in taken
+    ]
+    _insert_coupons(coupons, template, now, check_codes)
+    notes = notifications_bulk_create(
+        granted_notification(
+            user_id=c.user_id,
+            count=1,
+            template_names=[template.name],
+            data={"coupon_ids": [c.pk], "template_ids": [template.pk], "bulk_grant_id": grant.pk},
+            dedupe_key=f"bulk-grant:{grant.pk}:{c.user_id}",
+        )
+        for c in coupons
+    )
+    outcome.notifications = [n.pk for n in notes if n.pk]
+    if gate.enabled():
+        transaction.on_commit(lambda: gate.record_issued(template.pk, issued))
+    return outcome
+
+
+def _insert_coupons(coupons: list[UserCoupon], template: CouponTemplate, now: datetime, check_codes: bool) -> None:
+    seen: set[str] = set()
+    for coupon in coupons:  # unique within the chunk
+        while coupon.code in seen:
+            coupon.code = coupon_code(template, now)
+        seen.add(coupon.code)
+    if check_codes:
+        # After a collision: replace the codes that already exist before inserting again.
+        while True:
+            taken = set(UserCoupon.objects.filter(code__in=[c.code for c in coupons]).values_list("code", flat=True))
+            if not taken:
+                break
+            for coupon in coupons:
+                if coupon.code in taken:
+                    coupon.code = coupon_code(template, now)
+    UserCoupon.objects.bulk_create(coupons)
+
+
+def _grant_pack_chunk(grant: BulkGrant, rows: list[tuple[int, int]]) -> _Outcome:
+    from marketing.services.gift_packs import pack_grant_in_transaction
+
+    assert grant.gift_pack is not None
+    outcome = _Outcome([], [], [], [], [])
+    for _pk, uid in rows:
+        pack_grant, _created = pack_grant_in_transaction(user_id=uid, pack=grant.gift_pack, occasion=f"bulk:{grant.pk}")
+        reasons = {item.get("reason") for item in pack_grant.skipped}
+        if pack_grant.granted:
+            outcome.granted.append(uid)
+        elif CouponErrorCode.SOLD_OUT in reasons:
+            outcome.skipped_stock.append(uid)
+        elif CouponErrorCode.LIMIT_REACHED in reasons:
+            outcome.skipped_limit.append(uid)
+        else:
+            outcome.failed.append(uid)
+    return outcome

@@ -1,0 +1,59 @@
+"""Celery tasks of marketing. Every task is idempotent (acks_late is on: a killed worker's task runs
+again) and every retry countdown stays below the broker's visibility timeout."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=20,
+)
+def run_bulk_grant(self, grant_id: int) -> dict[str, int] | None:
+    """Run or resume one bulk grant (see ``marketing.services.bulk_grants``)."""
+    from marketing.models import BulkGrant
+    from marketing.services.bulk_grants import bulk_grant_run
+
+    grant = BulkGrant.objects.filter(pk=grant_id).first()
+    if grant is None:
+        return None
+    grant = bulk_grant_run(grant=grant)
+    return {
+        "targeted": grant.targeted,
+        "granted": grant.granted,
+        "skipped_limit": grant.skipped_limit,
+        "skipped_stock": grant.skipped_stock,
+        "failed": grant.failed,
+    }
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=20,
+)
+def fire_trigger_task(self, user_id: int, trigger: str, occasion: str) -> int:
+    """Fire a gift-pack trigger again after it failed in the request (exactly once per occasion)."""
+    from marketing.triggers import fire_now
+
+    return fire_now(user_id=user_id, trigger=trigger, occasion=occasion)
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, retry_backoff_max=settings.CELERY_MAX_COUNTDOWN)
+def send_notifications(ids: list[int] | None = None) -> int:
+    """Send outbox rows (the given ones, or the oldest unsent); safe to run twice at once."""
+    from marketing.notifications import notifications_send
+
+    return notifications_send(ids=ids)
