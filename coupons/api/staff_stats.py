@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -18,7 +19,7 @@ class TemplateStatsApi(APIView):
     class FilterSerializer(serializers.Serializer):
         days = serializers.IntegerField(required=False, min_value=1, max_value=366, default=30)
 
-    @extend_schema(responses=serializers.JSONField())
+    @extend_schema(parameters=[FilterSerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

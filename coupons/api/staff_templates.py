@@ -156,6 +156,9 @@ class _TemplateActionApi(APIView):
     class InputSerializer(StrictSerializer):
         remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
+    def get_serializer_class(self):
+        return self.InputSerializer
+
     def act(self, template: CouponTemplate, data: dict, user) -> CouponTemplate:
         raise NotImplementedError
 
