@@ -34,11 +34,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     from pathlib import Path
 
     _queue = Path(env("CELERY_FILESYSTEM_DIR", default=str(Path(__file__).resolve().parents[2] / "var" / "broker")))
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_queue / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "out"),
         "data_folder_out": str(_queue / "out"),
         "processed_folder": str(_queue / "processed"),
+        "control_folder": str(_queue / "control"),
         "store_processed": False,
     }
