@@ -14,9 +14,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
+from core.dashboard import daily_series
 from core.errors import ApplicationError
 from coupons import services
+from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services.stats import template_stats
 from coupons.services.templates import EDITABLE_FIELDS, can_edit, can_transition
 from coupons.validation import clean_template_fields
 
@@ -102,11 +105,6 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         "reviewed_at",
         "review_remark",
         "copied_from",
-        "used_count",
-        "locked_count",
-        "expired_count",
-        "revoked_count",
-        "discount_total",
         "created_at",
         "updated_at",
     ]
@@ -132,17 +130,14 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         (_("Audience"), {"fields": ["visible_in_claim_center", "target", "product_line", "return_on_cancel"]}),
         (
             _("Review"),
-            {"fields": ["status_badge", "created_by", "reviewed_by", "reviewed_at", "review_remark", "copied_from"]},
-        ),
-        (
-            _("Numbers"),
             {
                 "fields": [
-                    "used_count",
-                    "locked_count",
-                    "expired_count",
-                    "revoked_count",
-                    "discount_total",
+                    "status_badge",
+                    "created_by",
+                    "reviewed_by",
+                    "reviewed_at",
+                    "review_remark",
+                    "copied_from",
                     "created_at",
                     "updated_at",
                 ]
@@ -174,7 +169,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]
         if obj is None:
-            return [fs for fs in self.fieldsets if fs[0] not in (_("Review"), _("Numbers"))]
+            return [fs for fs in self.fieldsets if fs[0] != _("Review")]
         return self.fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]
@@ -210,6 +205,16 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.workflow_view),
                 name="coupons_coupontemplate_workflow",
             ),
+            path(
+                "<int:object_id>/export/coupons.csv",
+                self.admin_site.admin_view(self.export_coupons_view),
+                name="coupons_coupontemplate_export_coupons",
+            ),
+            path(
+                "<int:object_id>/export/stats.csv",
+                self.admin_site.admin_view(self.export_stats_view),
+                name="coupons_coupontemplate_export_stats",
+            ),
         ] + urls
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -223,7 +228,21 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                 or (action != "copy" and can_transition(obj, action, request.user))
             ]
             extra_context["audit_trail"] = audit_trail_for(obj)
+            extra_context["stats"] = template_stats(template=obj)
+            extra_context["stats_chart"] = daily_series(template=obj)["chart"]
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def export_coupons_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        template = get_object_or_404(CouponTemplate, pk=object_id)
+        if not self.has_view_permission(request, template):
+            raise PermissionDenied
+        return template_coupons_csv(template)
+
+    def export_stats_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        template = get_object_or_404(CouponTemplate, pk=object_id)
+        if not self.has_view_permission(request, template):
+            raise PermissionDenied
+        return template_stats_csv(template)
 
     def workflow_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
         template = get_object_or_404(CouponTemplate, pk=object_id)

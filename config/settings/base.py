@@ -88,7 +88,7 @@ DJANGO_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.admin",
+    "core.admin_site.BackOfficeAdminConfig",
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+
+
+class BackOfficeAdminSite(admin.AdminSite):
+    """Django admin whose index opens with the operations dashboard."""
+
+    index_template = "admin/backoffice_index.html"
+
+    def index(self, request, extra_context=None):
+        from core.dashboard import dashboard_context
+
+        extra_context = {**(extra_context or {}), **dashboard_context()}
+        return super().index(request, extra_context)
+
+
+class BackOfficeAdminConfig(AdminConfig):
+    default_site = "core.admin_site.BackOfficeAdminSite"
