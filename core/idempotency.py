@@ -1,30 +1,41 @@
 """Idempotency-Key handling for state-changing POSTs, after Stripe's design.
 
 The first response of a key (even an error) is stored and replayed for 24 hours; the same key with a
-different request is refused (422); concurrent requests with one key wait for the first and replay it,
-so they cause one effect. A 5xx is not stored, so the client may retry it.
+different request is refused (422). A 5xx or a 429 is not stored, so the client may retry it.
+
+The key's record, the view's effect and the stored response commit in one transaction:
+
+- the record is inserted first; a concurrent request with the same key blocks on that unique key until
+  the first commits (then it replays the stored answer) or rolls back (then it runs itself), so any
+  number of concurrent requests cause one effect;
+- a process that dies mid-request rolls back its effect together with its record, so a retry with the
+  same key runs again instead of waiting for an answer that will never come.
+
+Deadlocks and lock-wait timeouts restart the whole request (the inner services' own retries are off
+inside this transaction).
 """
 
 import functools
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.db import MAX_ATTEMPTS, is_retryable
 from core.errors import ApplicationError, IdempotencyMismatch, ValidationFailed
 from core.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
-WAIT_SECONDS = 30.0
 
 
 def _request_hash(request: Request) -> str:
@@ -36,36 +47,20 @@ def _request_hash(request: Request) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _claim(user: Any, key: str, request: Request, digest: str) -> tuple[IdempotencyRecord, bool]:
-    ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=user, key=key, method=request.method or "", path=request.path[:255], request_hash=digest
-                )
-            return record, True
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
-            if existing is None:
-                continue
-            if existing.created_at < timezone.now() - ttl:
-                IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-                continue
-            return existing, False
-    raise ApplicationError(_("The idempotency key is busy; retry."), code="IDEMPOTENCY_KEY_BUSY")
+class _NotStored(Exception):
+    """Carries a response out of the transaction so that it rolls back (5xx, 429)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
-def _wait_for(record: IdempotencyRecord) -> IdempotencyRecord | None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    delay = 0.005
-    while time.monotonic() < deadline:
-        current = IdempotencyRecord.objects.filter(pk=record.pk).first()
-        if current is None or current.status_code is not None:
-            return current
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    return None
+def _replay(record: IdempotencyRecord, digest: str) -> Response:
+    if record.request_hash != digest:
+        raise IdempotencyMismatch(_("This Idempotency-Key was used with a different request."))
+    response = Response(record.response_body, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
@@ -79,32 +74,47 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if len(key) > 255:
             raise ValidationFailed(_("Idempotency-Key is too long (255 characters at most)."))
         digest = _request_hash(request)
-        record, created = _claim(request.user, key, request, digest)
-        if not created:
-            if record.request_hash != digest:
-                raise IdempotencyMismatch(_("This Idempotency-Key was used with a different request."))
-            done = record if record.status_code is not None else _wait_for(record)
-            if done is None:
-                raise ApplicationError(
-                    _("The first request with this key is still running; retry."), code="IDEMPOTENCY_KEY_BUSY"
-                )
-            response = Response(done.response_body, status=done.status_code)
-            response["Idempotent-Replayed"] = "true"
-            return response
-        try:
-            response = view_method(self, request, *args, **kwargs)
-        except Exception as exc:  # an error response is stored too, unless it is a server error
+        ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            inserted = False
             try:
-                response = self.handle_exception(exc)
-            except Exception:
-                IdempotencyRecord.objects.filter(pk=record.pk).delete()
-                raise
-        if response.status_code >= 500:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
-            return response
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            status_code=response.status_code, response_body=response.data
-        )
-        return response
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=request.user,
+                        key=key,
+                        method=request.method or "",
+                        path=request.path[:255],
+                        request_hash=digest,
+                    )
+                    inserted = True
+                    try:
+                        response = view_method(self, request, *args, **kwargs)
+                    except Exception as exc:  # an error answer is stored too, unless it is a server error
+                        response = self.handle_exception(exc)
+                    if response.status_code >= 500 or response.status_code == 429:
+                        raise _NotStored(response)
+                    IdempotencyRecord.objects.filter(pk=record.pk).update(
+                        status_code=response.status_code, response_body=response.data
+                    )
+                return response
+            except _NotStored as refused:
+                return refused.response
+            except IntegrityError:
+                if inserted:
+                    raise
+                existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+                if existing is None:
+                    continue  # the first request rolled back in between: run again
+                if existing.created_at < timezone.now() - ttl:
+                    IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+                    continue
+                if existing.status_code is None:
+                    continue
+                return _replay(existing, digest)
+            except DatabaseError as exc:
+                if attempt == MAX_ATTEMPTS or not is_retryable(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise ApplicationError(_("The request with this Idempotency-Key is busy; retry."), code="IDEMPOTENCY_KEY_BUSY")
 
     return wrapper

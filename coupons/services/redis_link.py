@@ -16,6 +16,8 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 BREAKER_SECONDS = 5.0
+# Connections are opened on demand; the bound only guards against a leak.
+MAX_CONNECTIONS = 2048
 
 _clients: dict[str, redis.Redis] = {}
 _lock = threading.Lock()
@@ -36,7 +38,9 @@ def client() -> redis.Redis | None:
         with _lock:
             found = _clients.get(url)
             if found is None:
-                found = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+                found = redis.Redis.from_url(
+                    url, socket_connect_timeout=0.5, socket_timeout=0.5, max_connections=MAX_CONNECTIONS
+                )
                 _clients[url] = found
     return found
 

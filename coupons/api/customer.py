@@ -1,0 +1,129 @@
+"""Customer endpoints of distribution: claim center, claim, wallet, redemption codes."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.pagination import Pagination
+from core.idempotency import idempotent
+from coupons.models import CouponStatus, UserCoupon
+from coupons.selectors import claimable_templates_for, wallet_counts, wallet_for
+from coupons.services.claim import coupon_claim
+from coupons.services.codes import code_redeem
+
+
+class CouponOutputSerializer(serializers.Serializer):
+    """A coupon a customer holds, as every customer endpoint shows it (SPEC 8)."""
+
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    template_id = serializers.IntegerField()
+    name = serializers.CharField(source="template.name")
+    short_name = serializers.CharField(source="template.short_name")
+    type = serializers.CharField(source="template.type")
+    value = serializers.JSONField(source="template.value")
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    status = serializers.SerializerMethodField()
+    valid_from = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    source = serializers.CharField()
+
+    def get_status(self, coupon: UserCoupon) -> str:
+        return coupon.effective_status()
+
+
+class ClaimCenterApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField(source="template.id")
+        name = serializers.CharField(source="template.name")
+        short_name = serializers.CharField(source="template.short_name")
+        type = serializers.CharField(source="template.type")
+        value = serializers.JSONField(source="template.value")
+        usage_rules = serializers.JSONField(source="template.usage_rules")
+        remaining = serializers.IntegerField(source="template.remaining", allow_null=True)
+        claimed_by_me = serializers.IntegerField()
+        per_user_limit = serializers.IntegerField(source="template.per_user_limit")
+        can_claim = serializers.BooleanField()
+        issue_end_time = serializers.DateTimeField(source="template.issue_end_time", allow_null=True)
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(claimable_templates_for(user=request.user), request, view=self)  # type: ignore[arg-type]
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+def no_input(request: Any) -> None:
+    """Endpoints without input still refuse a malformed body (400), as every other endpoint does."""
+    _ = request.data
+
+
+class TemplateClaimApi(APIView):
+    @extend_schema(request=None, responses={201: CouponOutputSerializer})
+    @idempotent
+    def post(self, request, pk: int):
+        no_input(request)
+        coupon = coupon_claim(user=request.user, template_id=pk)
+        return Response(CouponOutputSerializer(coupon).data, status=status.HTTP_201_CREATED)
+
+
+class WalletApi(APIView):
+    """The customer's coupons with counts per status. An UNUSED coupon past its expiry shows, and is
+    counted, as EXPIRED before the sweep job marks it. Not cached: two indexed queries."""
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=inline_serializer(
+            "WalletPage",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "counts": serializers.DictField(child=serializers.IntegerField()),
+                "results": CouponOutputSerializer(many=True),
+            },
+        ),
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            wallet_for(user=request.user, status=filters.validated_data.get("status")), request, view=self
+        )
+        response = paginator.get_paginated_response(CouponOutputSerializer(page, many=True).data)
+        response.data["counts"] = wallet_counts(user=request.user)
+        return response
+
+
+class RedeemCodeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=64, trim_whitespace=True)
+
+    @extend_schema(request=InputSerializer, responses={201: CouponOutputSerializer})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        coupon = code_redeem(user=request.user, code=data.validated_data["code"], ip=_client_ip(request))
+        return Response(CouponOutputSerializer(coupon).data, status=status.HTTP_201_CREATED)
+
+
+def _client_ip(request: Any) -> str | None:
+    # REMOTE_ADDR only: a forwarded header can be forged unless a trusted proxy rewrites it.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class BenchNoopApi(APIView):
+    """Does nothing, with the claim endpoint's authentication: the claim benchmark's yardstick.
+    Mounted only with ``settings.BENCH_NOOP``."""
+
+    @extend_schema(exclude=True)
+    def post(self, request, pk: int):
+        return Response({"ok": True, "user": request.user.pk}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,118 @@
+"""Staff endpoints for redemption-code batches: the same service and permissions as admin."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import renderers, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.pagination import Pagination
+from core.api.permissions import HasModelPerm
+from core.idempotency import idempotent
+from coupons.models import CouponTemplate, RedemptionCodeBatch
+from coupons.selectors import code_batches_for_staff
+from coupons.services.codes import MAX_BATCH_QUANTITY, code_batch_create, codes_for_export
+
+
+class CodeBatchOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    template_id = serializers.IntegerField()
+    template_name = serializers.CharField(source="template.name")
+    quantity = serializers.IntegerField()
+    redeemed = serializers.IntegerField(default=0)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_by = serializers.CharField(source="created_by.username")
+    created_at = serializers.DateTimeField()
+    csv_url = serializers.SerializerMethodField()
+
+    def get_csv_url(self, batch: RedemptionCodeBatch) -> str:
+        return f"/api/v1/staff/code-batches/{batch.pk}/codes.csv"
+
+
+class CodeBatchListCreateApi(APIView):
+    permission_classes = [HasModelPerm]
+    required_perm = "coupons.view_redemptioncodebatch"
+
+    class FilterSerializer(serializers.Serializer):
+        template_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+
+    class InputSerializer(serializers.Serializer):
+        template_id = serializers.IntegerField(min_value=1, max_value=2**62)
+        name = serializers.CharField(max_length=100)
+        quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH_QUANTITY)
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    @extend_schema(parameters=[FilterSerializer], responses=CodeBatchOutputSerializer(many=True))
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(code_batches_for_staff(**filters.validated_data), request, view=self)
+        return paginator.get_paginated_response(CodeBatchOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CodeBatchOutputSerializer})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        template = get_object_or_404(CouponTemplate, pk=values["template_id"])
+        batch = code_batch_create(
+            template=template,
+            name=values["name"],
+            quantity=values["quantity"],
+            expires_at=values.get("expires_at"),
+            actor=request.user,
+        )
+        batch.redeemed = 0  # type: ignore[attr-defined]
+        return Response(CodeBatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets a client ask for text/csv; errors still come out as the JSON error body."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data, default=str).encode()
+
+
+def _csv_lines(batch: RedemptionCodeBatch) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["code", "redeemed_at", "redeemed_by"])
+    for row in codes_for_export(batch):
+        writer.writerow(row)
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+class CodeBatchCsvApi(APIView):
+    permission_classes = [HasModelPerm]
+    required_perm = "coupons.view_redemptioncodebatch"
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="code,redeemed_at,redeemed_by")})
+    def get(self, request, pk: int):
+        batch = get_object_or_404(RedemptionCodeBatch, pk=pk)
+        return csv_download(batch)
+
+
+def csv_download(batch: RedemptionCodeBatch) -> StreamingHttpResponse:
+    """The batch's codes as a streamed CSV (also used by admin)."""
+    response = StreamingHttpResponse(_csv_lines(batch), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="codes-batch-{batch.pk}.csv"'
+    return response

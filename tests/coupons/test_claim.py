@@ -1,0 +1,316 @@
+"""Claim center and claim (SPEC 4.4, 5, 8): answers, codes, validity, refusals, bad input."""
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
+from coupons.services.issuing import random_amount, validity_for
+from marketing.models import MemberProfile, MemberTag
+from tests.conftest import client_for
+from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
+from tests.marketing.distribution import clean_redis  # noqa: F401
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+COUPON_KEYS = {
+    "id", "code", "template_id", "name", "short_name", "type", "value", "amount", "status", "valid_from",
+    "expires_at", "source",
+}  # fmt: skip
+
+
+def claim_url(template_id) -> str:
+    return f"/api/v1/templates/{template_id}/claim"
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+# claim: the coupon --------------------------------------------------------------------------------
+
+
+def test_a_claim_issues_one_coupon_with_its_18_digit_code(customer, customer_client):
+    template = CouponTemplateFactory(product_line="07", type="CASH_VOUCHER", value={"amount": "10.00"})
+
+    response = customer_client.post(claim_url(template.pk))
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == COUPON_KEYS
+    coupon = UserCoupon.objects.get()
+    today = timezone.now().astimezone(SHANGHAI).strftime("%y%m%d")
+    assert re.fullmatch(rf"0701{today}\d{{8}}", coupon.code)
+    assert body["code"] == coupon.code
+    assert (body["template_id"], body["name"], body["type"], body["status"], body["source"]) == (
+        template.pk,
+        template.name,
+        "CASH_VOUCHER",
+        "UNUSED",
+        "CLAIM",
+    )
+    assert body["value"] == {"amount": "10.00"}
+    assert body["amount"] is None
+    assert coupon.user == customer
+    template.refresh_from_db()
+    assert template.issued_quantity == 1
+    assert ClaimQuota.objects.get(template=template, user=customer).claimed == 1
+
+
+def test_relative_days_validity_runs_from_issue(customer_client):
+    template = CouponTemplateFactory(validity_type=ValidityType.RELATIVE_DAYS, valid_days_after_issue=3)
+    before = timezone.now()
+
+    customer_client.post(claim_url(template.pk))
+
+    coupon = UserCoupon.objects.get()
+    assert before <= coupon.valid_from <= timezone.now()
+    assert coupon.expires_at - coupon.valid_from == timedelta(days=3)
+
+
+def test_fixed_date_validity_is_the_templates(customer_client):
+    start = timezone.now() - timedelta(days=1)
+    end = timezone.now() + timedelta(days=10)
+    template = CouponTemplateFactory(
+        validity_type=ValidityType.FIXED_DATE, valid_from=start, valid_until=end, valid_days_after_issue=None
+    )
+
+    customer_client.post(claim_url(template.pk))
+
+    coupon = UserCoupon.objects.get()
+    assert (coupon.valid_from, coupon.expires_at) == (start, end)
+
+
+def test_claim_day_validity_ends_at_the_next_business_midnight():
+    template = CouponTemplate(validity_type=ValidityType.CLAIM_DAY)
+    # 23:30 in Shanghai is 15:30 UTC: the coupon ends 30 minutes later, at local midnight.
+    issued = datetime(2026, 3, 1, 15, 30, tzinfo=ZoneInfo("UTC"))
+
+    valid_from, expires_at = validity_for(template, issued)
+
+    assert valid_from == issued
+    assert expires_at == datetime(2026, 3, 2, 0, 0, tzinfo=SHANGHAI)
+    assert expires_at - issued == timedelta(minutes=30)
+
+
+def test_a_random_red_packet_draws_its_amount_at_issue(customer_client):
+    template = CouponTemplateFactory(
+        type="RANDOM_CASH", value={"min_amount": "1.00", "max_amount": "8.88"}, usage_rules=[]
+    )
+
+    body = customer_client.post(claim_url(template.pk)).json()
+
+    amount = UserCoupon.objects.get().amount
+    assert isinstance(amount, Decimal) and amount.as_tuple().exponent == -2
+    assert Decimal("1.00") <= amount <= Decimal("8.88")
+    assert body["amount"] == str(amount)
+
+
+def test_random_amounts_cover_the_range_to_the_cent():
+    value = {"min_amount": "0.01", "max_amount": "0.03"}
+
+    drawn = {random_amount(value) for _ in range(300)}
+
+    assert drawn == {Decimal("0.01"), Decimal("0.02"), Decimal("0.03")}
+
+
+# refusals ---------------------------------------------------------------------------------------
+
+
+def test_a_sold_out_template_answers_sold_out(customer_client):
+    template = CouponTemplateFactory(total_quantity=1, per_user_limit=0)
+    assert customer_client.post(claim_url(template.pk)).status_code == 201
+
+    error = assert_error(customer_client.post(claim_url(template.pk)), 409, "SOLD_OUT")
+
+    assert error["details"]["template_id"] == template.pk
+    assert UserCoupon.objects.count() == 1
+    assert CouponTemplate.objects.get(pk=template.pk).issued_quantity == 1
+
+
+def test_the_per_user_limit_answers_limit_reached(customer, customer_client):
+    template = CouponTemplateFactory(per_user_limit=2)
+    customer_client.post(claim_url(template.pk))
+    customer_client.post(claim_url(template.pk))
+
+    assert_error(customer_client.post(claim_url(template.pk)), 409, "LIMIT_REACHED")
+
+    assert UserCoupon.objects.filter(user=customer).count() == 2
+    # the refused claim took no stock
+    assert CouponTemplate.objects.get(pk=template.pk).issued_quantity == 2
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": TemplateStatus.DRAFT},
+        {"status": TemplateStatus.PENDING_REVIEW},
+        {"status": TemplateStatus.STOPPED},
+        {"status": TemplateStatus.ENDED},
+        {"visible_in_claim_center": False},
+        {"issue_start_time": timezone.now() + timedelta(hours=1)},
+        {
+            "issue_end_time": timezone.now() - timedelta(seconds=1),
+            "issue_start_time": timezone.now() - timedelta(days=1),
+        },
+    ],
+)
+def test_a_template_that_is_not_live_answers_not_claimable(customer_client, fields):
+    template = CouponTemplateFactory(**fields)
+
+    assert_error(customer_client.post(claim_url(template.pk)), 409, "NOT_CLAIMABLE")
+
+    assert UserCoupon.objects.count() == 0
+    assert CouponTemplate.objects.get(pk=template.pk).issued_quantity == 0
+
+
+def make_member(user, **fields):
+    MemberProfile.objects.filter(user=user).update(**fields)
+
+
+@pytest.mark.parametrize(
+    ("target", "profile", "tags", "allowed"),
+    [
+        ({"type": "ALL"}, {}, [], True),
+        ({"type": "MEMBER_LEVELS", "levels": ["GOLD", "VIP"]}, {"level": "GOLD"}, [], True),
+        ({"type": "MEMBER_LEVELS", "levels": ["GOLD", "VIP"]}, {"level": "NORMAL"}, [], False),
+        ({"type": "TAGS", "tags": ["lunch"]}, {}, ["lunch", "spicy"], True),
+        ({"type": "TAGS", "tags": ["lunch"]}, {}, ["dinner"], False),
+        ({"type": "USER_TYPE", "user_type": "B"}, {"user_type": "B"}, [], True),
+        ({"type": "USER_TYPE", "user_type": "B"}, {"user_type": "C"}, [], False),
+        ({"type": "NEW_USER", "days": 7}, {"registered_at": timezone.now() - timedelta(days=6)}, [], True),
+        ({"type": "NEW_USER", "days": 7}, {"registered_at": timezone.now() - timedelta(days=8)}, [], False),
+    ],
+)
+def test_target_decides_who_may_claim(customer, customer_client, target, profile, tags, allowed):
+    make_member(customer, **profile)
+    for name in tags:
+        customer.member.tags.add(MemberTag.objects.create(name=name))
+    template = CouponTemplateFactory(target=target)
+
+    response = customer_client.post(claim_url(template.pk))
+    listed = [row["id"] for row in customer_client.get("/api/v1/claim-center/").json()["results"]]
+
+    if allowed:
+        assert response.status_code == 201
+        assert listed == [template.pk]
+    else:
+        assert_error(response, 409, "NOT_ELIGIBLE")
+        assert listed == []
+        assert UserCoupon.objects.count() == 0
+
+
+def test_a_user_without_a_profile_only_gets_templates_for_all():
+    user = UserFactory(profile=False)
+    client = client_for(user)
+    for_all = CouponTemplateFactory(target={"type": "ALL"})
+    for_gold = CouponTemplateFactory(target={"type": "MEMBER_LEVELS", "levels": ["GOLD"]})
+
+    assert client.post(claim_url(for_all.pk)).status_code == 201
+    assert_error(client.post(claim_url(for_gold.pk)), 409, "NOT_ELIGIBLE")
+
+
+# bad input --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template_id", [0, 999_999_999, 2**63 + 5, 10**30])
+def test_an_unknown_template_is_a_404(customer_client, template_id):
+    assert_error(customer_client.post(claim_url(template_id)), 404, "NOT_FOUND")
+    assert UserCoupon.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/templates/abc/claim", "/api/v1/templates/-1/claim", "/api/v1/templates/1.5/claim"]
+)
+def test_a_malformed_template_id_is_a_404(customer_client, path):
+    assert customer_client.post(path).status_code == 404
+
+
+def test_a_malformed_json_body_is_a_400_and_claims_nothing(customer_client):
+    template = CouponTemplateFactory()
+
+    response = customer_client.post(claim_url(template.pk), data="{not json", content_type="application/json")
+
+    assert_error(response, 400, "MALFORMED_REQUEST")
+    assert UserCoupon.objects.count() == 0
+
+
+def test_claiming_needs_a_token(api_client):
+    template = CouponTemplateFactory()
+
+    assert_error(api_client.post(claim_url(template.pk)), 401, "NOT_AUTHENTICATED")
+    assert_error(api_client.get("/api/v1/claim-center/"), 401, "NOT_AUTHENTICATED")
+
+
+def test_get_is_not_allowed_on_claim(customer_client):
+    template = CouponTemplateFactory()
+
+    assert customer_client.get(claim_url(template.pk)).status_code == 405
+
+
+# claim center -----------------------------------------------------------------------------------
+
+
+def test_the_claim_center_lists_live_templates_with_what_the_customer_may_do(customer, customer_client):
+    now = timezone.now()
+    limited = CouponTemplateFactory(total_quantity=10, issued_quantity=4, per_user_limit=1, short_name="满50减5")
+    unlimited = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    CouponTemplateFactory(total_quantity=5, issued_quantity=5)  # sold out
+    CouponTemplateFactory(status=TemplateStatus.DRAFT)
+    CouponTemplateFactory(visible_in_claim_center=False)
+    CouponTemplateFactory(issue_start_time=now + timedelta(days=1))
+    CouponTemplateFactory(issue_start_time=now - timedelta(days=2), issue_end_time=now - timedelta(days=1))
+    customer_client.post(claim_url(limited.pk))
+
+    body = customer_client.get("/api/v1/claim-center/").json()
+
+    assert set(body) == {"count", "next", "previous", "results"}
+    rows = {row["id"]: row for row in body["results"]}
+    assert set(rows) == {limited.pk, unlimited.pk}
+    assert rows[limited.pk] | {"usage_rules": None} == {
+        "id": limited.pk,
+        "name": limited.name,
+        "short_name": "满50减5",
+        "type": "CASH_VOUCHER",
+        "value": {"amount": "10.00"},
+        "usage_rules": None,
+        "remaining": 5,
+        "claimed_by_me": 1,
+        "per_user_limit": 1,
+        "can_claim": False,
+        "issue_end_time": None,
+    }
+    assert rows[limited.pk]["usage_rules"] == limited.usage_rules
+    assert (rows[unlimited.pk]["remaining"], rows[unlimited.pk]["claimed_by_me"]) == (None, 0)
+    assert rows[unlimited.pk]["can_claim"] is True
+
+
+def test_claimed_by_me_counts_only_my_coupons(customer_client):
+    template = CouponTemplateFactory(per_user_limit=3)
+    UserCouponFactory(template=template)  # somebody else's
+
+    customer_client.post(claim_url(template.pk))
+    row = customer_client.get("/api/v1/claim-center/").json()["results"][0]
+
+    assert (row["claimed_by_me"], row["can_claim"]) == (1, True)
+
+
+def test_the_claim_center_is_paginated(customer_client):
+    for _ in range(3):
+        CouponTemplateFactory()
+
+    body = customer_client.get("/api/v1/claim-center/?page_size=2").json()
+
+    assert body["count"] == 3
+    assert len(body["results"]) == 2
+    assert body["next"]
