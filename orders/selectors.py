@@ -1,9 +1,71 @@
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+from typing import Any
 
-from orders.models import Category, Product
+from django.db.models import Prefetch, Q, QuerySet
+
+from coupons.models import CouponStatus, UserCoupon
+from orders.models import Category, Order, OrderCoupon, OrderLine, Product
 
 
 def active_menu() -> QuerySet[Category]:
     return Category.objects.filter(is_active=True).prefetch_related(
         Prefetch("products", queryset=Product.objects.filter(is_active=True).order_by("sku"))
     )
+
+
+# Checkout and orders --------------------------------------------------------------------------
+
+
+def orderable_products(*, skus: Iterable[str]) -> dict[str, Product]:
+    """Products a customer may order now (active, in an active category) by sku, with their category:
+    one query, whatever the number of skus."""
+    wanted = set(skus)
+    if not wanted:
+        return {}
+    qs = Product.objects.filter(sku__in=wanted, is_active=True, category__is_active=True).select_related("category")
+    return {product.sku: product for product in qs}
+
+
+def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[UserCoupon]:
+    """What checkout considers, with templates, in one query: every UNUSED coupon of the customer
+    (also those past expiry the sweep has not reached: the engine says EXPIRED) and the chosen ones
+    whatever their status. Ordered by expiry, soonest first."""
+    condition = Q(status=CouponStatus.UNUSED)
+    ids = list(coupon_ids)
+    if ids:
+        condition |= Q(pk__in=ids)
+    return list(
+        UserCoupon.objects.filter(condition, user_id=user.pk).select_related("template").order_by("expires_at", "id")
+    )
+
+
+def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[UserCoupon]:
+    """The customer's coupons among ``coupon_ids`` (any status), with templates; others' ids are left out."""
+    ids = list(coupon_ids)
+    if not ids:
+        return []
+    return list(UserCoupon.objects.filter(pk__in=ids, user_id=user.pk).select_related("template"))
+
+
+def _order_details(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return qs.prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("is_gift", "id")),
+        Prefetch("applied_coupons", queryset=OrderCoupon.objects.select_related("coupon__template").order_by("id")),
+    )
+
+
+def orders_for(*, user: Any, status: str | None = None) -> QuerySet[Order]:
+    """A customer's orders, newest first, with lines and coupons prefetched."""
+    qs = Order.objects.filter(user_id=user.pk).order_by("-created_at", "-id")
+    if status:
+        qs = qs.filter(status=status)
+    return _order_details(qs)
+
+
+def order_detail(*, pk: int, user: Any | None = None) -> Order | None:
+    """One order with its lines and coupons; with ``user``, only when it is theirs (None otherwise:
+    the API answers 404 for another customer's order)."""
+    qs = Order.objects.filter(pk=pk)
+    if user is not None:
+        qs = qs.filter(user_id=user.pk)
+    return _order_details(qs).first()

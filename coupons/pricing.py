@@ -1,0 +1,117 @@
+"""The bridge between Django rows and the pricing engine: menu products become an engine ``Cart``,
+``UserCoupon`` rows (with their templates) become engine ``Coupon`` values, and the business time zone
+and the clock become a ``Context``. Checkout preview and order placement both price through here, so
+what a customer is shown is what the order charges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
+
+from coupons.engine import FREE_ITEM, Cart, CartLine, Context, Coupon, GiftProduct, Reason, ReasonCode
+from coupons.models import CouponStatus, UserCoupon
+from coupons.reasons import reason_dict
+
+if TYPE_CHECKING:
+    from orders.models import Product
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def business_tz() -> ZoneInfo:
+    return _zone(settings.TIME_ZONE)
+
+
+def pricing_context(*, channel: str, now: datetime | None = None) -> Context:
+    return Context(now=now or timezone.now(), tz=business_tz(), channel=channel)
+
+
+def engine_cart(*, lines: Sequence[tuple[Product, int]]) -> Cart:
+    """One cart line per product (skus must be distinct; the caller merges repeats). The product's
+    ``category`` must be loaded (select_related) or this costs a query per line."""
+    return Cart(
+        tuple(
+            CartLine(sku=product.sku, category=product.category.code, unit_price=product.price, quantity=quantity)
+            for product, quantity in lines
+        )
+    )
+
+
+def gift_sku_of(coupon: UserCoupon) -> str | None:
+    """The sku a FREE_ITEM coupon gives, read from its template's value; None for other types or a
+    malformed value (the engine then reports the definition as invalid)."""
+    template = coupon.template
+    if template.type != FREE_ITEM or not isinstance(template.value, Mapping):
+        return None
+    sku = template.value.get("gift_item_id")
+    return sku if isinstance(sku, str) and sku else None
+
+
+def gift_skus(coupons: Iterable[UserCoupon]) -> set[str]:
+    return {sku for sku in (gift_sku_of(coupon) for coupon in coupons) if sku}
+
+
+def engine_coupon(coupon: UserCoupon, *, products: Mapping[str, Product]) -> Coupon:
+    """The engine's view of one coupon. ``products`` are the orderable menu products by sku: a gift
+    dish missing from it (unknown or inactive) leaves ``gift`` None, which the engine reports as
+    GIFT_UNAVAILABLE. The template must be loaded (select_related) to avoid a query per coupon."""
+    template = coupon.template
+    gift = None
+    sku = gift_sku_of(coupon)
+    if sku is not None and sku in products:
+        product = products[sku]
+        gift = GiftProduct(sku=product.sku, name=product.name, unit_price=product.price)
+    return Coupon(
+        id=coupon.pk,
+        type=template.type,
+        # Passed as stored, even when malformed: the engine then refuses the coupon as
+        # INVALID_DEFINITION instead of pricing it without its rules.
+        value=template.value,
+        usage_rules=template.usage_rules,
+        amount=coupon.amount,
+        valid_from=coupon.valid_from,
+        expires_at=coupon.expires_at,
+        gift=gift,
+    )
+
+
+def engine_coupons(coupons: Iterable[UserCoupon], *, products: Mapping[str, Product]) -> list[Coupon]:
+    return [engine_coupon(coupon, products=products) for coupon in coupons]
+
+
+# Coupons that are not UNUSED never reach the engine; their reason code is their status.
+_STATUS_MESSAGES: Mapping[str, str] = {
+    CouponStatus.LOCKED: gettext_noop("This coupon is held by an unpaid order"),
+    CouponStatus.USED: gettext_noop("This coupon has already been used"),
+    CouponStatus.REVOKED: gettext_noop("This coupon has been withdrawn"),
+}
+
+
+def status_reason(coupon: UserCoupon) -> Reason | None:
+    """Why a coupon cannot be used whatever the cart (LOCKED, USED, REVOKED, EXPIRED), or None for an
+    UNUSED one, which the engine checks (including an expiry that passed before the sweep)."""
+    if coupon.status == CouponStatus.UNUSED:
+        return None
+    if coupon.status == CouponStatus.EXPIRED:
+        expired = coupon.expires_at.astimezone(business_tz()).strftime("%Y-%m-%d %H:%M")
+        return Reason(ReasonCode.EXPIRED, {"expires_at": expired})
+    return Reason(str(coupon.status))
+
+
+def reason_payload(reason: Reason) -> dict[str, str]:
+    """A reason as the API writes it: ``{"code", "message"}`` in the active language."""
+    msgid = _STATUS_MESSAGES.get(reason.code)
+    if msgid is not None:
+        return {"code": str(reason.code), "message": gettext(msgid)}
+    return reason_dict(reason)

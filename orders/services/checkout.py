@@ -1,0 +1,409 @@
+"""Checkout: pricing a cart with the customer's coupons (preview) and placing the order (SPEC 7, 8).
+
+Both price through ``coupons.pricing`` and the engine with the same inputs, so the preview shows what
+the order will charge. Placing an order is one transaction: the chosen coupons are locked
+(``SELECT ... FOR UPDATE`` in primary-key order), re-checked by the engine against the clock of the
+transaction, and become LOCKED with the order; line prices come from the menu, never from the client.
+
+Cart rules: 1 to ``MAX_LINES`` lines, quantities 1 to ``MAX_LINE_QUANTITY``; a sku given on several
+lines is merged into one line (quantities added, first position kept) and the merged quantity must
+stay within the cap; unknown or inactive skus are refused (400 ``UNKNOWN_SKU``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit_record
+from core.db import retry_on_conflict
+from core.errors import NotFound, ValidationFailed
+from coupons.engine import Application, Reason, apply_coupons, best_combination, preview, to_money
+from coupons.models import CouponStatus, CouponTemplate, UserCoupon
+from coupons.pricing import (
+    engine_cart,
+    engine_coupon,
+    engine_coupons,
+    gift_skus,
+    pricing_context,
+    reason_payload,
+    status_reason,
+)
+from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
+from orders.models import Order, OrderCoupon, OrderLine, OrderStatus, Product
+from orders.selectors import checkout_coupons_for, chosen_coupons_for, orderable_products
+
+MAX_LINES = 100
+MAX_LINE_QUANTITY = 999
+MAX_COUPONS_CHOSEN = 50
+# Orders are priced in DECIMAL(12, 2) columns; a cart above this is refused rather than overflowing.
+MAX_SUBTOTAL = Decimal("1000000.00")
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class CartItem:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    product: Product
+    quantity: int
+
+    @property
+    def line_subtotal(self) -> Decimal:
+        return to_money(self.product.price * self.quantity)
+
+
+@dataclass(frozen=True)
+class CouponOption:
+    """One coupon of the customer on its own against the cart."""
+
+    coupon: UserCoupon
+    usable: bool
+    discount: Decimal
+    gift_worth: Decimal
+    gifts: tuple[Any, ...]
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class CheckoutPreview:
+    lines: tuple[PricedLine, ...]
+    subtotal: Decimal
+    best: Application
+    coupons: tuple[CouponOption, ...]
+    # With chosen coupons: that choice applied, or refused with reasons per coupon.
+    applied: Application | None
+    chosen_ids: tuple[int, ...] | None
+
+
+# Input ------------------------------------------------------------------------------------------
+
+
+def cart_items(lines: Iterable[Mapping[str, Any] | CartItem]) -> list[CartItem]:
+    """Check the cart's shape and merge repeated skus (first position kept)."""
+    merged: dict[str, int] = {}
+    count = 0
+    for line in lines:
+        count += 1
+        sku, quantity = (line.sku, line.quantity) if isinstance(line, CartItem) else (line["sku"], line["quantity"])
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise ValidationFailed(
+                _("Each quantity must be a whole number of at least 1."), details={"lines": [_("Invalid quantity.")]}
+            )
+        merged[sku] = merged.get(sku, 0) + quantity
+    if count == 0:
+        raise ValidationFailed(_("The cart is empty."), details={"lines": [_("Add at least one dish.")]})
+    if count > MAX_LINES:
+        message = _("At most %(max)s lines per order.") % {"max": MAX_LINES}
+        raise CartTooLarge(message, details={"lines": [message]})
+    too_many = sorted(sku for sku, quantity in merged.items() if quantity > MAX_LINE_QUANTITY)
+    if too_many:
+        message = _("At most %(max)s of one dish per order.") % {"max": MAX_LINE_QUANTITY}
+        raise CartTooLarge(message, details={"lines": [message], "skus": too_many})
+    return [CartItem(sku, quantity) for sku, quantity in merged.items()]
+
+
+def chosen_coupon_ids(coupon_ids: Iterable[int] | None) -> tuple[int, ...] | None:
+    if coupon_ids is None:
+        return None
+    ids = tuple(coupon_ids)
+    if len(set(ids)) != len(ids):
+        message = _("A coupon is listed more than once.")
+        raise ValidationFailed(message, details={"coupon_ids": [message]})
+    if len(ids) > MAX_COUPONS_CHOSEN:
+        message = _("At most %(max)s coupons per order.") % {"max": MAX_COUPONS_CHOSEN}
+        raise ValidationFailed(message, details={"coupon_ids": [message]})
+    return ids
+
+
+def _priced_lines(items: Sequence[CartItem], products: Mapping[str, Product]) -> tuple[PricedLine, ...]:
+    unknown = [item.sku for item in items if item.sku not in products]
+    if unknown:
+        raise UnknownSku(
+            _("These dishes are not on the menu: %(skus)s") % {"skus": ", ".join(unknown)},
+            details={"skus": unknown},
+        )
+    lines = tuple(PricedLine(products[item.sku], item.quantity) for item in items)
+    if sum((line.line_subtotal for line in lines), ZERO) > MAX_SUBTOTAL:
+        message = _("An order may not exceed %(max)s.") % {"max": MAX_SUBTOTAL}
+        raise CartTooLarge(message, details={"lines": [message]})
+    return lines
+
+
+def _missing_coupons(ids: Sequence[int], found: Iterable[UserCoupon]) -> NotFound | None:
+    # Unknown ids and other customers' ids get the same answer: nothing tells them apart.
+    missing = sorted(set(ids) - {coupon.pk for coupon in found})
+    if not missing:
+        return None
+    return NotFound(_("Coupon not found."), details={"coupon_ids": missing})
+
+
+def refusal_details(refused: Mapping[int, Sequence[Reason]]) -> dict[str, Any]:
+    return {
+        "coupons": [
+            {"id": coupon_id, "reasons": [reason_payload(reason) for reason in reasons]}
+            for coupon_id, reasons in sorted(refused.items())
+        ]
+    }
+
+
+def _refused(subtotal: Decimal, line_refs: Iterable[str], refused: Mapping[int, Sequence[Reason]]) -> Application:
+    return Application(
+        ok=False,
+        coupons=(),
+        subtotal=subtotal,
+        discount_total=ZERO,
+        total=subtotal,
+        gifts=(),
+        line_discounts={ref: ZERO for ref in line_refs},
+        refused={coupon_id: tuple(reasons) for coupon_id, reasons in refused.items()},
+    )
+
+
+def _apply_choice(
+    lines: tuple[PricedLine, ...], chosen: Sequence[UserCoupon], products: Mapping[str, Product], channel: str, now
+) -> Application:
+    """The engine's ``apply_coupons`` on the chosen coupons, refusing those that are not UNUSED
+    (LOCKED, USED, REVOKED, EXPIRED) before the engine sees them."""
+    cart = engine_cart(lines=[(line.product, line.quantity) for line in lines])
+    held = {coupon.pk: (reason,) for coupon in chosen if (reason := status_reason(coupon)) is not None}
+    unused = [engine_coupon(coupon, products=products) for coupon in chosen if coupon.pk not in held]
+    application = apply_coupons(cart, unused, pricing_context(channel=channel, now=now))
+    if not held:
+        return application
+    refused = {**held, **{k: tuple(v) for k, v in application.refused.items()}}
+    return _refused(cart.subtotal, [line.product.sku for line in lines], refused)
+
+
+# Preview ----------------------------------------------------------------------------------------
+
+
+def checkout_preview(
+    *,
+    user: Any,
+    lines: Iterable[Mapping[str, Any] | CartItem],
+    channel: str,
+    coupon_ids: Iterable[int] | None = None,
+) -> CheckoutPreview:
+    """Price a cart with the customer's coupons: each UNUSED coupon on its own (usable or why not),
+    the best combination, and with ``coupon_ids`` that choice. Two queries: the coupons with their
+    templates, and the menu products of the cart and of the gifts. Changes nothing.
+
+    Raises ``ValidationFailed`` (bad cart), ``UnknownSku`` and ``NotFound`` (a chosen coupon that is
+    not the customer's).
+    """
+    items = cart_items(lines)
+    ids = chosen_coupon_ids(coupon_ids)
+    held = checkout_coupons_for(user=user, coupon_ids=ids or ())
+    if ids:
+        missing = _missing_coupons(ids, held)
+        if missing is not None:
+            raise missing
+    unused = [coupon for coupon in held if coupon.status == CouponStatus.UNUSED]
+    products = orderable_products(skus=[item.sku for item in items] + sorted(gift_skus(held)))
+    priced = _priced_lines(items, products)
+    now = timezone.now()
+    cart = engine_cart(lines=[(line.product, line.quantity) for line in priced])
+    result = preview(cart, engine_coupons(unused, products=products), pricing_context(channel=channel, now=now))
+
+    options = []
+    for coupon, evaluation in zip(unused, result.evaluations, strict=True):
+        gift_worth = to_money(sum((gift.worth for gift in evaluation.gifts), ZERO))
+        options.append(
+            CouponOption(
+                coupon=coupon,
+                usable=evaluation.usable,
+                discount=evaluation.discount,
+                gift_worth=gift_worth,
+                gifts=evaluation.gifts,
+                reasons=evaluation.reasons,
+            )
+        )
+    # Usable first, the most valuable first; then the soonest to expire.
+    options.sort(key=lambda o: (not o.usable, -(o.discount + o.gift_worth), o.coupon.expires_at, o.coupon.pk))
+
+    applied = None
+    if ids is not None:
+        by_id = {coupon.pk: coupon for coupon in held}
+        applied = _apply_choice(priced, [by_id[i] for i in ids], products, channel, now)
+    return CheckoutPreview(
+        lines=priced,
+        subtotal=cart.subtotal,
+        best=result.best,
+        coupons=tuple(options),
+        applied=applied,
+        chosen_ids=ids,
+    )
+
+
+# Placing an order -------------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    user: Any,
+    lines: Iterable[Mapping[str, Any] | CartItem],
+    channel: str,
+    coupon_ids: Iterable[int] | None = None,
+    auto_coupons: bool = False,
+) -> Order:
+    """Place an order: PENDING_PAYMENT, its coupons LOCKED to it, template counters updated.
+
+    With ``coupon_ids`` those coupons are re-checked under lock and applied (any failing one refuses
+    the whole order: 409 ``COUPON_NOT_USABLE`` with the reasons per coupon); with ``auto_coupons`` the
+    engine's best combination of the customer's coupons is applied. Deadlocks are retried.
+    """
+    items = cart_items(lines)
+    ids = chosen_coupon_ids(coupon_ids) or ()
+    if auto_coupons and ids:
+        message = _("Choose coupons or ask for the best ones, not both.")
+        raise ValidationFailed(message, details={"auto_coupons": [message]})
+    return _place(user, items, channel, ids, auto_coupons)
+
+
+@retry_on_conflict
+def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...], auto: bool) -> Order:
+    now = timezone.now()
+    # Read without locks first: ownership (404 before anything is locked), templates (an approved
+    # template's definition never changes, so this copy is the definition) and the gift dishes.
+    if auto:
+        candidates = [
+            c
+            for c in checkout_coupons_for(user=user)
+            if c.status == CouponStatus.UNUSED and c.valid_from <= now < c.expires_at
+        ]
+    else:
+        candidates = chosen_coupons_for(user=user, coupon_ids=ids)
+        missing = _missing_coupons(ids, candidates)
+        if missing is not None:
+            raise missing
+    products = orderable_products(skus=[item.sku for item in items] + sorted(gift_skus(candidates)))
+    priced = _priced_lines(items, products)
+
+    # The coupon rows, locked in primary-key order (a PRIMARY range scan: rows are locked as read).
+    templates = {c.pk: c.template for c in candidates}
+    locked = {
+        c.pk: c
+        for c in UserCoupon.objects.select_for_update().filter(pk__in=list(templates)).order_by("pk")
+        if c.user_id == user.pk
+    }
+    for coupon in locked.values():
+        coupon.template = templates[coupon.pk]
+
+    if auto:
+        usable = [c for c in locked.values() if c.status == CouponStatus.UNUSED]
+        cart = engine_cart(lines=[(line.product, line.quantity) for line in priced])
+        application = best_combination(
+            cart, engine_coupons(usable, products=products), pricing_context(channel=channel, now=now)
+        )
+    else:
+        application = _apply_choice(priced, [locked[i] for i in ids], products, channel, now)
+        if not application.ok:
+            raise CouponNotUsable(
+                _("A chosen coupon cannot be used with this order."), details=refusal_details(application.refused)
+            )
+
+    order = _write_order(user, channel, priced, application, products, locked, now)
+    audit_record(
+        subject=order,
+        actor=user,
+        action="place",
+        to_status=OrderStatus.PENDING_PAYMENT,
+        data={
+            "coupon_ids": list(application.coupon_ids),
+            "auto_coupons": auto,
+            "subtotal": str(order.subtotal),
+            "discount_total": str(order.discount_total),
+            "total": str(order.total),
+        },
+    )
+    return order
+
+
+def _write_order(
+    user: Any,
+    channel: str,
+    priced: tuple[PricedLine, ...],
+    application: Application,
+    products: Mapping[str, Product],
+    locked: Mapping[int, UserCoupon],
+    now,
+) -> Order:
+    order = Order.objects.create(
+        user=user,
+        status=OrderStatus.PENDING_PAYMENT,
+        channel=channel,
+        subtotal=application.subtotal,
+        discount_total=application.discount_total,
+        total=application.total,
+    )
+    rows = [
+        OrderLine(
+            order=order,
+            product=line.product,
+            sku=line.product.sku,
+            name=line.product.name,
+            category_code=line.product.category.code,
+            unit_price=line.product.price,
+            quantity=line.quantity,
+            line_subtotal=line.line_subtotal,
+            discount=application.line_discounts[line.product.sku],
+        )
+        for line in priced
+    ]
+    applied = []
+    for result in application.coupons:
+        for gift in result.gifts:
+            product = products[gift.sku]
+            rows.append(
+                OrderLine(
+                    order=order,
+                    product=product,
+                    sku=product.sku,
+                    name=product.name,
+                    category_code=product.category.code,
+                    unit_price=ZERO,
+                    quantity=gift.quantity,
+                    line_subtotal=ZERO,
+                    discount=ZERO,
+                    is_gift=True,
+                    gift_coupon_id=result.coupon_id,
+                )
+            )
+        applied.append(
+            OrderCoupon(
+                order=order,
+                coupon_id=result.coupon_id,
+                discount=result.discount,
+                gift_worth=to_money(sum((gift.worth for gift in result.gifts), ZERO)),
+                allocation={ref: str(amount) for ref, amount in result.allocation.items()},
+            )
+        )
+    OrderLine.objects.bulk_create(rows)
+    if applied:
+        OrderCoupon.objects.bulk_create(applied)
+        coupon_ids = [result.coupon_id for result in application.coupons]
+        changed = UserCoupon.objects.filter(pk__in=coupon_ids, status=CouponStatus.UNUSED).update(
+            status=CouponStatus.LOCKED, order=order, updated_at=now
+        )
+        # The rows are locked and were UNUSED when checked: anything else is a broken invariant.
+        if changed != len(coupon_ids):
+            raise RuntimeError(f"order {order.pk}: locked {changed} of {len(coupon_ids)} coupons")
+        per_template = Counter(locked[coupon_id].template_id for coupon_id in coupon_ids)
+        # Last in the transaction and in primary-key order: the template rows are hot.
+        for template_id in sorted(per_template):
+            CouponTemplate.objects.filter(pk=template_id).update(
+                locked_count=F("locked_count") + per_template[template_id]
+            )
+    return order
