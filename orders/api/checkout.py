@@ -1,0 +1,177 @@
+"""Customer checkout endpoints: preview a cart with coupons, place an order (SPEC 8)."""
+
+from collections.abc import Mapping
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.choices import Channel
+from core.idempotency import idempotent
+from coupons.pricing import reason_payload
+from orders import services
+from orders.api.orders import OrderOutputSerializer
+from orders.selectors import order_detail
+from orders.services.checkout import MAX_COUPONS_CHOSEN, MAX_LINE_QUANTITY, MAX_LINES
+
+# Coupon ids are BIGINT primary keys; anything larger cannot name a coupon.
+MAX_ID = 2**63 - 1
+
+
+class _KnownFieldsOnly(serializers.Serializer):
+    """A misspelt field (``coupon_id``) is refused, not ignored: ignoring it would price without it."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        if unknown:
+            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class CartLineInputSerializer(_KnownFieldsOnly):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+
+
+class CartInputSerializer(_KnownFieldsOnly):
+    lines = CartLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    coupon_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=MAX_COUPONS_CHOSEN
+    )
+
+
+class GiftOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+    worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class AppliedCouponOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="coupon_id")
+    type = serializers.CharField(source="coupon_type")
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gift_worth = serializers.SerializerMethodField()
+    allocation = serializers.DictField(child=serializers.DecimalField(max_digits=12, decimal_places=2))
+    gifts = GiftOutputSerializer(many=True)
+
+    def get_gift_worth(self, result) -> str:
+        return str(result.benefit - result.discount)
+
+
+class ReasonOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+def _reasons(reasons) -> list[dict[str, str]]:
+    return [reason_payload(reason) for reason in reasons]
+
+
+class CheckoutPreviewApi(APIView):
+    """Price a cart with the customer's coupons. Changes nothing (so it takes no Idempotency-Key).
+
+    ``coupons`` lists every UNUSED coupon of the customer (those past expiry too, with reason
+    EXPIRED), usable ones first; ``best`` is the combination with the largest benefit; with
+    ``coupon_ids``, ``applied`` is that choice, or its refusal with reasons per coupon. A sku listed on
+    several lines is merged into one line.
+    """
+
+    class LineOutputSerializer(serializers.Serializer):
+        sku = serializers.CharField(source="product.sku")
+        name = serializers.CharField(source="product.name")
+        category = serializers.CharField(source="product.category.code")
+        unit_price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
+        quantity = serializers.IntegerField()
+        line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    class BestOutputSerializer(serializers.Serializer):
+        coupon_ids = serializers.ListField(child=serializers.IntegerField())
+        coupons = AppliedCouponOutputSerializer(many=True)
+        discount_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+        gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+        total = serializers.DecimalField(max_digits=12, decimal_places=2)
+        gifts = GiftOutputSerializer(many=True)
+
+    class AppliedOutputSerializer(BestOutputSerializer):
+        usable = serializers.BooleanField(source="ok")
+        line_discounts = serializers.DictField(child=serializers.DecimalField(max_digits=12, decimal_places=2))
+        refused = serializers.SerializerMethodField()
+
+        def get_refused(self, application) -> list[dict]:
+            return [
+                {"id": coupon_id, "reasons": _reasons(reasons)}
+                for coupon_id, reasons in sorted(application.refused.items())
+            ]
+
+    class CouponOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField(source="coupon.pk")
+        code = serializers.CharField(source="coupon.code")
+        template_id = serializers.IntegerField(source="coupon.template_id")
+        name = serializers.CharField(source="coupon.template.name")
+        short_name = serializers.CharField(source="coupon.template.short_name")
+        type = serializers.CharField(source="coupon.template.type")
+        expires_at = serializers.DateTimeField(source="coupon.expires_at")
+        usable = serializers.BooleanField()
+        discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+        gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+        gifts = GiftOutputSerializer(many=True)
+        reasons = serializers.SerializerMethodField()
+
+        def get_reasons(self, option) -> list[dict]:
+            return _reasons(option.reasons)
+
+    class OutputSerializer(serializers.Serializer):
+        lines = serializers.SerializerMethodField()
+        subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+        best = serializers.SerializerMethodField()
+        coupons = serializers.SerializerMethodField()
+        applied = serializers.SerializerMethodField()
+
+        def get_lines(self, result) -> list[dict]:
+            return CheckoutPreviewApi.LineOutputSerializer(result.lines, many=True).data
+
+        def get_best(self, result) -> dict:
+            return CheckoutPreviewApi.BestOutputSerializer(result.best).data
+
+        def get_coupons(self, result) -> list[dict]:
+            return CheckoutPreviewApi.CouponOutputSerializer(result.coupons, many=True).data
+
+        def get_applied(self, result) -> dict | None:
+            if result.applied is None:
+                return None
+            data = CheckoutPreviewApi.AppliedOutputSerializer(result.applied).data
+            data["coupon_ids"] = list(result.chosen_ids or ())
+            return data
+
+    @extend_schema(request=CartInputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        data = CartInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.checkout_preview(user=request.user, **data.validated_data)
+        body = self.OutputSerializer(result).data
+        if result.applied is None:
+            body.pop("applied")
+        return Response(body)
+
+
+class OrderPlaceApi(APIView):
+    """Place an order: one transaction that re-checks the chosen coupons under lock and locks them to
+    the order (PENDING_PAYMENT). ``"auto_coupons": true`` applies the best combination instead of
+    ``coupon_ids``. 409 ``COUPON_NOT_USABLE`` lists the reasons per coupon; 404 for a coupon that is
+    not the customer's. Unit prices come from the menu. Accepts an ``Idempotency-Key``."""
+
+    class InputSerializer(CartInputSerializer):
+        auto_coupons = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(request=InputSerializer, responses={201: OrderOutputSerializer})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_place(user=request.user, **data.validated_data)
+        return Response(OrderOutputSerializer(order_detail(pk=order.pk)).data, status=status.HTTP_201_CREATED)

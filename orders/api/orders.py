@@ -1,0 +1,160 @@
+"""Customer order endpoints: read an order, list one's orders, pay, cancel, refund (SPEC 8).
+
+Another customer's order is 404, never 403. There is no payment provider yet: ``pay`` and ``refund``
+stand for the provider's confirmation of a payment or a refund, so a real integration would call the
+same services from its webhook instead of the customer calling them.
+"""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.pagination import Pagination
+from core.errors import NotFound
+from core.idempotency import idempotent
+from orders import services
+from orders.models import Order, OrderStatus
+from orders.selectors import order_detail, orders_for
+
+
+class OrderLineOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    category = serializers.CharField(source="category_code")
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    is_gift = serializers.BooleanField()
+    gift_coupon_id = serializers.IntegerField(allow_null=True)
+
+
+class OrderCouponOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="coupon_id")
+    code = serializers.CharField(source="coupon.code")
+    template_id = serializers.IntegerField(source="coupon.template_id")
+    name = serializers.CharField(source="coupon.template.name")
+    type = serializers.CharField(source="coupon.template.type")
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+    allocation = serializers.JSONField()
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    """An order with its breakdown. Expects ``lines`` and ``applied_coupons`` prefetched
+    (``orders.selectors.order_detail`` / ``orders_for``)."""
+
+    lines = serializers.SerializerMethodField()
+    coupons = OrderCouponOutputSerializer(source="applied_coupons", many=True)
+    gifts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "status",
+            "channel",
+            "subtotal",
+            "discount_total",
+            "total",
+            "lines",
+            "coupons",
+            "gifts",
+            "created_at",
+            "paid_at",
+            "cancelled_at",
+            "refunded_at",
+            "cancel_reason",
+        ]
+
+    def get_lines(self, order: Order) -> list[dict]:
+        return OrderLineOutputSerializer(order.lines.all(), many=True).data
+
+    def get_gifts(self, order: Order) -> list[dict]:
+        worth = {applied.coupon_id: applied.gift_worth for applied in order.applied_coupons.all()}
+        return [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "coupon_id": line.gift_coupon_id,
+                "worth": str(worth.get(line.gift_coupon_id, "0.00")),
+            }
+            for line in order.lines.all()
+            if line.is_gift
+        ]
+
+
+def _own_order(request, pk: int) -> Order:
+    order = order_detail(pk=pk, user=request.user)
+    if order is None:
+        raise NotFound(_("Not found."))
+    return order
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(OrderOutputSerializer(_own_order(request, pk)).data)
+
+
+class MyOrdersApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=OrderOutputSerializer(many=True))
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(orders_for(user=request.user, **filters.validated_data), request, view=self)
+        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+
+class OrderPayApi(APIView):
+    """Pay an order: its coupons become USED; the customer's first paid order fires the
+    FIRST_ORDER_PAID gift pack. No payment provider yet: this call stands for the provider's
+    confirmation. 409 ``INVALID_STATE`` unless the order is PENDING_PAYMENT."""
+
+    @extend_schema(request=None, responses=OrderOutputSerializer)
+    @idempotent
+    def post(self, request, pk: int):
+        services.order_pay(order=_own_order(request, pk), actor=request.user)
+        return Response(OrderOutputSerializer(order_detail(pk=pk)).data)
+
+
+class OrderCancelApi(APIView):
+    """Cancel an unpaid order: coupons go back to the wallet (``return_on_cancel``; EXPIRED if their
+    time ran out meanwhile; forfeited as REVOKED when the template does not return them).
+    409 ``INVALID_STATE`` unless the order is PENDING_PAYMENT."""
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    @idempotent
+    def post(self, request, pk: int):
+        order = _own_order(request, pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_cancel(order=order, actor=request.user, reason=data.validated_data["reason"])
+        return Response(OrderOutputSerializer(order_detail(pk=pk)).data)
+
+
+class OrderRefundApi(APIView):
+    """Refund a paid order. No payment provider yet: this call stands for the provider's refund
+    confirmation. The coupons stay USED. 409 ``INVALID_STATE`` unless the order is PAID."""
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    @idempotent
+    def post(self, request, pk: int):
+        order = _own_order(request, pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_refund(order=order, actor=request.user, reason=data.validated_data["reason"])
+        return Response(OrderOutputSerializer(order_detail(pk=pk)).data)
