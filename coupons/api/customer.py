@@ -75,7 +75,7 @@ class WalletApi(APIView):
     counted, as EXPIRED before the sweep job marks it. Not cached: two indexed queries."""
 
     class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+        status = serializers.ChoiceField(choices=CouponStatus.choices, required=False, allow_blank=True)
 
     @extend_schema(
         parameters=[FilterSerializer],
@@ -95,16 +95,25 @@ class WalletApi(APIView):
         filters.is_valid(raise_exception=True)
         paginator = Pagination()
         page = paginator.paginate_queryset(
-            wallet_for(user=request.user, status=filters.validated_data.get("status")), request, view=self
+            wallet_for(user=request.user, status=filters.validated_data.get("status") or None), request, view=self
         )
         response = paginator.get_paginated_response(CouponOutputSerializer(page, many=True).data)
         response.data["counts"] = wallet_counts(user=request.user)
         return response
 
 
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: numbers are not silently turned into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RedeemCodeApi(APIView):
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=64, trim_whitespace=True)
+        code = StrictCharField(max_length=64, trim_whitespace=True)
 
     @extend_schema(request=InputSerializer, responses={201: CouponOutputSerializer})
     @idempotent

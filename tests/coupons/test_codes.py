@@ -1,0 +1,306 @@
+"""Redemption codes (SPEC 5.1): batches, CSV, redeeming, one answer for bad codes, throttling."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from core.audit import audit_trail_for
+from core.models import ThrottleCounter
+from coupons.models import CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
+from coupons.services.codes import ALPHABET, code_batch_create, code_redeem, normalise_code
+from tests.conftest import client_for
+from tests.factories import CouponTemplateFactory, UserFactory
+from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
+
+BATCHES = "/api/v1/staff/code-batches/"
+REDEEM = "/api/v1/redeem-code"
+
+
+def make_batch(quantity=3, **template_fields) -> RedemptionCodeBatch:
+    from tests.factories import StaffFactory
+
+    template = CouponTemplateFactory(**template_fields)
+    return code_batch_create(template=template, name="launch", quantity=quantity, actor=StaffFactory())
+
+
+def codes_of(batch) -> list[str]:
+    return list(batch.codes.order_by("pk").values_list("code", flat=True))
+
+
+# batches ----------------------------------------------------------------------------------------
+
+
+def test_staff_generate_a_batch_of_unique_unguessable_codes(operations_client, operations_user):
+    template = CouponTemplateFactory(visible_in_claim_center=False)
+
+    response = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "Weibo", "quantity": 250}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    batch = RedemptionCodeBatch.objects.get()
+    assert response.json()["id"] == batch.pk
+    assert (batch.quantity, batch.template_id, batch.created_by) == (250, template.pk, operations_user)
+    codes = codes_of(batch)
+    assert len(codes) == len(set(codes)) == 250
+    assert all(re.fullmatch(f"[{ALPHABET}]{{16}}", c) for c in codes)
+    assert [a.action for a in audit_trail_for(batch)] == ["create"]
+
+
+def test_the_batch_list_shows_how_many_were_redeemed(operations_client):
+    batch = make_batch(quantity=2, per_user_limit=0)
+    code_redeem(user=UserFactory(), code=codes_of(batch)[0])
+
+    body = operations_client.get(BATCHES).json()
+
+    assert set(body) == {"count", "next", "previous", "results"}
+    row = body["results"][0]
+    assert (row["id"], row["quantity"], row["redeemed"]) == (batch.pk, 2, 1)
+    assert row["csv_url"] == f"/api/v1/staff/code-batches/{batch.pk}/codes.csv"
+
+
+def test_the_codes_download_as_csv(operations_client):
+    batch = make_batch(quantity=3, per_user_limit=0)
+    user = UserFactory()
+    code_redeem(user=user, code=codes_of(batch)[1])
+
+    response = operations_client.get(f"/api/v1/staff/code-batches/{batch.pk}/codes.csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["code", "redeemed_at", "redeemed_by"]
+    assert [r[0] for r in rows[1:]] == codes_of(batch)
+    assert rows[2][2] == str(user.pk) and rows[2][1]
+    assert rows[1][1:] == ["", ""]
+
+
+def test_the_csv_of_an_unknown_batch_is_a_404(operations_client):
+    assert operations_client.get("/api/v1/staff/code-batches/999999/codes.csv").status_code == 404
+
+
+@pytest.mark.parametrize("status", [TemplateStatus.DRAFT, TemplateStatus.PENDING_REVIEW, TemplateStatus.STOPPED])
+def test_codes_only_for_an_approved_template(operations_client, status):
+    template = CouponTemplateFactory(status=status)
+
+    response = operations_client.post(BATCHES, {"template_id": template.pk, "name": "x", "quantity": 5}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "INVALID_STATE"
+    assert RedemptionCode.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "quantity": 5},
+        {"template_id": "abc", "name": "x", "quantity": 5},
+        {"template_id": 1, "name": "x", "quantity": 0},
+        {"template_id": 1, "name": "x", "quantity": -3},
+        {"template_id": 1, "name": "x", "quantity": 10**12},
+        {"template_id": 1, "name": "x", "quantity": "many"},
+        {"template_id": 1, "name": "", "quantity": 5},
+        {"template_id": 1, "name": "x", "quantity": 5, "expires_at": "yesterday"},
+        {"template_id": 10**30, "name": "x", "quantity": 5},
+    ],
+)
+def test_bad_batch_input_is_a_400(operations_client, body):
+    CouponTemplateFactory()
+
+    response = operations_client.post(BATCHES, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert RedemptionCodeBatch.objects.count() == 0
+
+
+def test_codes_that_expire_in_the_past_are_refused(operations_client):
+    template = CouponTemplateFactory()
+    past = (timezone.now() - timedelta(hours=1)).isoformat()
+
+    response = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "x", "quantity": 5, "expires_at": past}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "expires_at" in response.json()["error"]["details"]
+
+
+def test_an_unknown_template_is_a_404(operations_client):
+    response = operations_client.post(BATCHES, {"template_id": 987654, "name": "x", "quantity": 5}, format="json")
+
+    assert response.status_code == 404
+
+
+def test_finance_may_list_but_not_generate(finance_client):
+    template = CouponTemplateFactory()
+
+    assert finance_client.get(BATCHES).status_code == 200
+    response = finance_client.post(BATCHES, {"template_id": template.pk, "name": "x", "quantity": 5}, format="json")
+
+    assert response.status_code == 403
+    assert RedemptionCodeBatch.objects.count() == 0
+
+
+def test_customers_cannot_use_the_staff_endpoints(customer_client):
+    batch = make_batch(quantity=1)
+
+    assert customer_client.get(BATCHES).status_code == 403
+    assert customer_client.get(f"/api/v1/staff/code-batches/{batch.pk}/codes.csv").status_code == 403
+    assert (
+        customer_client.post(BATCHES, {"template_id": batch.template_id, "name": "x", "quantity": 1}).status_code == 403
+    )
+
+
+# redeeming --------------------------------------------------------------------------------------
+
+
+def test_a_customer_redeems_a_code_for_a_coupon(customer, customer_client):
+    batch = make_batch(quantity=2, visible_in_claim_center=False, target={"type": "MEMBER_LEVELS", "levels": ["VIP"]})
+    code = codes_of(batch)[0]
+
+    response = customer_client.post(REDEEM, {"code": code}, format="json")
+
+    assert response.status_code == 201, response.content
+    coupon = UserCoupon.objects.get()
+    assert response.json()["id"] == coupon.pk
+    assert (coupon.user, coupon.source, coupon.source_ref) == (customer, "REDEEM_CODE", str(batch.pk))
+    row = RedemptionCode.objects.get(code=code)
+    assert (row.redeemed_by, row.coupon) == (customer, coupon)
+    assert CouponTemplate.objects.get(pk=batch.template_id).issued_quantity == 1
+
+
+def test_a_code_may_be_typed_loosely():
+    assert normalise_code(" abcd-efgh-jkmn-pqrs ") == "ABCDEFGHJKMNPQRS"
+    assert normalise_code("o0il-1111-2222-3333") == "0011111122223333"
+    assert normalise_code("short") is None
+    assert normalise_code("UUUUUUUUUUUUUUUU") is None
+
+
+def test_unknown_used_and_expired_codes_get_one_answer(customer_client):
+    batch = make_batch(quantity=2, per_user_limit=0)
+    used, fresh = codes_of(batch)
+    code_redeem(user=UserFactory(), code=used)
+    expired_batch = make_batch(quantity=1)
+    RedemptionCodeBatch.objects.filter(pk=expired_batch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    answers = [
+        customer_client.post(REDEEM, {"code": code}, format="json")
+        for code in (used, "ZZZZZZZZZZZZZZZZ", codes_of(expired_batch)[0], "not a code!")
+    ]
+
+    assert {a.status_code for a in answers} == {404}
+    assert all(a.json() == answers[0].json() for a in answers)
+    assert answers[0].json()["error"]["code"] == "INVALID_CODE"
+    assert RedemptionCode.objects.get(code=fresh).redeemed_at is None
+    assert UserCoupon.objects.count() == 1
+
+
+def test_redeeming_respects_the_per_user_limit(customer, customer_client):
+    batch = make_batch(quantity=2, per_user_limit=1)
+    first, second = codes_of(batch)
+    customer_client.post(REDEEM, {"code": first}, format="json")
+
+    response = customer_client.post(REDEEM, {"code": second}, format="json")
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "LIMIT_REACHED"
+    assert RedemptionCode.objects.get(code=second).redeemed_at is None  # still usable by someone else
+    assert client_for(UserFactory()).post(REDEEM, {"code": second}, format="json").status_code == 201
+
+
+def test_redeeming_respects_stock(customer_client):
+    batch = make_batch(quantity=2, total_quantity=5, per_user_limit=0)
+    CouponTemplate.objects.filter(pk=batch.template_id).update(issued_quantity=5)
+
+    response = customer_client.post(REDEEM, {"code": codes_of(batch)[0]}, format="json")
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "SOLD_OUT"
+    assert RedemptionCode.objects.filter(redeemed_at__isnull=False).count() == 0
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"code": ""}, {"code": 123456789012}, {"code": ["A" * 16]}, {"code": "A" * 65}, {"code": None}]
+)
+def test_bad_redeem_input_is_a_400(customer_client, body):
+    response = customer_client.post(REDEEM, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_a_malformed_redeem_body_is_a_400(customer_client):
+    response = customer_client.post(REDEEM, data='{"code": ', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "MALFORMED_REQUEST"
+
+
+# throttling -------------------------------------------------------------------------------------
+
+
+def set_rates(settings, user: str, ip: str) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"redeem_user": user, "redeem_ip": ip},
+    }
+
+
+@pytest.mark.parametrize("redis_url", ["redis://127.0.0.1:6379/5", ""])
+def test_wrong_guesses_are_refused_past_the_limit_even_with_a_good_code(settings, customer_client, redis_url):
+    settings.REDIS_URL = redis_url
+    set_rates(settings, "3/min", "100/min")
+    batch = make_batch(quantity=1)
+
+    wrong = [customer_client.post(REDEEM, {"code": f"WRONG{i:011d}"}, format="json").status_code for i in range(3)]
+    good = customer_client.post(REDEEM, {"code": codes_of(batch)[0]}, format="json")
+
+    assert wrong == [404, 404, 404]
+    assert good.status_code == 429
+    assert good.json()["error"]["code"] == "THROTTLED"
+    assert UserCoupon.objects.count() == 0
+
+
+def test_a_successful_redemption_does_not_count(settings, customer_client):
+    set_rates(settings, "2/min", "100/min")
+    batch = make_batch(quantity=3, per_user_limit=0)
+
+    statuses = [customer_client.post(REDEEM, {"code": c}, format="json").status_code for c in codes_of(batch)]
+    statuses.append(customer_client.post(REDEEM, {"code": "WRONGWRONGWRONG1"}, format="json").status_code)
+
+    assert statuses == [201, 201, 201, 404]
+
+
+def test_the_ip_limit_holds_across_customers(settings):
+    set_rates(settings, "100/min", "4/min")
+    clients = [client_for(UserFactory()) for _ in range(3)]
+
+    statuses = [clients[i % 3].post(REDEEM, {"code": f"WRONG{i:011d}"}, format="json").status_code for i in range(6)]
+
+    assert statuses == [404, 404, 404, 404, 429, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("redis_url", ["redis://127.0.0.1:6379/5", ""])
+def test_the_limit_holds_under_concurrent_wrong_guesses(settings, redis_url):
+    settings.REDIS_URL = redis_url
+    set_rates(settings, "10/min", "1000/min")
+    user = UserFactory()
+
+    def guess(i):
+        try:
+            code_redeem(user=user, code=f"WRONG{i:011d}", ip="10.0.0.9")
+        except Exception as exc:  # noqa: BLE001
+            return getattr(exc, "status_code", exc)
+
+    results = run_concurrently(guess, [(i,) for i in range(40)])
+
+    assert sorted(results) == [404] * 10 + [429] * 30
+    if not redis_url:
+        assert ThrottleCounter.objects.get(key=f"redeem:user:{user.pk}").count == 10
