@@ -55,3 +55,6 @@ class ProductAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+from orders import admin_orders  # noqa: E402,F401

@@ -16,12 +16,14 @@ from orders.models import Order, OrderCoupon, OrderStatus
 from orders.services import order_cancel, order_pay, order_place
 from tests.factories import UserFactory
 from tests.factories.checkout import assert_order_adds_up, seed_menu, seed_template, wallet_coupon
+from tests.marketing.distribution import ensure_connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_together(jobs: list[Callable[[], Any]]) -> list[Any]:
     """Start every job at the same moment on its own thread; each returns a result or its exception."""
+    ensure_connections(len(jobs))
     barrier = threading.Barrier(len(jobs))
     results: list[Any] = [None] * len(jobs)
 
