@@ -1,0 +1,427 @@
+"""Admin for activities, gift packs, bulk grants and the notifications outbox. Every button calls a
+service; objects past their draft open read-only."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from core.audit import audit_trail_for
+from core.errors import ApplicationError
+from coupons.models import CouponTemplate, TemplateStatus
+from marketing.models import (
+    Activity,
+    ActivityItem,
+    ActivityStatus,
+    BulkGrant,
+    BulkGrantStatus,
+    BulkGrantTarget,
+    GiftPack,
+    GiftPackGrant,
+    GiftPackItem,
+    MemberLevel,
+    MemberTag,
+    Notification,
+)
+from marketing.services import activities as activity_services
+from marketing.services import bulk_grants as bulk_services
+from marketing.services.segments import clean_segment
+
+
+class WorkflowForm(forms.Form):
+    remark = forms.CharField(label=_("remark"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class WorkflowAdmin(admin.ModelAdmin):
+    """Workflow buttons on the change page, a confirmation page per action, and the audit trail."""
+
+    change_form_template = "admin/marketing/workflow_change_form.html"
+    workflow_labels: dict[str, Any] = {}
+    remark_required: frozenset[str] = frozenset()
+
+    def allowed(self, obj: Any, action: str, user: Any) -> bool:
+        raise NotImplementedError
+
+    def run_action(self, obj: Any, action: str, user: Any, remark: str) -> Any:
+        raise NotImplementedError
+
+    def url_name(self) -> str:
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_workflow"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:object_id>/workflow/<str:action>/",
+                self.admin_site.admin_view(self.workflow_view),
+                name=self.url_name(),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if obj is not None:
+            extra_context["workflow_actions"] = [
+                (reverse(f"admin:{self.url_name()}", args=[obj.pk, action]), label)
+                for action, label in self.workflow_labels.items()
+                if self.allowed(obj, action, request.user)
+            ]
+            extra_context["audit_trail"] = audit_trail_for(obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def workflow_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
+        obj = get_object_or_404(self.model, pk=object_id)
+        if action not in self.workflow_labels or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        form = WorkflowForm(request.POST or None)
+        if action in self.remark_required:
+            form.fields["remark"].required = True
+        change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])
+        if request.method == "POST" and form.is_valid():
+            try:
+                self.run_action(obj, action, request.user, form.cleaned_data.get("remark", ""))
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                label = self.workflow_labels[action]
+                self.message_user(request, gettext("%(action)s: done.") % {"action": label}, messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": f"{self.workflow_labels[action]}: {obj}",
+            "form": form,
+            "action_label": self.workflow_labels[action],
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/marketing/workflow.html", context)
+
+
+# Activities -------------------------------------------------------------------------------------
+
+
+class ActivityItemInline(admin.TabularInline):
+    model = ActivityItem
+    extra = 1
+    autocomplete_fields: list[str] = []
+    raw_id_fields = ["template"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(WorkflowAdmin):
+    list_display = ["title", "status", "start_time", "end_time", "channel", "per_user_limit", "created_by"]
+    list_filter = ["status", "channel"]
+    search_fields = ["title", "intro"]
+    inlines = [ActivityItemInline]
+    fields = ["title", "intro", "image", "start_time", "end_time", "channel", "per_user_limit", "status"]
+    readonly_fields = ["status"]
+    workflow_labels = {"publish": _("Publish"), "cancel": _("Cancel the activity")}
+
+    def allowed(self, obj: Activity, action: str, user: Any) -> bool:
+        return activity_services.can_transition(obj, action, user)
+
+    def run_action(self, obj: Activity, action: str, user: Any, remark: str) -> Activity:
+        if action == "publish":
+            return activity_services.activity_publish(activity=obj, actor=user)
+        return activity_services.activity_cancel(activity=obj, actor=user, remark=remark)
+
+    def has_change_permission(self, request: HttpRequest, obj: Activity | None = None) -> bool:
+        if obj is not None and obj.status != ActivityStatus.DRAFT:
+            return False  # published, ended and cancelled activities are read-only
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Activity | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Activity, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+# Gift packs -------------------------------------------------------------------------------------
+
+
+class GiftPackItemInline(admin.TabularInline):
+    model = GiftPackItem
+    extra = 1
+    raw_id_fields = ["template"]
+
+
+class GiftPackForm(forms.ModelForm):
+    class Meta:
+        model = GiftPack
+        fields = ["name", "description", "trigger", "is_active"]
+
+
+@admin.register(GiftPack)
+class GiftPackAdmin(admin.ModelAdmin):
+    form = GiftPackForm
+    list_display = ["name", "trigger", "is_active", "item_count", "created_at"]
+    list_filter = ["trigger", "is_active"]
+    search_fields = ["name"]
+    inlines = [GiftPackItemInline]
+
+    @admin.display(description=_("coupons"))
+    def item_count(self, obj: GiftPack) -> int:
+        return sum(obj.items.values_list("quantity", flat=True))
+
+    def has_delete_permission(self, request: HttpRequest, obj: GiftPack | None = None) -> bool:
+        return False  # deactivate instead: grants keep pointing at the pack
+
+
+@admin.register(GiftPackGrant)
+class GiftPackGrantAdmin(admin.ModelAdmin):
+    list_display = ["pack", "user", "occasion", "granted", "skipped_items", "created_at"]
+    list_filter = ["pack"]
+    search_fields = ["user__username", "occasion"]
+    list_select_related = ["pack", "user"]
+    raw_id_fields = ["user"]
+
+    @admin.display(description=_("skipped"))
+    def skipped_items(self, obj: GiftPackGrant) -> str:
+        return ", ".join(f"#{s.get('template_id')} {s.get('reason')}" for s in obj.skipped) or "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: GiftPackGrant | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: GiftPackGrant | None = None) -> bool:
+        return False
+
+
+# Bulk grants ------------------------------------------------------------------------------------
+
+
+class BulkGrantForm(forms.ModelForm):
+    """The segment is built from plain fields; a list comes as a CSV file or pasted text."""
+
+    template = forms.ModelChoiceField(
+        queryset=CouponTemplate.objects.filter(status=TemplateStatus.APPROVED).order_by("-created_at"),
+        required=False,
+        label=_("template"),
+    )
+    gift_pack = forms.ModelChoiceField(
+        queryset=GiftPack.objects.filter(is_active=True).order_by("name"), required=False, label=_("gift pack")
+    )
+    everybody = forms.BooleanField(label=_("everybody"), required=False)
+    levels = forms.MultipleChoiceField(
+        label=_("member levels"), choices=MemberLevel.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    tags = forms.ModelMultipleChoiceField(
+        label=_("tags"), queryset=MemberTag.objects.all(), required=False, to_field_name="name"
+    )
+    registered_after = forms.DateField(label=_("registered on or after"), required=False)
+    registered_before = forms.DateField(label=_("registered before"), required=False)
+    no_order_days = forms.IntegerField(label=_("no order for N days"), required=False, min_value=1, max_value=3650)
+    users_file = forms.FileField(
+        label=_("list of customers (CSV)"), required=False, help_text=_("User ids or usernames, one per line.")
+    )
+    users_text = forms.CharField(
+        label=_("or paste them"), required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60})
+    )
+
+    class Meta:
+        model = BulkGrant
+        fields = ["name", "target_type", "template", "gift_pack", "scheduled_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        segment = self.instance.segment or {}
+        for key in ("everybody", "levels", "registered_after", "registered_before", "no_order_days"):
+            if key in segment:
+                self.fields[key].initial = segment[key]
+        if segment.get("tags"):
+            self.fields["tags"].initial = MemberTag.objects.filter(name__in=segment["tags"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("target_type") == BulkGrantTarget.SEGMENT:
+            raw = {
+                "everybody": cleaned.get("everybody") or None,
+                "levels": cleaned.get("levels") or None,
+                "tags": [t.name for t in cleaned.get("tags") or []] or None,
+                "registered_after": cleaned.get("registered_after"),
+                "registered_before": cleaned.get("registered_before"),
+                "no_order_days": cleaned.get("no_order_days"),
+            }
+            try:
+                cleaned["segment"] = clean_segment({k: v for k, v in raw.items() if v is not None})
+            except ValidationError as exc:
+                for messages_ in exc.message_dict.values():
+                    for message in messages_:
+                        self.add_error(None, message)
+        users: list[str] = []
+        if cleaned.get("users_file"):
+            users += bulk_services.parse_user_list(cleaned["users_file"].read())
+        if cleaned.get("users_text"):
+            users += bulk_services.parse_user_list(cleaned["users_text"])
+        if users:
+            _ids, unknown = bulk_services.resolve_users(users)
+            if unknown:
+                self.add_error(
+                    "users_file", gettext("Unknown customers: %(users)s") % {"users": ", ".join(unknown[:20])}
+                )
+        cleaned["users"] = users
+        if cleaned.get("target_type") == BulkGrantTarget.USER_LIST and not users and not self.instance.pk:
+            self.add_error("users_file", gettext("Upload the list of customers."))
+        if bool(cleaned.get("template")) == bool(cleaned.get("gift_pack")):
+            self.add_error("template", gettext("Grant either a template or a gift pack."))
+        return cleaned
+
+
+def progress_bar(grant: BulkGrant) -> str:
+    from marketing.api.staff_bulk_grants import progress_of
+
+    share = progress_of(grant)
+    done = grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed
+    return format_html(
+        '<progress value="{}" max="1" style="width:140px"></progress> {} / {}', share, done, grant.targeted
+    )
+
+
+@admin.register(BulkGrant)
+class BulkGrantAdmin(WorkflowAdmin):
+    form = BulkGrantForm
+    list_display = ["name", "status", "target_type", "what", "scheduled_at", "progress", "granted", "created_by"]
+    list_filter = ["status", "target_type"]
+    search_fields = ["name"]
+    list_select_related = ["template", "gift_pack", "created_by"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "targeted",
+        "granted",
+        "skipped_limit",
+        "skipped_stock",
+        "failed",
+        "segment",
+        "created_by",
+        "reviewed_by",
+        "review_remark",
+        "started_at",
+        "finished_at",
+        "last_error",
+    ]
+    workflow_labels = {
+        "submit": _("Submit for review"),
+        "approve": _("Approve"),
+        "reject": _("Reject"),
+        "cancel": _("Cancel the grant"),
+    }
+    remark_required = frozenset({"reject"})
+
+    @admin.display(description=_("grants"))
+    def what(self, obj: BulkGrant) -> str:
+        return str(obj.template or obj.gift_pack)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: BulkGrant) -> str:
+        return progress_bar(obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: BulkGrant | None = None) -> Any:
+        editing = obj is None or obj.status == BulkGrantStatus.DRAFT
+        fieldsets: list[Any] = [(None, {"fields": ["name", "target_type", "template", "gift_pack", "scheduled_at"]})]
+        if editing:
+            fieldsets += [
+                (
+                    _("Segment"),
+                    {
+                        "fields": [
+                            "everybody",
+                            "levels",
+                            "tags",
+                            "registered_after",
+                            "registered_before",
+                            "no_order_days",
+                        ]
+                    },
+                ),
+                (_("List of customers"), {"fields": ["users_file", "users_text"]}),
+            ]
+        if obj is not None:
+            fieldsets.append((_("Run"), {"fields": self.readonly_fields}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BulkGrant | None = None) -> Any:
+        if obj is None:
+            return []
+        if obj.status != BulkGrantStatus.DRAFT:
+            return ["name", "target_type", "template", "gift_pack", "scheduled_at", *self.readonly_fields]
+        return self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: BulkGrant | None = None) -> bool:
+        if obj is not None and obj.status != BulkGrantStatus.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: BulkGrant | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: BulkGrant, form: forms.ModelForm, change: bool) -> None:
+        data = form.cleaned_data
+        kwargs = {
+            "name": data["name"],
+            "target_type": data["target_type"],
+            "segment": data.get("segment"),
+            "users": data.get("users") or None,
+            "template": data.get("template"),
+            "gift_pack": data.get("gift_pack"),
+            "scheduled_at": data.get("scheduled_at"),
+        }
+        try:
+            if change:
+                saved = bulk_services.bulk_grant_update(grant=obj, actor=request.user, **kwargs)
+            else:
+                saved = bulk_services.bulk_grant_create(actor=request.user, **kwargs)
+        except ApplicationError as exc:
+            raise PermissionDenied(exc.message) from exc
+        obj.pk = saved.pk
+        obj.created_by = saved.created_by
+
+    def allowed(self, obj: BulkGrant, action: str, user: Any) -> bool:
+        return bulk_services.can_transition(obj, action, user)
+
+    def run_action(self, obj: BulkGrant, action: str, user: Any, remark: str) -> BulkGrant:
+        calls: dict[str, Callable[[], BulkGrant]] = {
+            "submit": lambda: bulk_services.bulk_grant_submit(grant=obj, actor=user),
+            "approve": lambda: bulk_services.bulk_grant_approve(grant=obj, actor=user, remark=remark),
+            "reject": lambda: bulk_services.bulk_grant_reject(grant=obj, actor=user, remark=remark),
+            "cancel": lambda: bulk_services.bulk_grant_cancel(grant=obj, actor=user, remark=remark),
+        }
+        return calls[action]()
+
+
+# Notifications ----------------------------------------------------------------------------------
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "kind", "title", "sent_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "title"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False
