@@ -1,0 +1,596 @@
+"""Bulk grants (精准营销): workflow, segments, exact counters, and exactly once per (grant, user)
+when the run is interrupted, killed, retried or doubled."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from core.audit import audit_trail_for
+from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services.issuing import issue_now
+from marketing.models import (
+    BulkGrant,
+    BulkGrantRecipient,
+    BulkGrantStatus,
+    BulkGrantTarget,
+    GiftPack,
+    GiftPackGrant,
+    GiftPackItem,
+    MemberProfile,
+    MemberTag,
+    Notification,
+    RecipientStatus,
+)
+from marketing.services import bulk_grants
+from marketing.services.bulk_grants import (
+    bulk_grant_approve,
+    bulk_grant_cancel,
+    bulk_grant_create,
+    bulk_grant_reject,
+    bulk_grant_run,
+    bulk_grant_submit,
+)
+from marketing.tasks import run_bulk_grant
+from orders.models import Order
+from tests.factories import CouponTemplateFactory, StaffFactory, UserFactory
+from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
+
+GRANTS = "/api/v1/staff/bulk-grants/"
+
+
+def make_members(count: int, prefix: str = "m", **profile) -> list:
+    user_model = get_user_model()
+    user_model.objects.bulk_create([user_model(username=f"{prefix}{i}") for i in range(count)])
+    users = list(user_model.objects.filter(username__startswith=prefix).order_by("pk"))
+    MemberProfile.objects.bulk_create(
+        [MemberProfile(user=u, invite_code=f"{prefix.upper()}{i:07d}"[:12], **profile) for i, u in enumerate(users)]
+    )
+    return users
+
+
+def approved_grant(operations_user, finance_user, **fields) -> BulkGrant:
+    defaults = {"name": "win back", "target_type": BulkGrantTarget.SEGMENT, "segment": {"everybody": True}}
+    grant = bulk_grant_create(actor=operations_user, **(defaults | fields))
+    bulk_grant_submit(grant=grant, actor=operations_user)
+    return bulk_grant_approve(grant=grant, actor=finance_user)
+
+
+def assert_exact(grant: BulkGrant, template: CouponTemplate, issued_before: int = 0) -> None:
+    grant.refresh_from_db()
+    assert grant.status == BulkGrantStatus.DONE
+    statuses = dict(
+        BulkGrantRecipient.objects.filter(grant=grant)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    assert RecipientStatus.PENDING not in statuses
+    assert grant.targeted == BulkGrantRecipient.objects.filter(grant=grant).count()
+    assert (grant.granted, grant.skipped_limit, grant.skipped_stock, grant.failed) == (
+        statuses.get(RecipientStatus.GRANTED, 0),
+        statuses.get(RecipientStatus.SKIPPED_LIMIT, 0),
+        statuses.get(RecipientStatus.SKIPPED_STOCK, 0),
+        statuses.get(RecipientStatus.FAILED, 0),
+    )
+    assert grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed == grant.targeted
+    coupons = UserCoupon.objects.filter(source="BULK_GRANT", source_ref=str(grant.pk))
+    assert coupons.count() == grant.granted
+    # every granted recipient holds exactly one coupon of this grant, nobody else holds one
+    granted_users = set(
+        BulkGrantRecipient.objects.filter(grant=grant, status=RecipientStatus.GRANTED).values_list("user_id", flat=True)
+    )
+    per_user = dict(coupons.values_list("user_id").annotate(n=Count("id")).values_list("user_id", "n"))
+    assert set(per_user) == granted_users and set(per_user.values()) <= {1}
+    template.refresh_from_db()
+    assert template.issued_quantity == issued_before + grant.granted
+
+
+# workflow ---------------------------------------------------------------------------------------
+
+
+def test_the_maker_checker_workflow_is_recorded(operations_user, finance_user, django_capture_on_commit_callbacks):
+    template = CouponTemplateFactory()
+    grant = bulk_grant_create(
+        actor=operations_user, name="g", target_type="SEGMENT", segment={"everybody": True}, template=template
+    )
+    bulk_grant_submit(grant=grant, actor=operations_user)
+    with pytest.raises(PermissionDeniedError):
+        bulk_grant_approve(grant=grant, actor=operations_user)  # operations may not approve
+    with pytest.raises(ValidationFailed):
+        bulk_grant_reject(grant=grant, actor=finance_user, remark=" ")
+    bulk_grant_reject(grant=grant, actor=finance_user, remark="too broad")
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.DRAFT
+    bulk_grant_submit(grant=grant, actor=operations_user)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        bulk_grant_approve(grant=grant, actor=finance_user, remark="ok")
+
+    assert len(callbacks) == 1  # the run is enqueued after commit
+    assert [a.action for a in reversed(audit_trail_for(grant))] == ["create", "submit", "reject", "submit", "approve"]
+    grant.refresh_from_db()
+    assert (grant.status, grant.reviewed_by, grant.review_remark) == (BulkGrantStatus.APPROVED, finance_user, "ok")
+
+
+def test_the_creator_cannot_review_their_own_grant(operations_user):
+    reviewer_and_maker = StaffFactory(role="finance")
+    reviewer_and_maker.groups.add(*operations_user.groups.all())
+    grant = bulk_grant_create(
+        actor=reviewer_and_maker,
+        name="g",
+        target_type="SEGMENT",
+        segment={"everybody": True},
+        template=CouponTemplateFactory(),
+    )
+    bulk_grant_submit(grant=grant, actor=reviewer_and_maker)
+
+    with pytest.raises(PermissionDeniedError) as refused:
+        bulk_grant_approve(grant=grant, actor=reviewer_and_maker)
+
+    assert refused.value.code == "SELF_REVIEW"
+
+
+def test_approval_enqueues_the_run_only_when_due(
+    operations_user, finance_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    enqueued = []
+    monkeypatch.setattr(run_bulk_grant, "delay", lambda grant_id: enqueued.append(grant_id))
+    template = CouponTemplateFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        now = approved_grant(operations_user, finance_user, template=template)
+        later = approved_grant(
+            operations_user, finance_user, template=template, scheduled_at=timezone.now() + timedelta(days=1)
+        )
+
+    assert enqueued == [now.pk]
+    # and a run before its time does nothing
+    assert bulk_grant_run(grant=later).status == BulkGrantStatus.APPROVED
+
+
+def test_illegal_moves_are_refused(operations_user, finance_user):
+    grant = bulk_grant_create(
+        actor=operations_user,
+        name="g",
+        target_type="SEGMENT",
+        segment={"everybody": True},
+        template=CouponTemplateFactory(),
+    )
+    with pytest.raises(InvalidTransition):
+        bulk_grant_approve(grant=grant, actor=finance_user)
+    bulk_grant_cancel(grant=grant, actor=operations_user)
+    with pytest.raises(InvalidTransition):
+        bulk_grant_submit(grant=grant, actor=operations_user)
+    assert bulk_grant_run(grant=grant).status == BulkGrantStatus.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"segment": {}}, "segment"),
+        ({"segment": {"levels": ["PLATINUM"]}}, "segment"),
+        ({"segment": {"everybody": True, "levels": ["GOLD"]}}, "segment"),
+        ({"segment": {"registered_after": "2026-13-01"}}, "segment"),
+        ({"segment": {"registered_after": "2026-02-01", "registered_before": "2026-01-01"}}, "segment"),
+        ({"segment": {"no_order_days": 0}}, "segment"),
+        ({"segment": {"no_order_days": "30"}}, "segment"),
+        ({"segment": {"mystery": 1}}, "segment"),
+        ({"segment": ["GOLD"]}, "segment"),
+        ({"template": None}, "template"),
+        ({"name": " "}, "name"),
+    ],
+)
+def test_bad_definitions_are_refused(operations_user, fields, field):
+    data = {"name": "g", "target_type": "SEGMENT", "segment": {"everybody": True}, "template": CouponTemplateFactory()}
+
+    with pytest.raises(ValidationFailed) as refused:
+        bulk_grant_create(actor=operations_user, **(data | fields))
+
+    assert field in refused.value.details
+    assert BulkGrant.objects.count() == 0
+
+
+def test_a_draft_template_cannot_be_granted(operations_user):
+    with pytest.raises(ValidationFailed):
+        bulk_grant_create(
+            actor=operations_user,
+            name="g",
+            target_type="SEGMENT",
+            segment={"everybody": True},
+            template=CouponTemplateFactory(status=TemplateStatus.DRAFT),
+        )
+
+
+def test_an_uploaded_list_becomes_the_recipients(operations_user):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    csv_text = f"user\nalice\n{bob.pk}\nalice\n"
+
+    grant = bulk_grant_create(
+        actor=operations_user,
+        name="list",
+        target_type="USER_LIST",
+        users=bulk_grants.parse_user_list(csv_text),
+        template=CouponTemplateFactory(),
+    )
+
+    assert grant.targeted == 2
+    assert set(BulkGrantRecipient.objects.filter(grant=grant).values_list("user_id", flat=True)) == {alice.pk, bob.pk}
+
+
+def test_unknown_customers_in_a_list_are_named(operations_user):
+    UserFactory(username="alice")
+
+    with pytest.raises(ValidationFailed) as refused:
+        bulk_grant_create(
+            actor=operations_user,
+            name="list",
+            target_type="USER_LIST",
+            users=["alice", "ghost", "4242424"],
+            template=CouponTemplateFactory(),
+        )
+
+    assert refused.value.details["unknown"] == ["ghost", "4242424"]
+    assert BulkGrantRecipient.objects.count() == 0
+
+
+# segments ---------------------------------------------------------------------------------------
+
+
+def run_segment(operations_user, finance_user, segment) -> set[int]:
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template, segment=segment)
+    bulk_grant_run(grant=grant)
+    return set(BulkGrantRecipient.objects.filter(grant=grant).values_list("user_id", flat=True))
+
+
+def test_segments_select_by_level_tag_registration_and_orders(operations_user, finance_user):
+    now = timezone.now()
+    gold = UserFactory()
+    MemberProfile.objects.filter(user=gold).update(level="GOLD", registered_at=now - timedelta(days=400))
+    tagged = UserFactory()
+    tagged.member.tags.add(MemberTag.objects.create(name="lunch"))
+    MemberProfile.objects.filter(user=tagged).update(registered_at=now - timedelta(days=10))
+    ordered_lately = UserFactory()
+    MemberProfile.objects.filter(user=ordered_lately).update(last_order_at=now - timedelta(days=2))
+    Order.objects.create(user=ordered_lately, channel="APP", subtotal=Decimal("10.00"), total=Decimal("10.00"))
+    inactive = UserFactory()
+    get_user_model().objects.filter(pk=inactive.pk).update(is_active=False)
+    everyone_active = {gold.pk, tagged.pk, ordered_lately.pk}
+
+    assert run_segment(operations_user, finance_user, {"levels": ["GOLD", "VIP"]}) == {gold.pk}
+    assert run_segment(operations_user, finance_user, {"tags": ["lunch"]}) == {tagged.pk}
+    cutoff = (now - timedelta(days=30)).astimezone(timezone.get_default_timezone()).date().isoformat()
+    assert run_segment(operations_user, finance_user, {"registered_before": cutoff}) == {gold.pk}
+    assert run_segment(operations_user, finance_user, {"registered_after": cutoff}) == {tagged.pk, ordered_lately.pk}
+    assert run_segment(operations_user, finance_user, {"no_order_days": 30}) == {gold.pk, tagged.pk}
+    assert run_segment(operations_user, finance_user, {"everybody": True}) == everyone_active
+
+
+# running ----------------------------------------------------------------------------------------
+
+
+def test_a_run_grants_once_per_user_with_exact_counters(operations_user, finance_user):
+    users = make_members(40)
+    template = CouponTemplateFactory(total_quantity=30, per_user_limit=1)
+    for user in users[:5]:
+        issue_now(template=template, user_id=user.pk)  # already at their limit
+    grant = approved_grant(operations_user, finance_user, template=template)
+
+    bulk_grant_run(grant=grant, chunk_size=7)
+
+    assert_exact(grant, template, issued_before=5)
+    grant.refresh_from_db()
+    assert (grant.targeted, grant.granted, grant.skipped_limit, grant.skipped_stock) == (40, 25, 5, 10)
+    # the first eligible users in order got the stock
+    granted = BulkGrantRecipient.objects.filter(grant=grant, status="GRANTED").values_list("user_id", flat=True)
+    assert sorted(granted) == [u.pk for u in users[5:30]]
+    assert Notification.objects.filter(data__bulk_grant_id=grant.pk).count() == 25
+    assert ClaimQuota.objects.filter(template=template, claimed=1).count() == 30
+    assert [a.action for a in audit_trail_for(grant)][:2] == ["finish", "run"]
+
+
+def test_a_run_is_idempotent(operations_user, finance_user):
+    make_members(12)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+
+    bulk_grant_run(grant=grant, chunk_size=5)
+    bulk_grant_run(grant=grant, chunk_size=5)
+    run_bulk_grant.apply(args=[grant.pk])
+
+    assert_exact(grant, template)
+    assert UserCoupon.objects.count() == 12
+
+
+def test_a_run_interrupted_by_an_error_resumes_without_doubling(operations_user, finance_user, monkeypatch):
+    make_members(50)
+    template = CouponTemplateFactory(total_quantity=45, per_user_limit=1)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    real_chunk = bulk_grants._grant_template_chunk
+    calls = {"n": 0}
+
+    def crash_on_the_fourth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ConnectionError("worker lost")
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_grants, "_grant_template_chunk", crash_on_the_fourth)
+    with pytest.raises(ConnectionError):
+        bulk_grant_run(grant=grant, chunk_size=10)
+    grant.refresh_from_db()
+    assert (grant.status, grant.granted) == (BulkGrantStatus.RUNNING, 30)
+
+    monkeypatch.undo()
+    bulk_grant_run(grant=grant, chunk_size=10)
+
+    assert_exact(grant, template)
+    grant.refresh_from_db()
+    assert (grant.granted, grant.skipped_stock) == (45, 5)
+
+
+def test_max_chunks_stops_and_the_next_run_resumes(operations_user, finance_user):
+    make_members(30)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+
+    assert bulk_grant_run(grant=grant, chunk_size=10, max_chunks=2).granted == 20
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.RUNNING
+    bulk_grant_run(grant=grant, chunk_size=10)
+
+    assert_exact(grant, template)
+
+
+def test_cancelling_stops_a_running_grant_between_chunks(operations_user, finance_user):
+    make_members(30)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant, chunk_size=10, max_chunks=1)
+
+    bulk_grant_cancel(grant=grant, actor=operations_user, remark="wrong audience")
+    bulk_grant_run(grant=grant, chunk_size=10)
+
+    grant.refresh_from_db()
+    assert (grant.status, grant.granted) == (BulkGrantStatus.CANCELLED, 10)
+    assert UserCoupon.objects.count() == 10
+
+
+def test_a_template_stopped_mid_run_fails_the_rest(operations_user, finance_user):
+    make_members(20)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant, chunk_size=8, max_chunks=1)
+    CouponTemplate.objects.filter(pk=template.pk).update(status=TemplateStatus.STOPPED)
+
+    bulk_grant_run(grant=grant, chunk_size=8)
+
+    grant.refresh_from_db()
+    assert (grant.status, grant.granted, grant.failed) == (BulkGrantStatus.FAILED, 8, 12)
+    assert "STOPPED" in grant.last_error
+
+
+def test_a_gift_pack_can_be_granted_in_bulk(operations_user, finance_user):
+    users = make_members(6)
+    plenty = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    scarce = CouponTemplateFactory(total_quantity=3, per_user_limit=0)
+    pack = GiftPack.objects.create(name="p", trigger="MANUAL")
+    GiftPackItem.objects.create(pack=pack, template=plenty, quantity=1)
+    GiftPackItem.objects.create(pack=pack, template=scarce, quantity=1)
+    only_scarce = GiftPack.objects.create(name="q", trigger="MANUAL")
+    GiftPackItem.objects.create(pack=only_scarce, template=scarce, quantity=1)
+
+    grant = approved_grant(operations_user, finance_user, gift_pack=pack)
+    bulk_grant_run(grant=grant, chunk_size=4)
+    second = approved_grant(operations_user, finance_user, gift_pack=only_scarce)
+    bulk_grant_run(grant=second, chunk_size=4)
+
+    grant.refresh_from_db()
+    second.refresh_from_db()
+    assert (grant.granted, grant.status) == (6, BulkGrantStatus.DONE)
+    assert (second.granted, second.skipped_stock) == (0, 6)
+    assert GiftPackGrant.objects.filter(occasion=f"bulk:{grant.pk}").count() == 6
+    assert UserCoupon.objects.filter(template=plenty).count() == 6
+    assert UserCoupon.objects.filter(template=scarce).count() == 3
+    assert {u.pk for u in users} == set(GiftPackGrant.objects.values_list("user_id", flat=True))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_running_one_grant_share_it_exactly():
+    operations_user, finance_user = StaffFactory(role="operations"), StaffFactory(role="finance")
+    make_members(300)
+    template = CouponTemplateFactory(total_quantity=250, per_user_limit=1)
+    grant = approved_grant(operations_user, finance_user, template=template)
+
+    results = run_concurrently(lambda _i: bulk_grant_run(grant=grant, chunk_size=20), [(0,), (1,), (2,)])
+
+    assert all(isinstance(r, BulkGrant) for r in results), results
+    assert_exact(grant, template)
+    grant.refresh_from_db()
+    assert (grant.granted, grant.skipped_stock) == (250, 50)
+
+
+KILLABLE_RUN = """
+import os, sys, time
+import django
+django.setup()
+from marketing.models import BulkGrant
+from marketing.services import bulk_grants
+real = bulk_grants._grant_template_chunk
+def slow(*args, **kwargs):
+    result = real(*args, **kwargs)
+    time.sleep(0.05)  # the kill lands between two statements of an open chunk
+    return result
+bulk_grants._grant_template_chunk = slow
+bulk_grants.bulk_grant_run(grant=BulkGrant.objects.get(pk=int(sys.argv[1])), chunk_size=25)
+"""
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_mid_run_is_resumed_and_everyone_is_granted_once():
+    operations_user, finance_user = StaffFactory(role="operations"), StaffFactory(role="finance")
+    make_members(400)
+    template = CouponTemplateFactory(total_quantity=380, per_user_limit=1)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"mysql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+
+    # when a worker is killed (SIGKILL) after some chunks committed
+    worker = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(grant.pk)], env=env, cwd=settings.BASE_DIR)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and BulkGrant.objects.get(pk=grant.pk).granted < 100:
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    grant.refresh_from_db()
+    assert grant.status == BulkGrantStatus.RUNNING and 100 <= grant.granted < 380
+
+    # and the task runs again
+    run_bulk_grant.apply(args=[grant.pk])
+
+    # then every targeted user was handled exactly once
+    assert_exact(grant, template)
+    grant.refresh_from_db()
+    assert (grant.targeted, grant.granted, grant.skipped_stock) == (400, 380, 20)
+
+
+# staff API --------------------------------------------------------------------------------------
+
+
+def test_staff_create_submit_and_approve_over_the_api(operations_client, finance_client, monkeypatch):
+    monkeypatch.setattr(run_bulk_grant, "delay", lambda grant_id: None)
+    template = CouponTemplateFactory()
+    body = {"name": "gold", "target_type": "SEGMENT", "segment": {"levels": ["GOLD"]}, "template_id": template.pk}
+
+    created = operations_client.post(GRANTS, body, format="json")
+    assert created.status_code == 201, created.content
+    grant_id = created.json()["id"]
+    assert created.json()["status"] == "DRAFT"
+    assert operations_client.post(f"{GRANTS}{grant_id}/submit").json()["status"] == "PENDING_REVIEW"
+    assert operations_client.post(f"{GRANTS}{grant_id}/approve").status_code == 403
+    approved = finance_client.post(f"{GRANTS}{grant_id}/approve", {"remark": "ok"}, format="json")
+
+    assert approved.status_code == 200
+    detail = operations_client.get(f"{GRANTS}{grant_id}").json()
+    assert detail["status"] == "APPROVED"
+    assert [a["action"] for a in detail["audit_trail"]] == ["approve", "submit", "create"]
+    listed = operations_client.get(GRANTS, {"status": "APPROVED"}).json()
+    assert [row["id"] for row in listed["results"]] == [grant_id]
+    assert set(listed) == {"count", "next", "previous", "results"}
+
+
+def test_a_list_can_be_uploaded_as_csv(operations_client):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    upload = SimpleUploadedFile("users.csv", f"username\nalice\n{bob.pk}\n".encode(), content_type="text/csv")
+
+    response = operations_client.post(
+        GRANTS,
+        {
+            "name": "vip list",
+            "target_type": "USER_LIST",
+            "template_id": CouponTemplateFactory().pk,
+            "users_file": upload,
+        },
+        format="multipart",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["targeted"] == 2
+    grant = BulkGrant.objects.get()
+    assert set(grant.recipients.values_list("user_id", flat=True)) == {alice.pk, bob.pk}
+
+
+def test_reject_needs_a_remark_over_the_api(operations_user, operations_client, finance_client):
+    grant = bulk_grant_create(
+        actor=operations_user,
+        name="g",
+        target_type="SEGMENT",
+        segment={"everybody": True},
+        template=CouponTemplateFactory(),
+    )
+    operations_client.post(f"{GRANTS}{grant.pk}/submit")
+
+    assert finance_client.post(f"{GRANTS}{grant.pk}/reject", {}, format="json").status_code == 400
+    assert (
+        finance_client.post(f"{GRANTS}{grant.pk}/reject", {"remark": "no"}, format="json").json()["status"] == "DRAFT"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "target_type": "SEGMENT", "segment": {"everybody": True}},
+        {"name": "x", "target_type": "SEGMENT", "segment": {"everybody": True}, "template_id": "one"},
+        {"name": "x", "target_type": "SEGMENT", "segment": {"everybody": True}, "template_id": 99999999},
+        {"name": "x", "target_type": "SEGMENT", "segment": {"everybody": True}, "template_id": 10**25},
+        {"name": "x", "target_type": "SEGMENT", "segment": {"everybody": True}, "gift_pack_id": 4444},
+        {"name": "x", "target_type": "EVERYONE", "segment": {"everybody": True}, "template_id": 1},
+        {"name": "x", "target_type": "SEGMENT", "segment": "GOLD", "template_id": 1},
+        {"name": "x", "target_type": "USER_LIST", "template_id": 1},
+        {"name": "x", "target_type": "USER_LIST", "users": "alice", "template_id": 1},
+        {
+            "name": "x",
+            "target_type": "SEGMENT",
+            "segment": {"everybody": True},
+            "template_id": 1,
+            "scheduled_at": "tomorrow",
+        },
+    ],
+)
+def test_bad_api_input_is_a_400_and_changes_nothing(operations_client, body):
+    template = CouponTemplateFactory()
+    if body.get("template_id") == 1:
+        body = body | {"template_id": template.pk}
+
+    response = operations_client.post(GRANTS, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert BulkGrant.objects.count() == 0
+
+
+def test_a_malformed_body_is_a_400(operations_client):
+    response = operations_client.post(GRANTS, data="{", content_type="application/json")
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "MALFORMED_REQUEST"
+
+
+def test_customers_and_unknown_grants(customer_client, operations_client, finance_client):
+    assert customer_client.get(GRANTS).status_code == 403
+    assert customer_client.post(GRANTS, {}, format="json").status_code == 403
+    assert operations_client.get(f"{GRANTS}987654").status_code == 404
+    assert operations_client.post(f"{GRANTS}987654/submit").status_code == 404
+    body = {
+        "name": "x",
+        "target_type": "SEGMENT",
+        "segment": {"everybody": True},
+        "template_id": CouponTemplateFactory().pk,
+    }
+    assert finance_client.post(GRANTS, body, format="json").status_code == 403
+
+
+def test_progress_is_shown(operations_user, finance_user, operations_client):
+    make_members(10)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant, chunk_size=4, max_chunks=1)
+
+    assert operations_client.get(f"{GRANTS}{grant.pk}").json()["progress"] == 0.4
