@@ -83,7 +83,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         obj = get_object_or_404(self.model, pk=object_id)
         if action not in self.workflow_labels or not self.has_view_permission(request, obj):
             raise PermissionDenied
-        form = WorkflowForm(request.POST or None)
+        form = WorkflowForm(request.POST if request.method == "POST" else None)
         if action in self.remark_required:
             form.fields["remark"].required = True
         change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])

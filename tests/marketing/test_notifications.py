@@ -1,0 +1,92 @@
+"""The notifications outbox: the customer's own messages over the API, and a pluggable sender."""
+
+import pytest
+from django.utils import timezone
+
+from marketing.models import Notification, NotificationKind
+from marketing.notifications import notifications_send
+from marketing.tasks import send_notifications
+from tests.factories import UserFactory
+from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
+
+NOTIFICATIONS = "/api/v1/me/notifications/"
+SENT: list[int] = []
+
+
+def recording_backend(notification: Notification) -> None:
+    SENT.append(notification.pk)
+
+
+def failing_backend(notification: Notification) -> None:
+    raise ConnectionError("SMS gateway down")
+
+
+def note(user, title="You received 1 coupon") -> Notification:
+    return Notification.objects.create(user=user, kind=NotificationKind.COUPON_GRANTED, title=title)
+
+
+def test_customers_read_their_own_notifications(customer, customer_client):
+    mine = [note(customer, f"n{i}") for i in range(3)]
+    note(UserFactory(), "someone else's")
+
+    body = customer_client.get(NOTIFICATIONS, {"page_size": 2}).json()
+
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 3
+    assert [row["id"] for row in body["results"]] == [mine[2].pk, mine[1].pk]
+    assert set(body["results"][0]) == {"id", "kind", "title", "body", "data", "created_at", "read_at"}
+
+
+def test_notifications_need_a_token(api_client):
+    assert api_client.get(NOTIFICATIONS).status_code == 401
+
+
+def test_the_backend_is_pluggable_and_sends_each_once(settings, customer):
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.recording_backend"
+    SENT.clear()
+    first, second = note(customer), note(customer)
+
+    assert notifications_send(ids=[first.pk]) == 1
+    assert send_notifications.apply(args=[None]).get() == 1
+    assert notifications_send() == 0
+
+    assert SENT == [first.pk, second.pk]
+    assert Notification.objects.filter(sent_at__isnull=True).count() == 0
+
+
+def test_a_failing_backend_leaves_the_message_in_the_outbox(settings, customer):
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.failing_backend"
+    message = note(customer)
+
+    assert notifications_send() == 0
+
+    message.refresh_from_db()
+    assert message.sent_at is None
+
+
+def test_the_default_backend_logs(customer, caplog):
+    message = note(customer, "hello")
+
+    with caplog.at_level("INFO", logger="marketing.notifications"):
+        assert notifications_send(ids=[message.pk]) == 1
+
+    assert "hello" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_send_each_message_once(settings):
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.recording_backend"
+    SENT.clear()
+    user = UserFactory()
+    Notification.objects.bulk_create(
+        [Notification(user=user, kind=NotificationKind.COUPON_GRANTED, title=f"m{i}") for i in range(40)]
+    )
+
+    results = run_concurrently(lambda _i: notifications_send(), [(i,) for i in range(4)])
+
+    assert sum(results) == 40
+    assert sorted(SENT) == sorted(Notification.objects.values_list("pk", flat=True))
+    assert not Notification.objects.filter(sent_at__isnull=True).exists()
+    assert all(n.sent_at <= timezone.now() for n in Notification.objects.all())
