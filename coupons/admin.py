@@ -246,7 +246,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
     def workflow_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
         template = get_object_or_404(CouponTemplate, pk=object_id)
-        if action not in WORKFLOW_LABELS:
+        if action not in WORKFLOW_LABELS or not self.has_view_permission(request, template):
             raise PermissionDenied
         # Bound on every POST: a submit has no fields, so its POST may be empty and must still act.
         form = WorkflowForm(request.POST if request.method == "POST" else None, action=action)

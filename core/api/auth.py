@@ -1,5 +1,9 @@
-from django.contrib.auth import authenticate
+from datetime import date
+
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -34,6 +38,19 @@ class RegisterApi(APIView):
         def validate_password(self, value: str) -> str:
             validate_password(value)
             return value
+
+        def validate_birthday(self, value: date | None) -> date | None:
+            if value is not None and value > timezone.localdate():
+                raise serializers.ValidationError(_("A birthday cannot be in the future."))
+            return value
+
+        def validate(self, attrs: dict) -> dict:
+            # Again with the account: a password too like the username is refused too.
+            try:
+                validate_password(attrs["password"], get_user_model()(username=attrs["username"]))
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+            return attrs
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()

@@ -111,7 +111,14 @@ def test_a_weak_password_is_refused(api_client, password):
     assert not User.objects.filter(username="xiaoming").exists()
 
 
-@pytest.mark.parametrize("birthday", ["1990-13-45", "yesterday", 19900501])
+def test_a_password_like_the_username_is_refused(api_client):
+    response = api_client.post(REGISTER, {"username": "xiaoming2030", "password": "xiaoming2030"}, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", field="password")
+    assert not User.objects.filter(username="xiaoming2030").exists()
+
+
+@pytest.mark.parametrize("birthday", ["1990-13-45", "yesterday", 19900501, "2999-01-01"])
 def test_a_bad_birthday_is_refused(api_client, birthday):
     response = api_client.post(
         REGISTER, {"username": "xiaoming", "password": PASSWORD, "birthday": birthday}, format="json"

@@ -238,6 +238,19 @@ def test_an_unknown_workflow_action_is_forbidden(operations_user):
     assert response.status_code == 403
 
 
+def test_staff_without_a_role_cannot_open_a_workflow_page():
+    template = CouponTemplateFactory(status=S.DRAFT, name="机密模板")
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, profile=False))
+
+    page = client.get(workflow_url(template.pk, "submit"))
+    post = client.post(workflow_url(template.pk, "submit"), {})
+
+    assert (page.status_code, post.status_code) == (403, 403)
+    assert "机密模板" not in page.content.decode()
+    assert status_of(template) == S.DRAFT
+
+
 def test_a_customer_cannot_reach_the_workflow_pages(operations_user):
     template = CouponTemplateFactory(status=S.DRAFT)
     client = Client()
