@@ -13,7 +13,7 @@ from coupons.services.issuing import random_amount, validity_for
 from marketing.models import MemberProfile, MemberTag
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
-from tests.marketing.distribution import clean_redis  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

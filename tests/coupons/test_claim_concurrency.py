@@ -14,7 +14,7 @@ from coupons.services.claim import coupon_claim
 from coupons.services.issuing import LimitReached, SoldOut
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory
-from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_redis")]
 

@@ -14,7 +14,7 @@ from coupons.models import CouponTemplate, RedemptionCode, RedemptionCodeBatch, 
 from coupons.services.codes import ALPHABET, code_batch_create, code_redeem, normalise_code
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, UserFactory
-from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

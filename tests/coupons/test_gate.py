@@ -15,7 +15,7 @@ from coupons.services.claim import coupon_claim
 from coupons.services.issuing import NotClaimable, SoldOut
 from coupons.services.templates import template_approve, template_stop
 from tests.factories import CouponTemplateFactory, StaffFactory
-from tests.marketing.distribution import clean_redis  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

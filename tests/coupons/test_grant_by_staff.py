@@ -14,7 +14,7 @@ from coupons.models import CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.grants import coupons_grant_by_staff
 from marketing.models import Notification
 from tests.factories import CouponTemplateFactory, StaffFactory, UserFactory
-from tests.marketing.distribution import clean_redis  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from coupons.models import CouponStatus
 from tests.conftest import client_for
 from tests.factories import UserCouponFactory, UserFactory
-from tests.marketing.distribution import clean_redis  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

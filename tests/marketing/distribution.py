@@ -26,6 +26,28 @@ def clean_redis():
     redis_link.reset()
 
 
+def ensure_roles() -> None:
+    """Content types, permissions and the role groups, as ``migrate`` leaves them. A transactional
+    test's flush removes the groups (a data migration made them), and a serialized one everything."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    from core.roles import sync_role_groups
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    sync_role_groups(Group, Permission)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_roles_after_module(django_db_setup, django_db_blocker):
+    """Leave the database as migrate made it for later modules and later runs (--reuse-db)."""
+    yield
+    with django_db_blocker.unblock():
+        ensure_roles()
+
+
 def ensure_connections(needed: int) -> None:
     """Raise MariaDB's max_connections if this many threads could not connect at once."""
     if connection.vendor != "mysql":

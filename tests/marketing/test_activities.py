@@ -13,7 +13,7 @@ from marketing.models import Activity, ActivityItem, ActivityParticipation, Acti
 from marketing.services.activities import activity_cancel, activity_claim, activity_end, activity_publish
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, UserFactory
-from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

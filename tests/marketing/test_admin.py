@@ -16,7 +16,7 @@ from marketing.models import Activity, ActivityStatus, BulkGrant, BulkGrantStatu
 from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_run
 from marketing.tasks import run_bulk_grant
 from tests.factories import CouponTemplateFactory, UserFactory
-from tests.marketing.distribution import clean_redis  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

@@ -46,7 +46,7 @@ from marketing.services.bulk_grants import (
 from marketing.tasks import run_bulk_grant
 from orders.models import Order
 from tests.factories import CouponTemplateFactory, StaffFactory, UserFactory
-from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+from tests.marketing.distribution import clean_redis, ensure_roles, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 
@@ -408,8 +408,9 @@ def test_a_gift_pack_can_be_granted_in_bulk(operations_user, finance_user):
     assert {u.pk for u in users} == set(GiftPackGrant.objects.values_list("user_id", flat=True))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_running_one_grant_share_it_exactly():
+    ensure_roles()
     operations_user, finance_user = StaffFactory(role="operations"), StaffFactory(role="finance")
     make_members(300)
     template = CouponTemplateFactory(total_quantity=250, per_user_limit=1)
@@ -439,8 +440,9 @@ bulk_grants.bulk_grant_run(grant=BulkGrant.objects.get(pk=int(sys.argv[1])), chu
 """
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_run_is_resumed_and_everyone_is_granted_once():
+    ensure_roles()
     operations_user, finance_user = StaffFactory(role="operations"), StaffFactory(role="finance")
     make_members(400)
     template = CouponTemplateFactory(total_quantity=380, per_user_limit=1)

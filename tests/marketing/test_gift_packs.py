@@ -8,7 +8,7 @@ from marketing import triggers
 from marketing.models import GiftPack, GiftPackGrant, GiftPackItem, GiftPackTrigger, MemberProfile, Notification
 from marketing.services.gift_packs import fire_trigger, grant_pack
 from tests.factories import CouponTemplateFactory, UserFactory
-from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

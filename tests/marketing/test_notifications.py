@@ -7,7 +7,7 @@ from marketing.models import Notification, NotificationKind
 from marketing.notifications import notifications_send
 from marketing.tasks import send_notifications
 from tests.factories import UserFactory
-from tests.marketing.distribution import clean_redis, run_concurrently  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 
