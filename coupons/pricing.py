@@ -1,18 +1,25 @@
-"""The bridge between Django rows and the pricing engine: menu products become an engine ``Cart``,
-``UserCoupon`` rows (with their templates) become engine ``Coupon`` values, and the business time zone
-and the clock become a ``Context``. Checkout preview and order placement both price through here, so
-what a customer is shown is what the order charges.
+"""The bridge between Django rows and the pricing engine: menu products become an engine ``Cart``, the
+coupons a customer holds (``UserCoupon`` joined to its template) become engine ``Coupon`` values, and
+the business time zone and the clock become a ``Context``. Checkout preview and order placement both
+price through here, so what a customer is shown is what the order charges.
+
+Coupons are read as ``HeldCoupon`` rows (``values_list`` over one join) rather than model instances: a
+wallet of 200 coupons then costs a few milliseconds instead of tens (building two model instances of
+~50 fields per coupon was most of the preview's time outside the engine).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
@@ -48,37 +55,85 @@ def engine_cart(*, lines: Sequence[tuple[Product, int]]) -> Cart:
     )
 
 
-def gift_sku_of(coupon: UserCoupon) -> str | None:
+# Coupons ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldCoupon:
+    """A customer's coupon as checkout reads it: the instance's fields and its template's definition."""
+
+    id: int
+    code: str
+    user_id: int
+    status: str
+    amount: Decimal | None
+    valid_from: datetime
+    expires_at: datetime
+    template_id: int
+    name: str
+    short_name: str
+    type: str
+    value: Any
+    usage_rules: Any
+    return_on_cancel: bool
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+HELD_COUPON_FIELDS = (
+    "id",
+    "code",
+    "user_id",
+    "status",
+    "amount",
+    "valid_from",
+    "expires_at",
+    "template_id",
+    "template__name",
+    "template__short_name",
+    "template__type",
+    "template__value",
+    "template__usage_rules",
+    "template__return_on_cancel",
+)
+
+
+def held_coupons(queryset: QuerySet[UserCoupon]) -> list[HeldCoupon]:
+    """The coupons of ``queryset`` with their templates, in one query."""
+    return [HeldCoupon(*row) for row in queryset.values_list(*HELD_COUPON_FIELDS)]
+
+
+def gift_sku_of(coupon: HeldCoupon) -> str | None:
     """The sku a FREE_ITEM coupon gives, read from its template's value; None for other types or a
     malformed value (the engine then reports the definition as invalid)."""
-    template = coupon.template
-    if template.type != FREE_ITEM or not isinstance(template.value, Mapping):
+    if coupon.type != FREE_ITEM or not isinstance(coupon.value, Mapping):
         return None
-    sku = template.value.get("gift_item_id")
+    sku = coupon.value.get("gift_item_id")
     return sku if isinstance(sku, str) and sku else None
 
 
-def gift_skus(coupons: Iterable[UserCoupon]) -> set[str]:
+def gift_skus(coupons: Iterable[HeldCoupon]) -> set[str]:
     return {sku for sku in (gift_sku_of(coupon) for coupon in coupons) if sku}
 
 
-def engine_coupon(coupon: UserCoupon, *, products: Mapping[str, Product]) -> Coupon:
+def engine_coupon(coupon: HeldCoupon, *, products: Mapping[str, Product]) -> Coupon:
     """The engine's view of one coupon. ``products`` are the orderable menu products by sku: a gift
     dish missing from it (unknown or inactive) leaves ``gift`` None, which the engine reports as
-    GIFT_UNAVAILABLE. The template must be loaded (select_related) to avoid a query per coupon."""
-    template = coupon.template
+    GIFT_UNAVAILABLE."""
     gift = None
     sku = gift_sku_of(coupon)
     if sku is not None and sku in products:
         product = products[sku]
         gift = GiftProduct(sku=product.sku, name=product.name, unit_price=product.price)
     return Coupon(
-        id=coupon.pk,
-        type=template.type,
+        id=coupon.id,
+        type=coupon.type,
         # Passed as stored, even when malformed: the engine then refuses the coupon as
         # INVALID_DEFINITION instead of pricing it without its rules.
-        value=template.value,
-        usage_rules=template.usage_rules,
+        value=coupon.value,
+        usage_rules=coupon.usage_rules,
         amount=coupon.amount,
         valid_from=coupon.valid_from,
         expires_at=coupon.expires_at,
@@ -86,9 +141,11 @@ def engine_coupon(coupon: UserCoupon, *, products: Mapping[str, Product]) -> Cou
     )
 
 
-def engine_coupons(coupons: Iterable[UserCoupon], *, products: Mapping[str, Product]) -> list[Coupon]:
+def engine_coupons(coupons: Iterable[HeldCoupon], *, products: Mapping[str, Product]) -> list[Coupon]:
     return [engine_coupon(coupon, products=products) for coupon in coupons]
 
+
+# Reasons ----------------------------------------------------------------------------------------
 
 # Coupons that are not UNUSED never reach the engine; their reason code is their status.
 _STATUS_MESSAGES: Mapping[str, str] = {
@@ -98,7 +155,7 @@ _STATUS_MESSAGES: Mapping[str, str] = {
 }
 
 
-def status_reason(coupon: UserCoupon) -> Reason | None:
+def status_reason(coupon: HeldCoupon) -> Reason | None:
     """Why a coupon cannot be used whatever the cart (LOCKED, USED, REVOKED, EXPIRED), or None for an
     UNUSED one, which the engine checks (including an expiry that passed before the sweep)."""
     if coupon.status == CouponStatus.UNUSED:

@@ -4,6 +4,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from coupons.models import CouponStatus, UserCoupon
+from coupons.pricing import HeldCoupon, held_coupons
 from orders.models import Category, Order, OrderCoupon, OrderLine, Product
 
 
@@ -26,7 +27,7 @@ def orderable_products(*, skus: Iterable[str]) -> dict[str, Product]:
     return {product.sku: product for product in qs}
 
 
-def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[UserCoupon]:
+def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[HeldCoupon]:
     """What checkout considers, with templates, in one query: every UNUSED coupon of the customer
     (also those past expiry the sweep has not reached: the engine says EXPIRED) and the chosen ones
     whatever their status. Ordered by expiry, soonest first."""
@@ -34,17 +35,15 @@ def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[U
     ids = list(coupon_ids)
     if ids:
         condition |= Q(pk__in=ids)
-    return list(
-        UserCoupon.objects.filter(condition, user_id=user.pk).select_related("template").order_by("expires_at", "id")
-    )
+    return held_coupons(UserCoupon.objects.filter(condition, user_id=user.pk).order_by("expires_at", "id"))
 
 
-def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[UserCoupon]:
+def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[HeldCoupon]:
     """The customer's coupons among ``coupon_ids`` (any status), with templates; others' ids are left out."""
     ids = list(coupon_ids)
     if not ids:
         return []
-    return list(UserCoupon.objects.filter(pk__in=ids, user_id=user.pk).select_related("template"))
+    return held_coupons(UserCoupon.objects.filter(pk__in=ids, user_id=user.pk).order_by("id"))
 
 
 def _order_details(qs: QuerySet[Order]) -> QuerySet[Order]:

@@ -109,12 +109,12 @@ class CheckoutPreviewApi(APIView):
             ]
 
     class CouponOutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField(source="coupon.pk")
+        id = serializers.IntegerField(source="coupon.id")
         code = serializers.CharField(source="coupon.code")
         template_id = serializers.IntegerField(source="coupon.template_id")
-        name = serializers.CharField(source="coupon.template.name")
-        short_name = serializers.CharField(source="coupon.template.short_name")
-        type = serializers.CharField(source="coupon.template.type")
+        name = serializers.CharField(source="coupon.name")
+        short_name = serializers.CharField(source="coupon.short_name")
+        type = serializers.CharField(source="coupon.type")
         expires_at = serializers.DateTimeField(source="coupon.expires_at")
         usable = serializers.BooleanField()
         discount = serializers.DecimalField(max_digits=12, decimal_places=2)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from core.errors import NotFound, ValidationFailed
 from coupons.engine import Application, Reason, apply_coupons, best_combination, preview, to_money
 from coupons.models import CouponStatus, CouponTemplate, UserCoupon
 from coupons.pricing import (
+    HeldCoupon,
     engine_cart,
     engine_coupon,
     engine_coupons,
@@ -68,7 +69,7 @@ class PricedLine:
 class CouponOption:
     """One coupon of the customer on its own against the cart."""
 
-    coupon: UserCoupon
+    coupon: HeldCoupon
     usable: bool
     discount: Decimal
     gift_worth: Decimal
@@ -141,7 +142,7 @@ def _priced_lines(items: Sequence[CartItem], products: Mapping[str, Product]) ->
     return lines
 
 
-def _missing_coupons(ids: Sequence[int], found: Iterable[UserCoupon]) -> NotFound | None:
+def _missing_coupons(ids: Sequence[int], found: Iterable[HeldCoupon]) -> NotFound | None:
     # Unknown ids and other customers' ids get the same answer: nothing tells them apart.
     missing = sorted(set(ids) - {coupon.pk for coupon in found})
     if not missing:
@@ -172,7 +173,7 @@ def _refused(subtotal: Decimal, line_refs: Iterable[str], refused: Mapping[int, 
 
 
 def _apply_choice(
-    lines: tuple[PricedLine, ...], chosen: Sequence[UserCoupon], products: Mapping[str, Product], channel: str, now
+    lines: tuple[PricedLine, ...], chosen: Sequence[HeldCoupon], products: Mapping[str, Product], channel: str, now
 ) -> Application:
     """The engine's ``apply_coupons`` on the chosen coupons, refusing those that are not UNUSED
     (LOCKED, USED, REVOKED, EXPIRED) before the engine sees them."""
@@ -291,15 +292,20 @@ def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...],
     products = orderable_products(skus=[item.sku for item in items] + sorted(gift_skus(candidates)))
     priced = _priced_lines(items, products)
 
-    # The coupon rows, locked in primary-key order (a PRIMARY range scan: rows are locked as read).
-    templates = {c.pk: c.template for c in candidates}
+    # The coupon rows, locked in primary-key order (a PRIMARY range scan: rows are locked as read);
+    # what may have changed since the read above is taken from the locked rows.
+    by_id = {c.pk: c for c in candidates}
+    rows = (
+        UserCoupon.objects.select_for_update()
+        .filter(pk__in=list(by_id))
+        .order_by("pk")
+        .values_list("id", "user_id", "status", "valid_from", "expires_at", "amount")
+    )
     locked = {
-        c.pk: c
-        for c in UserCoupon.objects.select_for_update().filter(pk__in=list(templates)).order_by("pk")
-        if c.user_id == user.pk
+        pk: replace(by_id[pk], status=status, valid_from=valid_from, expires_at=expires_at, amount=amount)
+        for pk, user_id, status, valid_from, expires_at, amount in rows
+        if user_id == user.pk
     }
-    for coupon in locked.values():
-        coupon.template = templates[coupon.pk]
 
     if auto:
         usable = [c for c in locked.values() if c.status == CouponStatus.UNUSED]
@@ -337,7 +343,7 @@ def _write_order(
     priced: tuple[PricedLine, ...],
     application: Application,
     products: Mapping[str, Product],
-    locked: Mapping[int, UserCoupon],
+    locked: Mapping[int, HeldCoupon],
     now,
 ) -> Order:
     order = Order.objects.create(
