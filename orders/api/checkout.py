@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,8 +68,70 @@ class ReasonOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-def _reasons(reasons) -> list[dict[str, str]]:
-    return [reason_payload(reason) for reason in reasons]
+@extend_schema_field(ReasonOutputSerializer(many=True))
+class ReasonsField(serializers.Field):
+    """Engine reasons rendered as ``[{"code", "message"}]`` in the request's language."""
+
+    def to_representation(self, reasons) -> list[dict[str, str]]:
+        return [reason_payload(reason) for reason in reasons]
+
+
+class PreviewLineOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    name = serializers.CharField(source="product.name")
+    category = serializers.CharField(source="product.category.code")
+    unit_price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
+    quantity = serializers.IntegerField()
+    line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class CombinationOutputSerializer(serializers.Serializer):
+    """An engine ``Application``: the coupons applied and what they took."""
+
+    coupon_ids = serializers.ListField(child=serializers.IntegerField())
+    coupons = AppliedCouponOutputSerializer(many=True)
+    discount_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gifts = GiftOutputSerializer(many=True)
+
+
+class RefusedCouponOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reasons = ReasonsField()
+
+
+class ChoiceOutputSerializer(CombinationOutputSerializer):
+    """The customer's choice: ``coupon_ids`` as chosen; when ``usable`` is false nothing is applied
+    and ``refused`` lists why, per coupon."""
+
+    coupon_ids = serializers.SerializerMethodField()
+    usable = serializers.BooleanField(source="ok")
+    line_discounts = serializers.DictField(child=serializers.DecimalField(max_digits=12, decimal_places=2))
+    refused = serializers.SerializerMethodField()
+
+    def get_coupon_ids(self, application) -> list[int]:
+        return list(self.context["chosen_ids"])
+
+    @extend_schema_field(RefusedCouponOutputSerializer(many=True))
+    def get_refused(self, application) -> list[dict]:
+        refused = [{"id": coupon_id, "reasons": reasons} for coupon_id, reasons in sorted(application.refused.items())]
+        return RefusedCouponOutputSerializer(refused, many=True).data
+
+
+class CouponOptionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="coupon.id")
+    code = serializers.CharField(source="coupon.code")
+    template_id = serializers.IntegerField(source="coupon.template_id")
+    name = serializers.CharField(source="coupon.name")
+    short_name = serializers.CharField(source="coupon.short_name")
+    type = serializers.CharField(source="coupon.type")
+    expires_at = serializers.DateTimeField(source="coupon.expires_at")
+    usable = serializers.BooleanField()
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gifts = GiftOutputSerializer(many=True)
+    reasons = ReasonsField()
 
 
 class CheckoutPreviewApi(APIView):
@@ -77,83 +139,23 @@ class CheckoutPreviewApi(APIView):
 
     ``coupons`` lists every UNUSED coupon of the customer (those past expiry too, with reason
     EXPIRED), usable ones first; ``best`` is the combination with the largest benefit; with
-    ``coupon_ids``, ``applied`` is that choice, or its refusal with reasons per coupon. A sku listed on
-    several lines is merged into one line.
+    ``coupon_ids``, ``applied`` is that choice, or its refusal with reasons per coupon (absent without
+    ``coupon_ids``). A sku listed on several lines is merged into one line.
     """
 
-    class LineOutputSerializer(serializers.Serializer):
-        sku = serializers.CharField(source="product.sku")
-        name = serializers.CharField(source="product.name")
-        category = serializers.CharField(source="product.category.code")
-        unit_price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
-        quantity = serializers.IntegerField()
-        line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
-
-    class BestOutputSerializer(serializers.Serializer):
-        coupon_ids = serializers.ListField(child=serializers.IntegerField())
-        coupons = AppliedCouponOutputSerializer(many=True)
-        discount_total = serializers.DecimalField(max_digits=12, decimal_places=2)
-        gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
-        total = serializers.DecimalField(max_digits=12, decimal_places=2)
-        gifts = GiftOutputSerializer(many=True)
-
-    class AppliedOutputSerializer(BestOutputSerializer):
-        usable = serializers.BooleanField(source="ok")
-        line_discounts = serializers.DictField(child=serializers.DecimalField(max_digits=12, decimal_places=2))
-        refused = serializers.SerializerMethodField()
-
-        def get_refused(self, application) -> list[dict]:
-            return [
-                {"id": coupon_id, "reasons": _reasons(reasons)}
-                for coupon_id, reasons in sorted(application.refused.items())
-            ]
-
-    class CouponOutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField(source="coupon.id")
-        code = serializers.CharField(source="coupon.code")
-        template_id = serializers.IntegerField(source="coupon.template_id")
-        name = serializers.CharField(source="coupon.name")
-        short_name = serializers.CharField(source="coupon.short_name")
-        type = serializers.CharField(source="coupon.type")
-        expires_at = serializers.DateTimeField(source="coupon.expires_at")
-        usable = serializers.BooleanField()
-        discount = serializers.DecimalField(max_digits=12, decimal_places=2)
-        gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
-        gifts = GiftOutputSerializer(many=True)
-        reasons = serializers.SerializerMethodField()
-
-        def get_reasons(self, option) -> list[dict]:
-            return _reasons(option.reasons)
-
     class OutputSerializer(serializers.Serializer):
-        lines = serializers.SerializerMethodField()
+        lines = PreviewLineOutputSerializer(many=True)
         subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
-        best = serializers.SerializerMethodField()
-        coupons = serializers.SerializerMethodField()
-        applied = serializers.SerializerMethodField()
-
-        def get_lines(self, result) -> list[dict]:
-            return CheckoutPreviewApi.LineOutputSerializer(result.lines, many=True).data
-
-        def get_best(self, result) -> dict:
-            return CheckoutPreviewApi.BestOutputSerializer(result.best).data
-
-        def get_coupons(self, result) -> list[dict]:
-            return CheckoutPreviewApi.CouponOutputSerializer(result.coupons, many=True).data
-
-        def get_applied(self, result) -> dict | None:
-            if result.applied is None:
-                return None
-            data = CheckoutPreviewApi.AppliedOutputSerializer(result.applied).data
-            data["coupon_ids"] = list(result.chosen_ids or ())
-            return data
+        best = CombinationOutputSerializer()
+        coupons = CouponOptionOutputSerializer(many=True)
+        applied = ChoiceOutputSerializer(required=False)
 
     @extend_schema(request=CartInputSerializer, responses={200: OutputSerializer})
     def post(self, request):
         data = CartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.checkout_preview(user=request.user, **data.validated_data)
-        body = self.OutputSerializer(result).data
+        body = self.OutputSerializer(result, context={"chosen_ids": result.chosen_ids or ()}).data
         if result.applied is None:
             body.pop("applied")
         return Response(body)
