@@ -314,6 +314,9 @@ def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...],
             cart, engine_coupons(usable, products=products), pricing_context(channel=channel, now=now)
         )
     else:
+        gone = _missing_coupons(ids, locked.values())  # deleted since the read above
+        if gone is not None:
+            raise gone
         application = _apply_choice(priced, [locked[i] for i in ids], products, channel, now)
         if not application.ok:
             raise CouponNotUsable(

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from coupons.models import CouponStatus, CouponTemplate, UserCoupon
@@ -138,3 +139,12 @@ def assert_order_adds_up(order: Order) -> None:
         coupon_ids = {a.coupon_id for a in applied}
         locked = set(UserCoupon.objects.filter(order=order, status=CouponStatus.LOCKED).values_list("pk", flat=True))
         assert locked == coupon_ids
+
+
+@pytest.fixture
+def every_order_adds_up():
+    """After the test, every order in the database passes ``assert_order_adds_up`` (use it with
+    ``pytest.mark.usefixtures``, after importing it into the test module)."""
+    yield
+    for order in Order.objects.all():
+        assert_order_adds_up(order)

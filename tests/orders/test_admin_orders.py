@@ -9,9 +9,16 @@ from coupons.models import CouponStatus
 from orders.models import Order, OrderStatus
 from orders.services import order_pay, order_place
 from tests.factories import StaffFactory, UserFactory
-from tests.factories.checkout import SEED_TEMPLATES, STACKABLE, seed_menu, seed_template, wallet_coupon
+from tests.factories.checkout import (
+    SEED_TEMPLATES,
+    STACKABLE,
+    every_order_adds_up,  # noqa: F401 (fixture)
+    seed_menu,
+    seed_template,
+    wallet_coupon,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_order_adds_up")]
 
 CHANGELIST = reverse("admin:orders_order_changelist")
 

@@ -8,10 +8,15 @@ from rest_framework.test import APIClient
 from coupons.models import CouponStatus
 from orders.models import Order
 from tests.factories import ProductFactory
-from tests.factories.checkout import assert_order_adds_up, seed_menu, seed_template
+from tests.factories.checkout import (
+    assert_order_adds_up,
+    every_order_adds_up,  # noqa: F401 (fixture)
+    seed_menu,
+    seed_template,
+)
 from tests.marketing.distribution import flush_redis
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_order_adds_up")]
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,17 @@ from orders.models import Order
 from orders.services import checkout_preview
 from tests.error_shape import assert_api_error
 from tests.factories import ProductFactory, UserFactory
-from tests.factories.checkout import expire, seed_menu, seed_template, wallet_coupon
+from tests.factories.checkout import (
+    every_order_adds_up,  # noqa: F401 (fixture)
+    expire,
+    seed_menu,
+    seed_template,
+    wallet_coupon,
+)
 
 URL = "/api/v1/checkout/preview"
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_order_adds_up")]
 
 
 @pytest.fixture

@@ -14,10 +14,16 @@ from orders.models import Order, OrderStatus
 from orders.services import order_cancel, order_complete, order_pay, order_place, order_refund
 from tests.error_shape import assert_api_error
 from tests.factories import StaffFactory, UserFactory
-from tests.factories.checkout import assert_order_adds_up, seed_menu, seed_template, wallet_coupon
+from tests.factories.checkout import (
+    assert_order_adds_up,
+    every_order_adds_up,  # noqa: F401 (fixture)
+    seed_menu,
+    seed_template,
+    wallet_coupon,
+)
 
 S = OrderStatus
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_order_adds_up")]
 
 LINES = [{"sku": "d-101", "quantity": 1}, {"sku": "d-201", "quantity": 1}]  # 146.00
 

@@ -15,10 +15,16 @@ from orders.errors import InvalidOrderTransition
 from orders.models import Order, OrderCoupon, OrderStatus
 from orders.services import order_cancel, order_pay, order_place
 from tests.factories import UserFactory
-from tests.factories.checkout import assert_order_adds_up, seed_menu, seed_template, wallet_coupon
+from tests.factories.checkout import (
+    assert_order_adds_up,
+    every_order_adds_up,  # noqa: F401 (fixture)
+    seed_menu,
+    seed_template,
+    wallet_coupon,
+)
 from tests.marketing.distribution import ensure_connections
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("every_order_adds_up")]
 
 
 def run_together(jobs: list[Callable[[], Any]]) -> list[Any]:

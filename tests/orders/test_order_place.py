@@ -10,12 +10,19 @@ from orders.models import Order, OrderCoupon, OrderLine, OrderStatus
 from orders.services import order_place
 from tests.error_shape import assert_api_error
 from tests.factories import ProductFactory, UserFactory
-from tests.factories.checkout import assert_order_adds_up, expire, seed_menu, seed_template, wallet_coupon
+from tests.factories.checkout import (
+    assert_order_adds_up,
+    every_order_adds_up,  # noqa: F401 (fixture)
+    expire,
+    seed_menu,
+    seed_template,
+    wallet_coupon,
+)
 
 URL = "/api/v1/orders/"
 PREVIEW_URL = "/api/v1/checkout/preview"
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_order_adds_up")]
 
 
 @pytest.fixture
