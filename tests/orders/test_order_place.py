@@ -287,3 +287,27 @@ def test_service_merges_repeated_skus(customer, menu):
     assert [(line.sku, line.quantity) for line in order.lines.all()] == [("d-201", 3)]
     assert (order.status, order.channel, order.total) == (OrderStatus.PENDING_PAYMENT, "POS", Decimal("54.00"))
     assert_order_adds_up(order)
+
+
+def test_discount_never_exceeds_the_subtotal(customer, customer_client, menu):
+    coupon = wallet_coupon(customer, seed_template("cash_5_stackable", value={"amount": "500.00"}))
+
+    response = place(
+        customer_client, [{"sku": "d-101", "quantity": 1}, {"sku": "d-201", "quantity": 1}], coupon_ids=[coupon.pk]
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["subtotal"], body["discount_total"], body["total"]) == ("146.00", "146.00", "0.00")
+    assert [line["discount"] for line in body["lines"]] == ["128.00", "18.00"]
+
+
+def test_random_cash_coupon_takes_its_issued_amount(customer, customer_client, menu):
+    template = seed_template(
+        "cash_5_stackable", type="RANDOM_CASH", value={"min_amount": "1.00", "max_amount": "8.88"}, usage_rules=[]
+    )
+    coupon = wallet_coupon(customer, template, amount=Decimal("6.66"))
+
+    response = place(customer_client, [{"sku": "d-201", "quantity": 1}], coupon_ids=[coupon.pk])
+
+    assert (response.json()["discount_total"], response.json()["total"]) == ("6.66", "11.34")
