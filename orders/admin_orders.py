@@ -47,7 +47,7 @@ class _ReadOnlyInline(admin.TabularInline):
 class OrderLineInline(_ReadOnlyInline):
     model = OrderLine
     verbose_name_plural = _("lines")
-    fields = readonly_fields = ["sku", "name", "category_code", "unit_price", "quantity", "line_subtotal", "discount"]
+    fields = readonly_fields = ("sku", "name", "category_code", "unit_price", "quantity", "line_subtotal", "discount")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
         return super().get_queryset(request).filter(is_gift=False)
@@ -57,7 +57,7 @@ class GiftLineInline(_ReadOnlyInline):
     model = OrderLine
     verbose_name = _("gift")
     verbose_name_plural = _("gifts (price 0)")
-    fields = readonly_fields = ["sku", "name", "quantity", "unit_price", "gift_coupon"]
+    fields = readonly_fields = ("sku", "name", "quantity", "unit_price", "gift_coupon")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
         return super().get_queryset(request).filter(is_gift=True).select_related("gift_coupon")
@@ -66,14 +66,14 @@ class GiftLineInline(_ReadOnlyInline):
 class OrderCouponInline(_ReadOnlyInline):
     model = OrderCoupon
     verbose_name_plural = _("coupons applied")
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "coupon",
         "coupon_template",
         "coupon_status",
         "discount",
         "gift_worth",
         "allocation_display",
-    ]
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderCoupon]:
         return super().get_queryset(request).select_related("coupon__template")
@@ -108,7 +108,7 @@ class OrderAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     inlines = [OrderLineInline, GiftLineInline, OrderCouponInline]
     actions = ["cancel_selected"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "user",
         "status",
         "channel",
@@ -120,7 +120,7 @@ class OrderAdmin(admin.ModelAdmin):
         "cancelled_at",
         "refunded_at",
         "cancel_reason",
-    ]
+    )
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Order) -> str:

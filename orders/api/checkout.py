@@ -36,7 +36,7 @@ class CartLineInputSerializer(_KnownFieldsOnly):
 
 
 class CartInputSerializer(_KnownFieldsOnly):
-    lines = CartLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    lines = CartLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
     channel = serializers.ChoiceField(choices=Channel.choices)
     coupon_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=MAX_COUPONS_CHOSEN
@@ -85,10 +85,7 @@ class PreviewLineOutputSerializer(serializers.Serializer):
     line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
-class CombinationOutputSerializer(serializers.Serializer):
-    """An engine ``Application``: the coupons applied and what they took."""
-
-    coupon_ids = serializers.ListField(child=serializers.IntegerField())
+class _ApplicationOutputSerializer(serializers.Serializer):
     coupons = AppliedCouponOutputSerializer(many=True)
     discount_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -96,12 +93,18 @@ class CombinationOutputSerializer(serializers.Serializer):
     gifts = GiftOutputSerializer(many=True)
 
 
+class CombinationOutputSerializer(_ApplicationOutputSerializer):
+    """An engine ``Application``: the coupons applied and what they took."""
+
+    coupon_ids = serializers.ListField(child=serializers.IntegerField())
+
+
 class RefusedCouponOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reasons = ReasonsField()
 
 
-class ChoiceOutputSerializer(CombinationOutputSerializer):
+class ChoiceOutputSerializer(_ApplicationOutputSerializer):
     """The customer's choice: ``coupon_ids`` as chosen; when ``usable`` is false nothing is applied
     and ``refused`` lists why, per coupon."""
 
@@ -115,8 +118,10 @@ class ChoiceOutputSerializer(CombinationOutputSerializer):
 
     @extend_schema_field(RefusedCouponOutputSerializer(many=True))
     def get_refused(self, application) -> list[dict]:
-        refused = [{"id": coupon_id, "reasons": reasons} for coupon_id, reasons in sorted(application.refused.items())]
-        return RefusedCouponOutputSerializer(refused, many=True).data
+        return [
+            {"id": coupon_id, "reasons": [reason_payload(reason) for reason in reasons]}
+            for coupon_id, reasons in sorted(application.refused.items())
+        ]
 
 
 class CouponOptionOutputSerializer(serializers.Serializer):

@@ -5,8 +5,10 @@ stand for the provider's confirmation of a payment or a refund, so a real integr
 same services from its webhook instead of the customer calling them.
 """
 
+from typing import Any
+
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,11 +44,19 @@ class OrderCouponOutputSerializer(serializers.Serializer):
     allocation = serializers.JSONField()
 
 
+class OrderGiftOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    coupon_id = serializers.IntegerField()
+    worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
 class OrderOutputSerializer(serializers.ModelSerializer):
     """An order with its breakdown. Expects ``lines`` and ``applied_coupons`` prefetched
     (``orders.selectors.order_detail`` / ``orders_for``)."""
 
-    lines = serializers.SerializerMethodField()
+    lines = OrderLineOutputSerializer(many=True)
     coupons = OrderCouponOutputSerializer(source="applied_coupons", many=True)
     gifts = serializers.SerializerMethodField()
 
@@ -69,10 +79,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "cancel_reason",
         ]
 
-    def get_lines(self, order: Order) -> list[dict]:
-        return OrderLineOutputSerializer(order.lines.all(), many=True).data
-
-    def get_gifts(self, order: Order) -> list[dict]:
+    @extend_schema_field(OrderGiftOutputSerializer(many=True))
+    def get_gifts(self, order: Order) -> list[dict[str, Any]]:
         worth = {applied.coupon_id: applied.gift_worth for applied in order.applied_coupons.all()}
         return [
             {
@@ -80,7 +88,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
                 "name": line.name,
                 "quantity": line.quantity,
                 "coupon_id": line.gift_coupon_id,
-                "worth": str(worth.get(line.gift_coupon_id, "0.00")),
+                "worth": str(worth.get(line.gift_coupon_id or 0, "0.00")),
             }
             for line in order.lines.all()
             if line.is_gift
