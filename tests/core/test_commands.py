@@ -4,10 +4,11 @@ import importlib
 from io import StringIO
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from rest_framework.authtoken.models import Token
 
@@ -57,9 +58,10 @@ def test_the_migration_gives_each_group_exactly_its_permissions():
     Group.objects.filter(name=OPERATIONS).delete()
     Group.objects.get(name=FINANCE).permissions.add(Permission.objects.get(codename="add_coupontemplate"))
     migration = importlib.import_module("core.migrations.0002_staff_groups")
+    state = MigrationLoader(connection).project_state(("core", "0002_staff_groups"), at_end=False)
 
-    # when the data migration's function runs
-    migration.create_groups(apps, None)
+    # when the data migration's function runs, on the models as they were at that migration
+    migration.create_groups(state.apps, None)
 
     # then
     assert perms_of(OPERATIONS) == set(ROLE_PERMISSIONS[OPERATIONS])

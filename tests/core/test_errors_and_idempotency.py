@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
@@ -23,6 +24,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.models import AuditLog, IdempotencyRecord
+from core.roles import sync_role_groups
 from coupons import services
 from coupons.models import CouponTemplate, TemplateStatus
 from tests.conftest import client_for
@@ -281,7 +283,17 @@ def test_a_server_error_is_not_stored_so_the_client_may_retry(operations_client,
     assert CouponTemplate.objects.get(pk=template.pk).status == S.PENDING_REVIEW
 
 
+@pytest.fixture(scope="module")
+def restore_role_groups(django_db_setup, django_db_blocker):
+    """After this module, put back the role groups that a transactional test's flush removed: they come
+    from a data migration, and later tests (or a later run with --reuse-db) expect them."""
+    yield
+    with django_db_blocker.unblock():
+        sync_role_groups(Group, Permission)
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_role_groups")
 def test_concurrent_requests_with_one_key_cause_one_effect():
     # given several clients firing the same create with one key at once
     user = StaffFactory(role="operations")

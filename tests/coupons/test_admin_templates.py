@@ -60,8 +60,9 @@ def superuser(db):
 # which buttons each role sees ----------------------------------------------------------------------------
 
 
-def test_operations_sees_submit_on_a_draft_and_not_approve(operations_user):
-    template = CouponTemplateFactory(status=S.DRAFT, created_by=operations_user)
+@pytest.mark.parametrize("status", [S.DRAFT, S.REJECTED])
+def test_operations_sees_submit_on_a_draft_and_not_approve(operations_user, status):
+    template = CouponTemplateFactory(status=status, created_by=operations_user)
 
     response = browser(operations_user).get(change_url(template.pk))
 
@@ -302,13 +303,14 @@ def test_a_submitted_template_opens_read_only_and_a_post_changes_nothing(operati
     assert (template.name, template.total_quantity, template.status) == ("不可改", 100, status)
 
 
-def test_finance_sees_a_draft_read_only(finance_user):
+def test_finance_sees_a_draft_read_only_and_without_buttons(finance_user):
     template = CouponTemplateFactory(status=S.DRAFT)
 
     response = browser(finance_user).get(change_url(template.pk))
 
     assert response.status_code == 200
     assert 'name="_save"' not in response.text
+    assert buttons(response) == set()
 
 
 def test_operations_edits_a_draft_through_the_form(operations_user):
