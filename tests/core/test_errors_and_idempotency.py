@@ -320,4 +320,4 @@ def test_concurrent_requests_with_one_key_cause_one_effect():
     assert CouponTemplate.objects.count() == 1
     assert len(answers) == 6
     assert {status for status, _body in answers} == {201}
-    assert {body["id"] for _status, body in answers} == {CouponTemplate.objects.get().pk}
+    assert {data["id"] for _status, data in answers} == {CouponTemplate.objects.get().pk}
