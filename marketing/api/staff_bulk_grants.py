@@ -150,11 +150,17 @@ class BulkGrantDetailApi(APIView):
         return Response(_detail(get_object_or_404(bulk_grants_for_staff(), pk=pk)))
 
 
+class RemarkInputSerializer(serializers.Serializer):
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class RequiredRemarkInputSerializer(serializers.Serializer):
+    remark = serializers.CharField(max_length=2000)
+
+
 class _BulkGrantActionApi(APIView):
     permission_classes = [IsStaff]
-
-    class InputSerializer(serializers.Serializer):
-        remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    InputSerializer: type[serializers.Serializer] = RemarkInputSerializer
 
     def act(self, grant: BulkGrant, data: dict, user) -> BulkGrant:
         raise NotImplementedError
@@ -173,22 +179,21 @@ class BulkGrantSubmitApi(_BulkGrantActionApi):
         return services.bulk_grant_submit(grant=grant, actor=user)
 
 
-@extend_schema(responses=BulkGrantOutputSerializer)
+@extend_schema(request=RemarkInputSerializer, responses=BulkGrantOutputSerializer)
 class BulkGrantApproveApi(_BulkGrantActionApi):
     def act(self, grant, data, user):
         return services.bulk_grant_approve(grant=grant, actor=user, remark=data.get("remark", ""))
 
 
-@extend_schema(responses=BulkGrantOutputSerializer)
+@extend_schema(request=RequiredRemarkInputSerializer, responses=BulkGrantOutputSerializer)
 class BulkGrantRejectApi(_BulkGrantActionApi):
-    class InputSerializer(serializers.Serializer):
-        remark = serializers.CharField(max_length=2000)
+    InputSerializer = RequiredRemarkInputSerializer
 
     def act(self, grant, data, user):
         return services.bulk_grant_reject(grant=grant, actor=user, remark=data["remark"])
 
 
-@extend_schema(responses=BulkGrantOutputSerializer)
+@extend_schema(request=RemarkInputSerializer, responses=BulkGrantOutputSerializer)
 class BulkGrantCancelApi(_BulkGrantActionApi):
     def act(self, grant, data, user):
         return services.bulk_grant_cancel(grant=grant, actor=user, remark=data.get("remark", ""))
