@@ -114,7 +114,6 @@ class WorkflowAdmin(admin.ModelAdmin):
 class ActivityItemInline(admin.TabularInline):
     model = ActivityItem
     extra = 1
-    autocomplete_fields: list[str] = []
     raw_id_fields = ["template"]
 
 
@@ -146,7 +145,7 @@ class ActivityAdmin(WorkflowAdmin):
 
     def save_model(self, request: HttpRequest, obj: Activity, form: forms.ModelForm, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 
 
@@ -248,7 +247,8 @@ class BulkGrantForm(forms.ModelForm):
             self.fields["tags"].initial = MemberTag.objects.filter(name__in=segment["tags"])
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("target_type") == BulkGrantTarget.SEGMENT:
             raw = {
                 "everybody": cleaned.get("everybody") or None,

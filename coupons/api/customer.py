@@ -29,7 +29,7 @@ class CouponOutputSerializer(serializers.Serializer):
     status = serializers.SerializerMethodField()
     valid_from = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
 
     def get_status(self, coupon: UserCoupon) -> str:
         return coupon.effective_status()

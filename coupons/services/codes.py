@@ -101,7 +101,8 @@ def code_batch_create(
 
 
 def redeem_limits(*, user: Any, ip: str | None) -> list[attempts.Limit]:
-    rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+    framework: dict[str, Any] = settings.REST_FRAMEWORK
+    rates: dict[str, Any] = framework.get("DEFAULT_THROTTLE_RATES") or {}
     user_limit, user_window = attempts.parse_rate(rates.get("redeem_user") or "10/min")
     limits = [attempts.Limit(f"redeem:user:{user.pk}", user_limit, user_window)]
     if ip:

@@ -211,7 +211,7 @@ def take_stock(template_id: int, quantity: int, now: datetime) -> int | None:
         f" AND ({quote('issue_end_time')} IS NULL OR {quote('issue_end_time')} > %s)"
     )
     params = [template_id, TemplateStatus.APPROVED, UNLIMITED, quantity, now, now]
-    adapted = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+    adapted: list[Any] = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
     with connection.cursor() as cursor:
         if connection.vendor == "mysql":
             # LAST_INSERT_ID(expr) hands the new count back with the UPDATE: no second round trip.

@@ -63,7 +63,7 @@ class NotificationListApi(APIView):
         kind = serializers.CharField()
         title = serializers.CharField()
         body = serializers.CharField()
-        data = serializers.JSONField()
+        data = serializers.JSONField()  # type: ignore[assignment]
         created_at = serializers.DateTimeField()
         read_at = serializers.DateTimeField(allow_null=True)
 

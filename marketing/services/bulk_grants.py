@@ -491,6 +491,7 @@ def _chunk(grant: BulkGrant, chunk_size: int, check_codes: bool = False) -> int:
 def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: datetime, check_codes: bool) -> _Outcome:
     user_ids = [uid for _pk, uid in rows]
     # Lock order as for a claim: the template row first, then the quota rows.
+    assert grant.template_id is not None
     template = CouponTemplate.objects.select_for_update().get(pk=grant.template_id)
     reason = issuable_now(template, now)
     if reason is not None:
@@ -532,7 +533,9 @@ def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: da
         if again:
             ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
     coupons = [
-        build_coupon(template=template, user_id=uid, issued_at=now, source=CouponSource.BULK_GRANT, source_ref=grant.pk)
+        build_coupon(
+            template=template, user_id=uid, issued_at=now, source=CouponSource.BULK_GRANT, source_ref=str(grant.pk)
+        )
         for uid in taken
     ]
     _insert_coupons(coupons, template, now, check_codes)
