@@ -1,7 +1,27 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def ensure_role_groups(sender, using="default", **kwargs) -> None:
+    """Recreate missing role groups after migrate or flush (a flush empties auth tables; the data
+    migration does not run again). Existing groups are left as staff may have edited them."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    from core.roles import ROLE_PERMISSIONS, sync_role_groups
+
+    if Group.objects.using(using).filter(name__in=ROLE_PERMISSIONS).count() == len(ROLE_PERMISSIONS):
+        return
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+    sync_role_groups(Group, Permission, only_missing=True)
 
 
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="core.ensure_role_groups")

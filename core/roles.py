@@ -80,10 +80,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 ROLES = {"operations": OPERATIONS, "finance": FINANCE}
 
 
-def sync_role_groups(group_model, permission_model) -> None:
-    """Create the role groups and give them exactly their permissions (idempotent)."""
+def sync_role_groups(group_model, permission_model, *, only_missing: bool = False) -> None:
+    """Create the role groups and give them exactly their permissions (idempotent). With
+    ``only_missing`` groups that exist are left alone."""
     for group_name, perms in ROLE_PERMISSIONS.items():
-        group, _ = group_model.objects.get_or_create(name=group_name)
+        group, created = group_model.objects.get_or_create(name=group_name)
+        if only_missing and not created:
+            continue
         wanted = []
         for dotted in perms:
             app_label, codename = dotted.split(".", 1)

@@ -25,6 +25,18 @@ class CategoryAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_products=Count("products"))
 
+    def get_readonly_fields(self, request, obj=None):
+        # The code is the key the POS syncs by; it does not change once created.
+        return ["code"] if obj else []
+
+    def save_model(self, request, obj: Category, form, change) -> None:
+        # Through the menu service, so admin edits are audited like the POS sync.
+        data = {
+            name: form.cleaned_data[name] for name in ("name", "sort_order", "is_active") if name in form.cleaned_data
+        }
+        saved, _created = menu_services.category_upsert(code=obj.code, data=data, actor=request.user)
+        obj.pk = saved.pk
+
     @admin.display(description=_("dishes"), ordering="n_products")
     def product_count(self, obj: Category) -> int:
         return obj.n_products  # type: ignore[attr-defined]
@@ -46,6 +58,15 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["name", "sku"]
     list_select_related = ["category"]
     actions = ["deactivate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["sku"] if obj else []
+
+    def save_model(self, request, obj: Product, form, change) -> None:
+        fields = ("name", "category", "price", "is_active")
+        data = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
+        saved, _created = menu_services.product_upsert(sku=obj.sku, data=data, actor=request.user)
+        obj.pk = saved.pk
 
     @admin.action(description=_("Deactivate the selected dishes"), permissions=["change"])
     def deactivate(self, request, queryset):

@@ -1,9 +1,6 @@
 """Staff template endpoints: the same services and permissions as admin."""
 
-from collections.abc import Mapping
-
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,6 +8,7 @@ from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm, IsStaff
+from core.api.serializers import StrictSerializer
 from core.audit import audit_trail_for
 from core.idempotency import idempotent
 from coupons import services
@@ -66,17 +64,6 @@ class AuditOutputSerializer(serializers.Serializer):
     remark = serializers.CharField()
     data = serializers.JSONField()
     created_at = serializers.DateTimeField()
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a misspelt or workflow-owned field (``status``,
-    ``revoke_unsued``) is an error, never silently dropped."""
-
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        if unknown:
-            raise serializers.ValidationError({name: [_("This field cannot be set.")] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class TemplateInputSerializer(StrictSerializer):

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm
+from core.api.serializers import StrictSerializer
 from orders.models import Category, Product
 from orders.selectors import active_menu
 from orders.services import menu as menu_services
@@ -53,7 +54,7 @@ class _StaffMenuApi(APIView):
 class CategoryListApi(_StaffMenuApi):
     model_name = "category"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         code = serializers.SlugField(max_length=64)
         name = serializers.CharField(max_length=100)
         sort_order = serializers.IntegerField(required=False, min_value=-10_000, max_value=10_000)
@@ -79,7 +80,7 @@ class CategoryListApi(_StaffMenuApi):
 class CategoryDetailApi(_StaffMenuApi):
     model_name = "category"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=100, required=False)
         sort_order = serializers.IntegerField(required=False, min_value=-10_000, max_value=10_000)
         is_active = serializers.BooleanField(required=False)
@@ -109,7 +110,7 @@ class CategoryDetailApi(_StaffMenuApi):
 class ProductListApi(_StaffMenuApi):
     model_name = "product"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         sku = serializers.SlugField(max_length=64)
         name = serializers.CharField(max_length=100)
         category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all())
@@ -137,7 +138,7 @@ class ProductListApi(_StaffMenuApi):
 class ProductDetailApi(_StaffMenuApi):
     model_name = "product"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=100, required=False)
         category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all(), required=False)
         price = serializers.DecimalField(
