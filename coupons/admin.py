@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -66,7 +67,7 @@ class CouponTemplateForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         try:
@@ -232,13 +233,13 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             extra_context["stats_chart"] = daily_series(template=obj)["chart"]
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def export_coupons_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+    def export_coupons_view(self, request: HttpRequest, object_id: int) -> HttpResponseBase:
         template = get_object_or_404(CouponTemplate, pk=object_id)
         if not self.has_view_permission(request, template):
             raise PermissionDenied
         return template_coupons_csv(template)
 
-    def export_stats_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+    def export_stats_view(self, request: HttpRequest, object_id: int) -> HttpResponseBase:
         template = get_object_or_404(CouponTemplate, pk=object_id)
         if not self.has_view_permission(request, template):
             raise PermissionDenied
@@ -339,7 +340,7 @@ class UserCouponAdmin(admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: UserCoupon) -> str:
         status = obj.effective_status()
-        return badge(status, CouponStatus(status).label)
+        return badge(status, str(CouponStatus(status).label))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

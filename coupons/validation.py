@@ -6,7 +6,7 @@ must exist) and the fields the engine does not know (windows, validity, quantiti
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -34,7 +34,7 @@ class Errors:
             raise ValidationError({name: [ValidationError(m) for m in msgs] for name, msgs in self.by_field.items()})
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

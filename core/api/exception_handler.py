@@ -42,7 +42,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, exceptions.NotFound):
         response.data = error_body("NOT_FOUND", _("Not found."))
     elif isinstance(exc, exceptions.Throttled):
-        response.data = error_body("THROTTLED", str(exc.detail), {"retry_after": exc.wait})
+        response.data = error_body("THROTTLED", str(exc.detail), {"retry_after": getattr(exc, "wait", None)})
     elif isinstance(exc, exceptions.ParseError):
         response.data = error_body("MALFORMED_REQUEST", str(exc.detail))
     elif isinstance(exc, exceptions.APIException):

@@ -62,7 +62,7 @@ class AuditOutputSerializer(serializers.Serializer):
     from_status = serializers.CharField()
     to_status = serializers.CharField()
     remark = serializers.CharField()
-    data = serializers.JSONField()
+    details = serializers.JSONField(source="data")
     created_at = serializers.DateTimeField()
 
 
