@@ -44,7 +44,9 @@ def _expire_batch(now: datetime, batch_size: int) -> int:
     )
     per_template = Counter(template_id for _id, template_id in rows)
     for template_id in sorted(per_template):
-        CouponTemplate.objects.filter(pk=template_id).update(expired_count=F("expired_count") + per_template[template_id])
+        CouponTemplate.objects.filter(pk=template_id).update(
+            expired_count=F("expired_count") + per_template[template_id]
+        )
     return changed
 
 

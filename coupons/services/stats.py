@@ -38,9 +38,9 @@ def stats_rollup_day(*, day: date) -> int:
     rows: dict[int, dict[str, Any]] = {}
 
     def put(template_id: int, field: str, value: Any) -> None:
-        rows.setdefault(template_id, {"issued": 0, "used": 0, "expired": 0, "revoked": 0, "discount": ZERO})[
-            field
-        ] = value
+        rows.setdefault(template_id, {"issued": 0, "used": 0, "expired": 0, "revoked": 0, "discount": ZERO})[field] = (
+            value
+        )
 
     for row in (
         UserCoupon.objects.filter(acquired_at__gte=start, acquired_at__lt=end)
@@ -103,7 +103,13 @@ def stats_rollup_recent(*, days: int = 2) -> int:
 def template_stats(*, template: CouponTemplate, days: int = 30) -> dict[str, Any]:
     """Totals from the template's counters and the daily series of the last ``days`` business days."""
     template = CouponTemplate.objects.only(
-        "id", "issued_quantity", "total_quantity", "used_count", "locked_count", "expired_count", "revoked_count",
+        "id",
+        "issued_quantity",
+        "total_quantity",
+        "used_count",
+        "locked_count",
+        "expired_count",
+        "revoked_count",
         "discount_total",
     ).get(pk=template.pk)
     issued = template.issued_quantity
