@@ -68,3 +68,8 @@ def order_detail(*, pk: int, user: Any | None = None) -> Order | None:
     if user is not None:
         qs = qs.filter(user_id=user.pk)
     return _order_details(qs).first()
+
+
+def order_of(*, user: Any, pk: int) -> Order | None:
+    """The customer's order ``pk`` without its details (None when it is not theirs)."""
+    return Order.objects.filter(pk=pk, user_id=user.pk).first()

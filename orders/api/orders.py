@@ -18,7 +18,7 @@ from core.errors import NotFound
 from core.idempotency import idempotent
 from orders import services
 from orders.models import Order, OrderStatus
-from orders.selectors import order_detail, orders_for
+from orders.selectors import order_detail, order_of, orders_for
 
 
 class OrderLineOutputSerializer(serializers.Serializer):
@@ -95,8 +95,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-def _own_order(request, pk: int) -> Order:
-    order = order_detail(pk=pk, user=request.user)
+def _own_order(request, pk: int, *, details: bool = False) -> Order:
+    order = order_detail(pk=pk, user=request.user) if details else order_of(user=request.user, pk=pk)
     if order is None:
         raise NotFound(_("Not found."))
     return order
@@ -105,7 +105,7 @@ def _own_order(request, pk: int) -> Order:
 class OrderDetailApi(APIView):
     @extend_schema(responses=OrderOutputSerializer)
     def get(self, request, pk: int):
-        return Response(OrderOutputSerializer(_own_order(request, pk)).data)
+        return Response(OrderOutputSerializer(_own_order(request, pk, details=True)).data)
 
 
 class MyOrdersApi(APIView):
