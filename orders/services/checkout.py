@@ -307,6 +307,9 @@ def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...],
         if user_id == user.pk
     }
 
+    # The clock of the re-check is read once the rows are ours: a coupon that expired while this
+    # transaction waited for its lock is refused.
+    now = timezone.now()
     if auto:
         usable = [c for c in locked.values() if c.status == CouponStatus.UNUSED]
         cart = engine_cart(lines=[(line.product, line.quantity) for line in priced])

@@ -330,3 +330,9 @@ def test_staff_with_cancel_permission_uses_the_same_service(menu):
 
     assert AuditLog.objects.get(action="cancel", object_id=order.pk).actor_id == staff.pk
     assert status_of(coupon) == (CouponStatus.UNUSED, None)
+
+
+def test_huge_order_id_is_a_404(customer_client):
+    for path in ("/api/v1/orders/99999999999999999999999", "/api/v1/orders/99999999999999999999999/pay"):
+        method = customer_client.get if path.endswith("9") else customer_client.post
+        assert_api_error(method(path), 404)
