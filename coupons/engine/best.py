@@ -36,128 +36,155 @@ class _Choice:
 
 @dataclass(frozen=True)
 class _Candidate:
-    """A usable stackable coupon as the search sees it. ``index`` is its place in the searched list."""
+    """A usable money coupon as the search sees it. ``index`` is its place in the searched list."""
 
     index: int
     position: int
-    coupon_type: str
-    excluded_types: frozenset[str]
-    self_exclusive: bool  # excludes its own type: no other coupon of that type beside it
+    phase: int  # 0 item-scoped, 1 order-wide: the first part of the stacking order
     base: tuple[int, ...]
     base_id: int
     cash: CashOff | None
     percent: PercentOff | None
-    worth: Cents  # gift worth; 0 for money coupons
-    alone: Cents  # benefit on its own, an upper bound of its benefit in any combination
+    alone: Cents  # its take on its own: an upper bound of its take in any combination
 
     def take(self, base_left: Cents) -> Cents:
         if self.cash is not None:
             return self.cash.take(base_left)
-        if self.percent is not None:
-            return self.percent.take(base_left)
-        return 0
+        assert self.percent is not None
+        return self.percent.take(base_left)
+
+
+class _Takes:
+    """What each candidate from ``start`` on would take now: the raw material of the bounds. A node
+    and the nodes below it that leave coupons out share one, since leaving a coupon out changes
+    nothing that is left."""
+
+    def __init__(self, search: _Search, start: int, base_left: list[Cents]) -> None:
+        self.values = [0] * len(search.cands)
+        for c in search.cands[start:]:
+            self.values[c.index] = c.take(base_left[c.base_id])
 
 
 class _Search:
-    """Depth-first branch and bound over one list of mutually allowed candidates (see ``best_choice``)."""
+    """Depth-first branch and bound over one group of coupons any subset of which is allowed (see
+    ``best_choice``). The group's gifts are always taken: they take no money and only add worth."""
 
     def __init__(
-        self, candidates: list[_Candidate], bases: list[tuple[int, ...]], left: list[Cents], best: _Choice
+        self,
+        candidates: list[_Candidate],
+        bases: list[tuple[int, ...]],
+        gifts: tuple[int, ...],
+        gift_worth: Cents,
+        left: list[Cents],
+        best: _Choice,
     ) -> None:
         self.cands = candidates
-        self.bases = bases
+        self.gifts = gifts
+        self.gift_worth = gift_worth
         self.root_left = left
         self.best = best
+        self.reached: dict[tuple[int, tuple[Cents, ...]], _Choice] = {}
         n = len(candidates)
+        self.bases = bases
+        self.line_bases = [[b for b, base in enumerate(bases) if i in base] for i in range(len(left))]
         self.suffix_alone = [0] * (n + 1)
         for k in range(n - 1, -1, -1):
             self.suffix_alone[k] = self.suffix_alone[k + 1] + candidates[k].alone
-        # Lines any money candidate from k on could take from.
+        # Lines any candidate from k on could take from.
         self.suffix_lines: list[tuple[int, ...]] = [()] * (n + 1)
         lines: set[int] = set()
         for k in range(n - 1, -1, -1):
             lines.update(candidates[k].base)
             self.suffix_lines[k] = tuple(sorted(lines))
         self.percents = [c for c in candidates if c.percent is not None]
-        rates = [(p.index, p.percent.basis_points) for p in self.percents if p.percent is not None]
-        # The refined bound needs, for every cash coupon, the percentages applied after it to add up to
-        # at most 100 %: then taking more cash never lowers the bound (see _refined_bound).
-        self.refine = bool(rates) and all(
-            sum(rate for index, rate in rates if index > c.index) <= 10000 for c in candidates if c.cash is not None
-        )
-        self.nested = {
-            p.index: [c.index for c in candidates[: p.index] if c.cash and set(c.base) <= set(p.base)]
-            for p in self.percents
-        }
-        self.outside: dict[tuple[int, int], tuple[int, ...]] = {}
+        # The refined bound needs, for every candidate, the rates of the percentages applied after it
+        # to add up to at most 100 %; see _refined.
+        rate_after = 0
+        self.refine = bool(self.percents)
+        for c in reversed(candidates):
+            if rate_after > 10000:
+                self.refine = False
+            if c.percent is not None:
+                rate_after += c.percent.basis_points
+        # For each percentage p: the candidates before it whose base lies inside p's base, and for each
+        # k <= p the lines outside p's base that candidates k..p-1 could take from.
+        self.nested: dict[int, list[int]] = {}
+        self.outside: dict[int, list[tuple[int, ...]]] = {}
+        masks = [sum(1 << i for i in c.base) for c in candidates]
+        shown: dict[int, tuple[int, ...]] = {}
+        for p in self.percents:
+            inside = masks[p.index]
+            self.nested[p.index] = [c.index for c in candidates[: p.index] if masks[c.index] & ~inside == 0]
+            per_k: list[tuple[int, ...]] = [()] * (p.index + 1)
+            union = 0
+            for k in range(p.index - 1, -1, -1):
+                union |= masks[k]
+                outside = union & ~inside
+                if outside not in shown:
+                    shown[outside] = tuple(i for i in range(len(left)) if outside >> i & 1)
+                per_k[k] = shown[outside]
+            self.outside[p.index] = per_k
 
-    def _outside(self, k: int, p: _Candidate) -> tuple[int, ...]:
-        """Lines outside ``p``'s base that cash coupons between k and ``p`` could take from."""
-        key = (k, p.index)
-        if key not in self.outside:
-            lines: set[int] = set()
-            for c in self.cands[k : p.index]:
-                if c.cash is not None:
-                    lines.update(c.base)
-            self.outside[key] = tuple(sorted(lines - set(p.base)))
-        return self.outside[key]
-
-    def _bound(self, k: int, left: list[Cents], closed: frozenset[str]) -> Cents:
-        """An upper bound of what candidates k.. can add to the benefit, whatever subset is taken.
+    def _bound(self, k: int, left: list[Cents], base_left: list[Cents], takes: _Takes) -> Cents:
+        """An upper bound of what candidates k.. can add, whatever subset of them is taken.
 
         Sound because (1) a coupon's take is a non-decreasing function of what is left of its base, and
-        what is left only shrinks as coupons apply, so each candidate is bounded by its take now;
-        (2) coupons sharing a base take at most what is left of it, and all of them at most what is left
-        of the lines they cover; (3) see ``_refined_bound``.
+        what is left only shrinks as coupons apply, so each candidate takes at most what it would take
+        now; (2) coupons sharing a base take at most what is left of it, and all of them together at
+        most what is left on the lines they cover; (3) see ``_refined``.
         """
-        base_left = [sum(left[i] for i in base) for base in self.bases]
-        takes: dict[int, Cents] = {}
+        values = takes.values
         per_base = [0] * len(self.bases)
-        gifts = money = 0
+        total = 0
         for c in self.cands[k:]:
-            if c.coupon_type in closed:
-                continue
-            if c.cash is None and c.percent is None:
-                gifts += c.worth
-                continue
-            take = c.take(base_left[c.base_id])
-            takes[c.index] = take
-            per_base[c.base_id] += take
-            money += take
+            per_base[c.base_id] += values[c.index]
+            total += values[c.index]
         bound = min(
-            money,
+            total,
             sum(min(taken, base_left[b]) for b, taken in enumerate(per_base)),
             sum(left[i] for i in self.suffix_lines[k]),
         )
-        if self.refine and any(p.index >= k for p in self.percents):
-            bound = min(bound, self._refined_bound(k, left, base_left, takes))
-        return bound + gifts
+        if self.refine and self.percents[-1].index >= k:
+            bound = min(bound, self._refined(k, left, base_left, takes))
+        return bound
 
-    def _refined_bound(self, k: int, left: list[Cents], base_left: list[Cents], takes: dict[int, Cents]) -> Cents:
-        """Cash taken before a percentage coupon shrinks what the percentage applies to.
+    def _refined(self, k: int, left: list[Cents], base_left: list[Cents], takes: _Takes) -> Cents:
+        """Coupons applied before a percentage coupon shrink what the percentage applies to.
 
-        For a percentage coupon p (rate r, cap m) let T be what coupons applied before it take from its
-        base B. Its take is at most min(r·(left(B) - T) + ½ cent, m). T is at least the cash taken by
-        earlier cash coupons whose base lies inside B, and at least all earlier cash minus what is left
-        outside B on their lines. The bound sum(cash takes) + sum over p of that expression does not
-        decrease as any cash take grows when, for every cash coupon, the rates of the percentages after
-        it add up to at most 100 %; so it is largest with every cash take at its own bound.
+        Relax the future to: each cash coupon c takes x_c <= its take now; each percentage coupon p
+        (rate r, cap m) takes t_p <= min(r·(left(B) - T) + ½ cent, m, its take now), where B is its
+        base and T what coupons before it take from B. T is at least the takes of earlier coupons whose
+        base lies inside B, and at least all earlier takes minus what is left outside B on their lines.
+        Cash coupons of one base and one part of the order (item-scoped or not) all come before the
+        percentages of that part and together take at most what is left of their base: they count as
+        one variable. The actual takes are one point of this relaxation. Raising any variable by d
+        lowers the limit of each later percentage by at most r·d, so when the rates after every coupon
+        add up to at most 100 % the total never drops: the relaxation's maximum is reached by giving
+        each variable, in the stacking order, the most it may take. That is computed here, in units of
+        1/20000 cent (rounded up, which only raises the bound).
         """
-        cash = sum(take for index, take in takes.items() if self.cands[index].cash is not None)
-        scaled = cash * _SCALE
-        for p in self.percents:
-            if p.index < k or p.index not in takes or p.percent is None:
-                continue
-            nested = sum(takes.get(i, 0) for i in self.nested[p.index] if i >= k)
-            earlier = sum(takes.get(c.index, 0) for c in self.cands[k : p.index] if c.cash is not None)
-            outside = sum(left[i] for i in self._outside(k, p))
-            taken_before = max(nested, earlier - outside, 0)
-            rest = max(base_left[p.base_id] - taken_before, 0)
-            value = 2 * rest * p.percent.basis_points + _SCALE // 2
-            if p.percent.cap is not None:
-                value = min(value, p.percent.cap * _SCALE)
-            scaled += value
-        return scaled // _SCALE
+        values = takes.values
+        vals = [0] * len(self.cands)
+        room: dict[tuple[int, int], int] = {}
+        running = 0
+        for c in self.cands[k:]:
+            value = values[c.index] * _SCALE
+            if c.cash is not None:
+                key = (c.phase, c.base_id)
+                free = room.get(key, base_left[c.base_id] * _SCALE)
+                value = min(value, free)
+                room[key] = free - value
+            elif c.percent is not None:
+                nested = sum(vals[i] for i in self.nested[c.index] if i >= k)
+                outside = sum(left[i] for i in self.outside[c.index][k]) * _SCALE
+                rest = max(base_left[c.base_id] * _SCALE - max(nested, running - outside, 0), 0)
+                limit = -(-2 * c.percent.basis_points * rest // _SCALE) + _SCALE // 2
+                if c.percent.cap is not None:
+                    limit = min(limit, c.percent.cap * _SCALE)
+                value = min(value, limit)
+            vals[c.index] = value
+            running += value
+        return running // _SCALE
 
     def _hopeless(self, bound: Cents, k: int, gained: Cents, chosen: list[int]) -> bool:
         """True when nothing below this node can beat the best answer so far."""
@@ -166,9 +193,10 @@ class _Search:
             return True
         if bound > best.benefit:
             return False
-        # At best a tie on benefit: it must win on fewer coupons or on positions.
+        # At best a tie on benefit: it must win on fewer coupons or on positions. Gifts sort after every
+        # money coupon, so the money positions chosen so far are a prefix of any answer below.
         more = 0 if gained >= best.benefit else 1
-        count = len(chosen) + more
+        count = len(chosen) + len(self.gifts) + more
         if count != len(best.positions):
             return count > len(best.positions)
         if more == 0:
@@ -179,75 +207,99 @@ class _Search:
             return prefix > head
         return best.positions[len(prefix)] < self.cands[k].position
 
+    def _record(self, benefit: Cents, chosen: list[int]) -> None:
+        choice = _Choice(benefit, (*chosen, *self.gifts))
+        if choice.beats(self.best):
+            self.best = choice
+
     def run(self) -> _Choice:
-        self._visit(0, list(self.root_left), 0, [], frozenset(), frozenset())
+        if self.gifts:
+            self._record(self.gift_worth, [])
+        left = list(self.root_left)
+        base_left = [sum(left[i] for i in base) for base in self.bases]
+        self._visit(0, left, base_left, self.gift_worth, [], None)
         return self.best
 
     def _visit(
         self,
         k: int,
         left: list[Cents],
+        base_left: list[Cents],
         gained: Cents,
         chosen: list[int],
-        used: frozenset[str],
-        closed: frozenset[str],
+        takes: _Takes | None,
     ) -> None:
-        if k == len(self.cands):
+        if k == len(self.cands) or gained + self.suffix_alone[k] < self.best.benefit:
             return
-        if gained + self.suffix_alone[k] < self.best.benefit:
+        # What can still be added depends only on k and what is left, so of two ways to reach the same
+        # state only the better one (benefit, then fewer coupons, then positions) can lead to the best.
+        here = _Choice(gained, tuple(chosen))
+        state = (k, tuple(left))
+        reached = self.reached.get(state)
+        if reached is not None and not here.beats(reached):
             return
-        if self._hopeless(gained + self._bound(k, left, closed), k, gained, chosen):
+        self.reached[state] = here
+        if takes is None:
+            takes = _Takes(self, k, base_left)
+        if self._hopeless(gained + self._bound(k, left, base_left, takes), k, gained, chosen):
             return
         c = self.cands[k]
-        allowed = c.coupon_type not in closed and not (c.self_exclusive and c.coupon_type in used)
-        if allowed:
-            if c.cash is None and c.percent is None:
-                take, after = c.worth, left
-            else:
-                take = c.take(sum(left[i] for i in c.base))
-                after = list(left)
-                for i, cents in allocate(take, c.base, left):
-                    after[i] -= cents
-            # A money coupon that takes nothing is refused (NO_BENEFIT); a gift worth nothing only adds
-            # a coupon. Either way a set with it never beats the same set without it.
-            if take > 0:
-                chosen.append(c.position)
-                choice = _Choice(gained + take, tuple(chosen))
-                if choice.beats(self.best):
-                    self.best = choice
-                self._visit(
-                    k + 1,
-                    after,
-                    gained + take,
-                    chosen,
-                    used | {c.coupon_type},
-                    closed | {c.coupon_type} if c.self_exclusive else closed,
-                )
-                chosen.pop()
-        self._visit(k + 1, left, gained, chosen, used, closed)
+        take = takes.values[k]
+        # A coupon that takes nothing is refused (NO_BENEFIT): leave it out.
+        if take > 0:
+            after, base_after = list(left), list(base_left)
+            for i, cents in allocate(take, c.base, left):
+                after[i] -= cents
+                for b in self.line_bases[i]:
+                    base_after[b] -= cents
+            chosen.append(c.position)
+            self._record(gained + take, chosen)
+            self._visit(k + 1, after, base_after, gained + take, chosen, None)
+            chosen.pop()
+        self._visit(k + 1, left, base_left, gained, chosen, takes)
 
 
-def _allowed_groups(stackable: list[Assessment]) -> list[list[Assessment]]:
-    """The largest lists of stackable coupons within which only same-type exclusions remain.
+def _groups(stackable: list[Assessment]) -> list[list[Assessment]]:
+    """Lists of stackable coupons any subset of which may be used together; every allowed combination
+    of two or more lies inside one of them.
 
     Exclusions are by type, so fix the set T of types that may appear: a coupon may join when its type
-    is in T and it excludes no other type of T. Any allowed combination with types T lies inside T's
-    list, and a list that is inside another adds nothing, so only the largest lists are searched.
+    is in T and it excludes no other type of T. What remains are coupons that exclude their own type:
+    for each such type, either none of them, or one of them and no other coupon of that type. A list
+    inside another adds nothing, so only the largest are kept.
     """
+    if not any(a.excluded_types for a in stackable):
+        return [stackable] if stackable else []
     types = sorted({a.coupon.type for a in stackable})
-    groups: list[frozenset[int]] = []
+    found: set[frozenset[int]] = set()
     for size in range(len(types), 0, -1):
         for chosen_types in combinations(types, size):
             allowed = set(chosen_types)
-            group = frozenset(
+            eligible = [
                 index
                 for index, a in enumerate(stackable)
                 if a.coupon.type in allowed and not (a.excluded_types & (allowed - {a.coupon.type}))
-            )
-            if group and not any(group <= other for other in groups):
-                groups = [other for other in groups if not other <= group]
-                groups.append(group)
-    return [[stackable[i] for i in sorted(group)] for group in groups]
+            ]
+            if {stackable[i].coupon.type for i in eligible} != allowed:
+                continue  # the same list, or a larger one, comes with the smaller type set
+            variants = [frozenset(i for i in eligible if stackable[i].coupon.type not in stackable[i].excluded_types)]
+            for coupon_type in chosen_types:
+                loners = [
+                    i
+                    for i in eligible
+                    if stackable[i].coupon.type == coupon_type and coupon_type in stackable[i].excluded_types
+                ]
+                variants += [
+                    frozenset(i for i in variant if stackable[i].coupon.type != coupon_type) | {loner}
+                    for variant in variants
+                    for loner in loners
+                ]
+            found.update(variants)
+    kept: list[frozenset[int]] = []
+    for group in sorted(found, key=len, reverse=True):
+        if not any(group <= other for other in kept):
+            kept.append(group)
+    return [[stackable[i] for i in sorted(group)] for group in kept]
 
 
 def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assessment]:
@@ -258,47 +310,51 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
     cash before percentage before gift, then lower id), compared as sorted lists.
 
     Method. A coupon that does not stack can only be alone, so every coupon alone is an answer to
-    beat. The stackable coupons are split into groups (``_allowed_groups``) inside which any subset
-    passes the type exclusions, except a coupon that excludes its own type, which the search keeps
-    alone of its type. Each group is searched depth first in the stacking order, taking a coupon
-    before leaving it out; a node carries what is left of every line after the coupons taken so far,
-    so extending a combination costs one allocation, and the benefit of every combination reached is
-    the one ``apply_coupons`` would compute. A node is cut when an upper bound of what the remaining
-    coupons can still add (``_Search._bound``) cannot beat the best answer so far, ties included.
-    Every bound is proved from two facts: a coupon's take never grows when less of its base is left,
-    and coupons never take more than is left of the lines. No pruning assumes that benefits add up,
-    so caps, used-up bases and percentages after cash are all exact.
+    beat. The stackable coupons are split into groups (``_groups``) such that any subset of a group is
+    allowed and every allowed combination lies in a group. In a group the gifts are always worth
+    taking (they take no money), and the money coupons are searched depth first in the stacking order,
+    taking a coupon before leaving it out. A node carries what is left of every line after the coupons
+    taken so far, so extending a combination costs one allocation, and the benefit of every
+    combination reached is exactly the one ``apply_coupons`` computes. A node is cut when an upper
+    bound of what the coupons not yet decided can still add (``_Search._bound``) cannot beat the best
+    answer so far, ties included; groups are searched best-looking first and skipped when even the sum
+    of their coupons' standalone benefits cannot win. Every bound is proved from two facts: a coupon's
+    take never grows when less of its base is left, and coupons never take more than is left of the
+    lines. No cut assumes that benefits add up, so caps, used-up bases and percentages after cash stay
+    exact.
     """
     ordered = sorted(usable, key=lambda a: a.order_key)
+    position_of = {id(a): position for position, a in enumerate(ordered)}
     best = _Choice(0, ())
     for position, assessment in enumerate(ordered):
-        choice = _Choice(assessment.take + assessment.worth, (position,))
+        choice = _Choice(assessment.alone, (position,))
         if choice.beats(best):
             best = choice
 
-    stackable = [a for a in ordered if a.stackable]
-    position_of = {id(a): position for position, a in enumerate(ordered)}
-    for group in _allowed_groups(stackable):
-        bases: dict[tuple[int, ...], int] = {}
-        candidates = []
-        for index, a in enumerate(group):
-            benefit = a.benefit
-            candidates.append(
-                _Candidate(
-                    index=index,
-                    position=position_of[id(a)],
-                    coupon_type=a.coupon.type,
-                    excluded_types=a.excluded_types,
-                    self_exclusive=a.coupon.type in a.excluded_types,
-                    base=a.base,
-                    base_id=bases.setdefault(a.base, len(bases)),
-                    cash=benefit if isinstance(benefit, CashOff) else None,
-                    percent=benefit if isinstance(benefit, PercentOff) else None,
-                    worth=a.worth,
-                    alone=a.take + a.worth,
-                )
+    left = [line.amount for line in priced.lines]
+    groups = _groups([a for a in ordered if a.stackable])
+    ceilings = sorted(((sum(a.alone for a in group), group) for group in groups), key=lambda item: -item[0])
+    for ceiling, group in ceilings:
+        if ceiling < best.benefit:
+            break
+        money = [a for a in group if a.gift is None]
+        gifts = [a for a in group if a.gift is not None and a.worth > 0]
+        bases = sorted({a.base for a in money})
+        candidates = [
+            _Candidate(
+                index=index,
+                position=position_of[id(a)],
+                phase=a.order_key[0],
+                base=a.base,
+                base_id=bases.index(a.base),
+                cash=a.benefit if isinstance(a.benefit, CashOff) else None,
+                percent=a.benefit if isinstance(a.benefit, PercentOff) else None,
+                alone=a.take,
             )
-        best = _Search(candidates, list(bases), [line.amount for line in priced.lines], best).run()
+            for index, a in enumerate(money)
+        ]
+        gift_positions = tuple(position_of[id(a)] for a in gifts)
+        best = _Search(candidates, bases, gift_positions, sum(a.worth for a in gifts), left, best).run()
     return [ordered[position] for position in best.positions]
 
 

@@ -41,5 +41,5 @@ class PricedCart:
         )
 
     @property
-    def refs(self) -> tuple[str, ...]:
-        return tuple(line.ref for line in self.lines)
+    def amounts(self) -> list[Cents]:
+        return [line.amount for line in self.lines]

@@ -6,8 +6,10 @@ checkout. Whether a sku or category code exists on the menu is for the Django si
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from coupons.engine.codes import ProblemCode
@@ -46,26 +48,29 @@ class CleanDefinition:
 
 @dataclass(frozen=True)
 class Definition:
+    """A definition read and checked, with what checkout asks of it worked out once."""
+
     coupon_type: str
     kind: CouponKind
     rules: tuple[Rule, ...]
+    stack_policy: StackPolicy | None
+    item_scoped: bool
+    base_rules: tuple[Rule, ...]  # the rules that narrow the discount base, in stage order
 
-    @property
-    def stack_policy(self) -> StackPolicy | None:
-        for rule in self.rules:
-            policy = rule.stack_policy()
-            if policy is not None:
-                return policy
-        return None
-
-    @property
-    def item_scoped(self) -> bool:
-        return any(rule.scopes_items for rule in self.rules)
-
-    @property
-    def base_rules(self) -> tuple[Rule, ...]:
-        narrowing = [rule for rule in self.rules if rule.base_stage is not None]
-        return tuple(sorted(narrowing, key=lambda rule: rule.base_stage or 0))
+    @classmethod
+    def of(cls, coupon_type: str, kind: CouponKind, rules: tuple[Rule, ...]) -> Definition:
+        policies = [policy for policy in (rule.stack_policy() for rule in rules) if policy is not None]
+        narrowing = sorted(
+            (rule for rule in rules if rule.base_stage is not None), key=lambda rule: rule.base_stage or 0
+        )
+        return cls(
+            coupon_type=coupon_type,
+            kind=kind,
+            rules=rules,
+            stack_policy=policies[0] if policies else None,
+            item_scoped=any(rule.scopes_items for rule in rules),
+            base_rules=tuple(narrowing),
+        )
 
     def clean(self) -> CleanDefinition:
         return CleanDefinition(
@@ -131,10 +136,29 @@ def read_definition(coupon_type: object, value: object, usage_rules: object) -> 
     if problems:
         raise DefinitionError(problems)
     assert kind is not None and kind_class is not None
-    return Definition(kind_class.coupon_type, kind, tuple(rules))
+    return Definition.of(kind_class.coupon_type, kind, tuple(rules))
 
 
 def validate_definition(coupon_type: object, value: object, usage_rules: object) -> CleanDefinition:
     """Check a template's definition when it is saved; return it normalised, or raise
     ``DefinitionError`` carrying a ``Problem`` per refusal."""
     return read_definition(coupon_type, value, usage_rules).clean()
+
+
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, check_circular=False, allow_nan=True)
+
+
+@lru_cache(maxsize=2048)
+def _read_json(key: str) -> Definition:
+    coupon_type, value, usage_rules = json.loads(key)
+    return read_definition(coupon_type, value, usage_rules)
+
+
+def read_stored_definition(coupon_type: object, value: object, usage_rules: object) -> Definition:
+    """``read_definition`` for checkout, where the same few templates come back for every coupon and
+    every request: a definition is immutable once read, so it is kept by its JSON text."""
+    try:
+        key = _KEY_ENCODER.encode([coupon_type, value, usage_rules])
+    except (TypeError, ValueError):
+        return read_definition(coupon_type, value, usage_rules)
+    return _read_json(key)

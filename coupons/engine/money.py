@@ -9,6 +9,7 @@ the best-combination search fast. Neither path ever touches ``float``.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -28,7 +29,9 @@ def to_cents(value: Decimal | int | str) -> Cents:
     return int(to_money(value).scaleb(2))
 
 
+@lru_cache(maxsize=65536)
 def from_cents(cents: Cents) -> Decimal:
+    # Cached: a preview turns thousands of line shares into Decimals, and Decimals are immutable.
     return Decimal(cents).scaleb(-2)
 
 

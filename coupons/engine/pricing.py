@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from coupons.engine.allocation import allocate
 from coupons.engine.cart import PricedCart
 from coupons.engine.codes import ReasonCode
-from coupons.engine.definition import Definition, DefinitionError, read_definition
+from coupons.engine.definition import Definition, DefinitionError, read_stored_definition
 from coupons.engine.kinds import Benefit, GiftItem
 from coupons.engine.money import Cents, from_cents, to_cents
 from coupons.engine.params import ParamError
-from coupons.engine.rules import Situation
+from coupons.engine.rules import Rule, Situation
 from coupons.engine.types import (
     Application,
     Cart,
@@ -38,24 +38,18 @@ class Assessment:
     base: tuple[int, ...] = ()
     gift: Gift | None = None
     take: Cents = 0  # money taken when applied alone
+    worth: Cents = 0  # the gift's worth at menu price
+    stackable: bool = False
+    excluded_types: frozenset[str] = frozenset()
 
     @property
     def usable(self) -> bool:
         return not self.reasons
 
     @property
-    def stackable(self) -> bool:
-        policy = self.definition.stack_policy if self.definition else None
-        return policy is not None and policy.allow_stacking
-
-    @property
-    def excluded_types(self) -> frozenset[str]:
-        policy = self.definition.stack_policy if self.definition else None
-        return policy.exclude_coupon_types if policy else frozenset()
-
-    @property
-    def worth(self) -> Cents:
-        return to_cents(self.gift.worth) if self.gift else 0
+    def alone(self) -> Cents:
+        """Its benefit on its own: money taken plus gift worth."""
+        return self.take + self.worth
 
     @property
     def order_key(self) -> tuple[int, int, int]:
@@ -65,12 +59,31 @@ class Assessment:
         return (0 if self.definition.item_scoped else 1, self.benefit.rank, self.coupon.id)
 
 
-def assess(priced: PricedCart, coupon: Coupon, ctx: Context) -> Assessment:
-    """Every check of one coupon on its own: definition, validity, gift, base, rules, benefit."""
+@dataclass(frozen=True)
+class _Base:
+    indices: tuple[int, ...]
+    subtotal: Cents  # at menu prices
+    empty_reason: Reason | None
+
+
+def _narrow(priced: PricedCart, rules: tuple[Rule, ...]) -> _Base:
+    lines = priced.lines
+    for rule in rules:
+        lines = tuple(line for line in lines if rule.keeps(line))
+        if not lines:
+            return _Base((), 0, rule.empty_base_reason() if priced.lines else None)
+    return _Base(tuple(line.index for line in lines), sum(line.amount for line in lines), None)
+
+
+def assess(
+    priced: PricedCart, coupon: Coupon, ctx: Context, bases: dict[tuple[Rule, ...], _Base] | None = None
+) -> Assessment:
+    """Every check of one coupon on its own: definition, validity, gift, base, rules, benefit.
+    ``bases`` keeps the discount bases already worked out for this cart, by the rules that narrow them."""
     assessment = Assessment(coupon)
     reasons = assessment.reasons
     try:
-        definition = read_definition(coupon.type, coupon.value, coupon.usage_rules)
+        definition = read_stored_definition(coupon.type, coupon.value, coupon.usage_rules)
         benefit = definition.kind.benefit(coupon)
     except DefinitionError as error:
         reasons.append(
@@ -82,6 +95,9 @@ def assess(priced: PricedCart, coupon: Coupon, ctx: Context) -> Assessment:
         reasons.append(Reason(ReasonCode.INVALID_DEFINITION, {"problems": problems}))
         return assessment
     assessment.definition, assessment.benefit = definition, benefit
+    if definition.stack_policy is not None:
+        assessment.stackable = definition.stack_policy.allow_stacking
+        assessment.excluded_types = definition.stack_policy.exclude_coupon_types
 
     local_now = ctx.now.astimezone(ctx.tz)
     if not priced.lines:
@@ -98,16 +114,18 @@ def assess(priced: PricedCart, coupon: Coupon, ctx: Context) -> Assessment:
         else:
             product = coupon.gift
             assessment.gift = Gift(product.sku, product.name, benefit.quantity, product.unit_price)
+            assessment.worth = to_cents(assessment.gift.worth)
 
-    lines = priced.lines
-    for rule in definition.base_rules:
-        lines = tuple(line for line in lines if rule.keeps(line))
-        if not lines:
-            if priced.lines:
-                reasons.append(rule.empty_base_reason())
-            break
-    assessment.base = tuple(line.index for line in lines)
-    base_subtotal = sum(line.amount for line in lines)
+    narrowing = definition.base_rules
+    base = bases.get(narrowing) if bases is not None else None
+    if base is None:
+        base = _narrow(priced, narrowing)
+        if bases is not None:
+            bases[narrowing] = base
+    if base.empty_reason is not None:
+        reasons.append(base.empty_reason)
+    assessment.base = base.indices
+    base_subtotal = base.subtotal
 
     situation = Situation(priced.lines, priced.skus, priced.categories, base_subtotal, local_now, ctx.channel)
     for rule in definition.rules:
@@ -124,13 +142,14 @@ def assess(priced: PricedCart, coupon: Coupon, ctx: Context) -> Assessment:
 
 
 def assess_all(priced: PricedCart, coupons: Sequence[Coupon], ctx: Context) -> list[Assessment]:
-    return [assess(priced, coupon, ctx) for coupon in coupons]
+    bases: dict[tuple[Rule, ...], _Base] = {}
+    return [assess(priced, coupon, ctx, bases) for coupon in coupons]
 
 
 def evaluation_of(priced: PricedCart, assessment: Assessment) -> CouponEvaluation:
     """The standalone figures the checkout preview shows for one coupon."""
     usable = assessment.usable
-    shares = allocate(assessment.take, assessment.base, [line.amount for line in priced.lines]) if usable else []
+    shares = allocate(assessment.take, assessment.base, priced.amounts) if usable else []
     return CouponEvaluation(
         coupon_id=assessment.coupon.id,
         usable=usable,
