@@ -23,7 +23,9 @@ _STATUS_MESSAGES: Mapping[str, str] = {
     ReasonCode.GIFT_UNAVAILABLE: gettext_noop("The gift dish is not available at the moment"),
     ReasonCode.NO_BENEFIT: gettext_noop("This coupon takes nothing off this order"),
     ReasonCode.NOT_STACKABLE: gettext_noop("This coupon cannot be combined with the other coupons chosen"),
-    ReasonCode.EXCLUDED_COUPON_TYPE: gettext_noop("This coupon cannot be combined with %(coupon_types)s"),
+    ReasonCode.EXCLUDED_COUPON_TYPE: gettext_noop(
+        "This coupon cannot be combined with coupons of type %(coupon_types)s"
+    ),
     ReasonCode.DUPLICATE_COUPON: gettext_noop("This coupon was chosen more than once"),
 }
 _UNKNOWN_REASON = gettext_noop("This coupon cannot be used")
@@ -141,7 +143,8 @@ def render_problem(problem: Problem) -> str:
     index = params.get("index")
     if not isinstance(index, int):
         return message
-    if params.get("rule_type"):
+    # An unknown rule type is already named by its message.
+    if params.get("rule_type") and problem.code != ProblemCode.UNKNOWN_RULE:
         return gettext("Rule %(number)s (%(rule_type)s): %(message)s") % {
             "number": index + 1,
             "rule_type": params["rule_type"],
