@@ -315,13 +315,18 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
     taking (they take no money), and the money coupons are searched depth first in the stacking order,
     taking a coupon before leaving it out. A node carries what is left of every line after the coupons
     taken so far, so extending a combination costs one allocation, and the benefit of every
-    combination reached is exactly the one ``apply_coupons`` computes. A node is cut when an upper
-    bound of what the coupons not yet decided can still add (``_Search._bound``) cannot beat the best
-    answer so far, ties included; groups are searched best-looking first and skipped when even the sum
-    of their coupons' standalone benefits cannot win. Every bound is proved from two facts: a coupon's
-    take never grows when less of its base is left, and coupons never take more than is left of the
-    lines. No cut assumes that benefits add up, so caps, used-up bases and percentages after cash stay
-    exact.
+    combination reached is exactly the one ``apply_coupons`` computes. A node is cut when
+    - an upper bound of what the coupons not yet decided can still add cannot beat the best answer so
+      far, ties included (``_Search._bound``: each coupon's take now, what is left of the bases and
+      lines, and a relaxation in which cash shrinks the percentages after it, ``_Search._refined``);
+    - or the same state (next coupon, what is left of every line) was reached before by a combination
+      at least as good: whatever follows adds the same to both.
+    Groups are searched best-looking first and skipped when even the sum of their coupons' standalone
+    benefits cannot win. The bounds rest on two facts, a coupon's take never grows when less of its
+    base is left and coupons never take more than is left of the lines, plus the monotonicity argument
+    in ``_refined``; no cut assumes that benefits add up, so caps, used-up bases and percentages after
+    cash stay exact. The worst case is exponential, as for any exact search; on the benchmark's wallet
+    (bench/engine.py: 200 coupons, 39 of them usable and stackable) it visits about 60 nodes.
     """
     ordered = sorted(usable, key=lambda a: a.order_key)
     position_of = {id(a): position for position, a in enumerate(ordered)}
@@ -359,7 +364,8 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
 
 
 def preview(cart: Cart, coupons: Sequence[Coupon], ctx: Context) -> Preview:
-    """Every coupon on its own (input order) and the best combination, checking each coupon once."""
+    """Every coupon on its own (input order) and the best combination, checking each coupon once.
+    Coupon ids must be distinct (a wallet holds each coupon once)."""
     ids = [coupon.id for coupon in coupons]
     if len(set(ids)) != len(ids):
         raise ValueError("coupon ids must be distinct")

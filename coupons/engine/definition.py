@@ -123,7 +123,7 @@ def read_definition(coupon_type: object, value: object, usage_rules: object) -> 
             problems.extend(Problem(VALUE, issue.code, issue.params) for issue in error.issues)
 
     rules: list[Rule] = []
-    if not isinstance(usage_rules, list):
+    if not isinstance(usage_rules, list | tuple):
         problems.append(Problem(USAGE_RULES, ProblemCode.NOT_A_LIST, {}))
     else:
         seen: dict[str, int] = {}

@@ -137,7 +137,6 @@ def assess(
         assessment.take = benefit.take(base_subtotal)
         if assessment.take == 0:
             reasons.append(Reason(ReasonCode.NO_BENEFIT))
-            assessment.take = 0
     return assessment
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -66,7 +67,7 @@ def test_money_is_normalised_to_two_place_strings_and_lists_are_filled_in() -> N
     ("raw", "stored"),
     [(10, "10.00"), ("10", "10.00"), ("10.5", "10.50"), (10.5, "10.50"), ("0.01", "0.01"), ("100000.00", "100000.00")],
 )
-def test_money_arrives_as_integer_string_or_plain_float(raw: Any, stored: str) -> None:
+def test_money_may_arrive_as_an_int_a_string_or_a_float_literal(raw: Any, stored: str) -> None:
     assert validate_definition("CASH_VOUCHER", {"amount": raw}, []).value == {"amount": stored}
 
 
@@ -110,7 +111,7 @@ REFUSALS: list[tuple[str, Any, Any, str, str, dict[str, Any]]] = [
     (CASH, {"amount": "-5"}, [], "value", R.NOT_POSITIVE, {"key": "amount"}),
     (CASH, {"amount": "ten"}, [], "value", R.INVALID_NUMBER, {"key": "amount"}),
     (CASH, {"amount": " 5"}, [], "value", R.INVALID_NUMBER, {"key": "amount"}),
-    (CASH, {"amount": float("nan")}, [], "value", R.INVALID_NUMBER, {"key": "amount"}),
+    (CASH, {"amount": math.nan}, [], "value", R.INVALID_NUMBER, {"key": "amount"}),
     (CASH, {"amount": True}, [], "value", R.BOOLEAN_NOT_ALLOWED, {"key": "amount"}),
     (CASH, {"amount": "10.001"}, [], "value", R.TOO_MANY_DECIMALS, {"key": "amount", "max_places": 2}),
     (CASH, {"amount": 0.1 + 0.2}, [], "value", R.TOO_MANY_DECIMALS, {"key": "amount"}),
