@@ -111,3 +111,30 @@ def test_best_equals_brute_force(cart_: Cart, wallet: list[Coupon]) -> None:
 @given(cart_=carts(), wallet=wallets(min_size=9, max_size=10))
 def test_best_equals_brute_force_with_ten_coupons(cart_: Cart, wallet: list[Coupon]) -> None:
     assert best_combination(cart_, wallet, ctx()) == brute_force(cart_, wallet, ctx())
+
+
+def test_best_equals_brute_force_when_coupons_crowd_a_small_base() -> None:
+    # given twelve stackable coupons: more cash than the cold dishes can give, percentages after it,
+    # same-type exclusions; many subsets reach the same state
+    items = cart(
+        line("d-101", "cat-roast-duck", "88.00"),
+        line("d-201", "cat-cold", "12.50"),
+        line("d-202", "cat-cold", "9.90", 2),
+    )
+    cold = rule("ITEM_DISCOUNT_SCOPE", category_ids=["cat-cold"])
+    coupons = [
+        cash(1, 10, cold, stacks()),
+        cash(2, 8, cold, stacks()),
+        cash(3, 8, cold, stacks()),
+        cash(4, 15, cold, stacks("CASH_VOUCHER")),
+        percent(5, 30, cold, stacks()),
+        percent(6, 10, stacks()),
+        percent(7, 12, stacks(), max_off=5),
+        percent(8, 50, stacks("PERCENTAGE_DISCOUNT")),
+        red_packet(9, "3.33", stacks()),
+        red_packet(10, "8.88", stacks("FREE_ITEM")),
+        cash(11, 20, rule("EXCLUDE_ITEMS", item_ids=["d-101"]), stacks()),
+        gift(12, stacks("RANDOM_CASH")),
+    ]
+
+    assert best_combination(items, coupons, ctx()) == brute_force(items, coupons, ctx())
