@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import NotFound
-from coupons.models import CouponSource, CouponTemplate, UserCoupon
+from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services import gate
 from coupons.services.eligibility import in_target, member_for, needs_member
 from coupons.services.issuing import (
+    NotClaimable,
     issuable_now,
     issue_now,
     not_claimable_error,
     not_eligible_error,
     sold_out_error,
 )
+
+# Approved templates read by this process. An approved template's definition never changes (it is
+# copied to change it); its status may, and the stock UPDATE re-checks that on every claim.
+TEMPLATE_CACHE_SECONDS = 30.0
+TEMPLATE_CACHE_SIZE = 2_000
+_templates: dict[int, tuple[float, CouponTemplate]] = {}
+
+
+def approved_template(template_id: int) -> CouponTemplate | None:
+    """The template, from this process's cache when it was approved when last read."""
+    now = time.monotonic()
+    hit = _templates.get(template_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    template = CouponTemplate.objects.filter(pk=template_id).first()
+    if template is not None and template.status == TemplateStatus.APPROVED:
+        if len(_templates) >= TEMPLATE_CACHE_SIZE:
+            _templates.clear()
+        _templates[template_id] = (now + TEMPLATE_CACHE_SECONDS, template)
+    return template
+
+
+def forget_templates() -> None:
+    _templates.clear()
 
 
 def coupon_claim(*, user: Any, template_id: int) -> UserCoupon:
@@ -33,9 +59,9 @@ def coupon_claim(*, user: Any, template_id: int) -> UserCoupon:
     verdict = gate.admit(template_id, 1, now)
     if verdict == gate.SOLD_OUT:
         raise sold_out_error(template_id)
-    if verdict == gate.CLOSED:
-        raise not_claimable_error(template_id, "CLOSED")
-    template = CouponTemplate.objects.filter(pk=template_id).first()
+    if verdict in (gate.CLOSED, gate.NOT_STARTED):
+        raise not_claimable_error(template_id, verdict.upper())
+    template = approved_template(template_id)
     if template is None:
         raise NotFound(_("Not found."), details={"template_id": template_id})
     reason = issuable_now(template, now)
@@ -46,5 +72,9 @@ def coupon_claim(*, user: Any, template_id: int) -> UserCoupon:
         raise not_claimable_error(template_id, "NOT_IN_CLAIM_CENTER")
     if needs_member(template.target) and not in_target(template.target, member_for(user), now):
         raise not_eligible_error(template_id)
-    (coupon,) = issue_now(template=template, user_id=user.pk, quantity=1, source=CouponSource.CLAIM)
+    try:
+        (coupon,) = issue_now(template=template, user_id=user.pk, quantity=1, source=CouponSource.CLAIM)
+    except NotClaimable:
+        _templates.pop(template_id, None)  # stopped or ended since it was read
+        raise
     return coupon

@@ -19,6 +19,7 @@ The gate is on when ``settings.REDIS_URL`` is set and ``settings.CLAIM_GATE`` is
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,18 @@ from coupons.services import redis_link
 ADMIT = "admit"
 SOLD_OUT = "sold_out"
 CLOSED = "closed"
+NOT_STARTED = "not_started"
 UNKNOWN = "unknown"
+# Refusals that stay true forever: the issued count never goes down, the total of an approved template
+# never changes, and a stopped or ended template never reopens. This process remembers them and
+# answers again without Redis.
+FINAL = frozenset({SOLD_OUT, CLOSED})
+MEMO_SIZE = 10_000
+_final: dict[int, str] = {}
+# An admitted template is admitted again without asking Redis for this long: admitting only sends the
+# claim on to the database, which decides, so a short-lived local "admit" is never a wrong answer.
+ADMIT_MEMO_SECONDS = 0.1
+_admitted: dict[int, float] = {}
 
 KEY_TTL_SECONDS = 24 * 3600
 
@@ -41,7 +53,7 @@ local h = redis.call('HMGET', KEYS[1], 'state', 'total', 'issued', 'start', 'end
 if not h[1] then return 'unknown' end
 if h[1] == 'closed' then return 'closed' end
 local now = tonumber(ARGV[2])
-if h[4] ~= false and h[4] ~= '' and now < tonumber(h[4]) then return 'closed' end
+if h[4] ~= false and h[4] ~= '' and now < tonumber(h[4]) then return 'not_started' end
 if h[5] ~= false and h[5] ~= '' and now >= tonumber(h[5]) then return 'closed' end
 local total = tonumber(h[2])
 if total >= 0 and tonumber(h[3]) + tonumber(ARGV[1]) > total then return 'sold_out' end
@@ -112,16 +124,24 @@ def _call(script_name: str, template_id: int, *args: Any) -> Any:
 
 
 def admit(template_id: int, quantity: int = 1, now: datetime | None = None) -> str:
-    """``ADMIT`` (go on to the database), ``SOLD_OUT`` or ``CLOSED`` (refuse without the database).
+    """``ADMIT`` (go on to the database), or ``SOLD_OUT``, ``CLOSED``, ``NOT_STARTED`` (refuse without
+    the database).
 
     A missing entry is rebuilt from the database first. With the gate off, always ``ADMIT``.
     """
+    if not enabled():
+        return ADMIT
+    known = _final.get(template_id)
+    if known is not None:
+        return known
+    if quantity == 1 and _admitted.get(template_id, 0.0) > time.monotonic():
+        return ADMIT
     now = now or timezone.now()
     verdict = _call("admit", template_id, quantity, f"{now.timestamp():.6f}")
     if verdict is None:
         return ADMIT
     if verdict != UNKNOWN:
-        return str(verdict)
+        return _remember(template_id, quantity, str(verdict))
     template = (
         CouponTemplate.objects.filter(pk=template_id)
         .only("status", "total_quantity", "issued_quantity", "issue_start_time", "issue_end_time")
@@ -130,7 +150,27 @@ def admit(template_id: int, quantity: int = 1, now: datetime | None = None) -> s
     if template is None or not load(template):
         return ADMIT
     verdict = _call("admit", template_id, quantity, f"{now.timestamp():.6f}")
-    return ADMIT if verdict in (None, UNKNOWN) else str(verdict)
+    return ADMIT if verdict in (None, UNKNOWN) else _remember(template_id, quantity, str(verdict))
+
+
+def _remember(template_id: int, quantity: int, verdict: str) -> str:
+    if verdict == ADMIT:
+        if len(_admitted) >= MEMO_SIZE:
+            _admitted.clear()
+        _admitted[template_id] = time.monotonic() + ADMIT_MEMO_SECONDS
+        return verdict
+    # Sold out for one coupon means none is left: final whatever is asked next.
+    if verdict == CLOSED or (verdict == SOLD_OUT and quantity == 1):
+        if len(_final) >= MEMO_SIZE:
+            _final.clear()
+        _final[template_id] = verdict
+    return verdict
+
+
+def forget() -> None:
+    """Drop this process's memory of verdicts (tests reuse ids after a flush)."""
+    _final.clear()
+    _admitted.clear()
 
 
 def load(template: CouponTemplate) -> bool:
@@ -158,10 +198,12 @@ def load(template: CouponTemplate) -> bool:
 
 def record_issued(template_id: int, issued: int) -> None:
     """Raise the entry's issued bound to a count the database committed."""
+    _admitted.pop(template_id, None)
     _call("record", template_id, issued)
 
 
 def close(template_id: int) -> None:
+    _admitted.pop(template_id, None)
     _call("close", template_id, KEY_TTL_SECONDS)
 
 

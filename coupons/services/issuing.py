@@ -50,7 +50,7 @@ from coupons.models import (
     UserCoupon,
     ValidityType,
 )
-from coupons.services.statements import insert_ignore, quote
+from coupons.services.statements import insert_ignore, insert_instance, quote
 
 T = TypeVar("T")
 
@@ -319,13 +319,14 @@ def issue_coupons(
         for _ in range(quantity)
     ]
     if quantity == 1:
-        coupons[0].save(force_insert=True)
+        insert_instance(coupons[0])
     else:
         _distinct_codes(coupons, template, now)
         UserCoupon.objects.bulk_create(coupons)
     for coupon in coupons:
         coupon.template = template
-    _after_commit_record(template.pk, issued)
+    if template.total_quantity != UNLIMITED and issued >= template.total_quantity:
+        _after_commit_record(template.pk, issued)  # the last one: close the gate at once
     return coupons
 
 

@@ -126,8 +126,8 @@ def activity_claim(*, user: Any, activity_id: int) -> list[UserCoupon]:
         verdict = gate.admit(item.template_id, item.quantity, now)
         if verdict == gate.SOLD_OUT:
             raise sold_out_error(item.template_id)
-        if verdict == gate.CLOSED:
-            raise not_claimable_error(item.template_id, "CLOSED")
+        if verdict in (gate.CLOSED, gate.NOT_STARTED):
+            raise not_claimable_error(item.template_id, verdict.upper())
     member = member_for(user) if any(needs_member(i.template.target) for i in items) else NOBODY
     for item in items:
         if not in_target(item.template.target, member, now):

@@ -145,9 +145,13 @@ def test_an_ended_window_is_refused_by_the_gate():
     template = CouponTemplateFactory(issue_start_time=now - timedelta(days=2), issue_end_time=now + timedelta(hours=1))
     gate.load(template)
 
+    assert gate.admit(template.pk, now=now - timedelta(days=3)) == gate.NOT_STARTED
     assert gate.admit(template.pk, now=now) == gate.ADMIT
+    gate.forget()  # an admit is remembered for a moment (it only sends the claim on to the database)
     assert gate.admit(template.pk, now=now + timedelta(hours=2)) == gate.CLOSED
-    assert gate.admit(template.pk, now=now - timedelta(days=3)) == gate.CLOSED
+    # and, final, it is remembered without asking Redis again
+    redis.Redis.from_url(settings.REDIS_URL).delete(gate.key(template.pk))
+    assert gate.admit(template.pk, now=now) == gate.CLOSED
 
 
 def test_a_quantity_larger_than_what_is_left_is_refused():
@@ -156,6 +160,20 @@ def test_a_quantity_larger_than_what_is_left_is_refused():
 
     assert gate.admit(template.pk, 2) == gate.ADMIT
     assert gate.admit(template.pk, 3) == gate.SOLD_OUT
+
+
+def test_an_admit_is_remembered_briefly_and_a_refusal_for_good(customer):
+    template = CouponTemplateFactory(total_quantity=1, issued_quantity=0)
+    gate.load(template)
+    assert gate.admit(template.pk) == gate.ADMIT
+    CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=1)
+    gate.record_issued(template.pk, 1)  # what a commit that sold the last one does
+
+    with CaptureQueriesContext(connection) as queries:
+        verdicts = [gate.admit(template.pk) for _ in range(3)]
+
+    assert verdicts == [gate.SOLD_OUT] * 3
+    assert len(queries) == 0
 
 
 def test_without_redis_the_gate_admits_everything_and_writes_nothing(settings, customer):

@@ -9,12 +9,14 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from coupons.services import redis_link
+from coupons.services import claim, gate, redis_link
 
 
 def flush_redis() -> None:
     """Empty the test's own Redis database (FLUSHDB on the configured URL, never FLUSHALL)."""
     redis_link.reset()
+    claim.forget_templates()  # ids are reused after a transactional test's flush
+    gate.forget()
     if settings.REDIS_URL:
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 

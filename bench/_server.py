@@ -1,0 +1,244 @@
+"""Shared benchmark helpers: a bench database, a gunicorn server, a keep-alive HTTP load generator and
+per-schema row counters. Imported by bench/claim.py and bench/bulk_grant.py (not part of the tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def bench_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of the bench server and of this process (production settings, over HTTP)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-only-not-secret-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "BENCH_NOOP": "true",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+    os.environ.update(env)
+    return env
+
+
+def create_database(database_url: str) -> None:
+    import environ
+    import MySQLdb
+
+    config = environ.Env.db_url_config(database_url)
+    server = MySQLdb.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=int(config["PORT"] or 3306),
+        user=config["USER"],
+        passwd=config["PASSWORD"] or "",
+    )
+    try:
+        server.cursor().execute(
+            f"CREATE DATABASE IF NOT EXISTS `{config['NAME']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    finally:
+        server.close()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *, workers: int, threads: int, port: int) -> Iterator[str]:
+    """Run the project under gunicorn (gthread workers: keep-alive) and yield its base URL."""
+    command = [
+        PYTHON, "-m", "gunicorn", "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--worker-class", "gthread",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--keep-alive", "75",
+        "--backlog", "2048",
+        "--log-level", "warning",
+        "--worker-connections", "1000",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("gunicorn exited at start")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+# Load generation --------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    statuses: Counter = field(default_factory=Counter)
+    codes: Counter = field(default_factory=Counter)
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+    def p(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+# A request: (method, path, token); bodies are empty (the claim endpoints take none).
+Request = tuple[str, str, str]
+
+
+async def _client(
+    port: int, next_request: Callable[[], Request | None], result: Result, stop_at: float | None, keep_codes: bool
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while stop_at is None or time.perf_counter() < stop_at:
+            request = next_request()
+            if request is None:
+                return
+            method, path, token = request
+            started = time.perf_counter()
+            writer.write(
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
+                f"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n".encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            length = 0
+            close = False
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    length = int(value)
+                elif name == "connection" and value.strip().lower() == "close":
+                    close = True
+            body = await reader.readexactly(length) if length else b""
+            result.latencies.append(time.perf_counter() - started)
+            result.statuses[status] += 1
+            if keep_codes and status >= 400:
+                code = body.split(b'"code":"', 1)[-1].split(b'"', 1)[0].decode() if b'"code":"' in body else "?"
+                result.codes[code] += 1
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
+
+
+def load(
+    port: int,
+    requests: Callable[[], Request | None],
+    *,
+    concurrency: int,
+    duration: float | None = None,
+    keep_codes: bool = False,
+) -> Result:
+    """``concurrency`` keep-alive connections send requests from ``requests`` (until it returns None,
+    or for ``duration`` seconds)."""
+
+    async def main() -> Result:
+        result = Result()
+        started = time.perf_counter()
+        stop_at = started + duration if duration else None
+        await asyncio.gather(*(_client(port, requests, result, stop_at, keep_codes) for _ in range(concurrency)))
+        result.elapsed = time.perf_counter() - started
+        return result
+
+    return asyncio.run(main())
+
+
+def median_rate(runs: list[Result]) -> float:
+    return statistics.median(r.rate for r in runs)
+
+
+# What the database did ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def table_statistics(cursor) -> Iterator[None]:
+    """Turn on MariaDB's per-table statistics (userstat) for the duration, then restore it."""
+    cursor.execute("SELECT @@GLOBAL.userstat")
+    (before,) = cursor.fetchone()
+    cursor.execute("SET GLOBAL userstat = 1")
+    try:
+        yield
+    finally:
+        cursor.execute(f"SET GLOBAL userstat = {int(before)}")
+
+
+def rows_by_table(cursor, schema: str) -> dict[str, tuple[int, int]]:
+    """(rows read, rows changed) per table of ``schema``, cumulative since the server started."""
+    cursor.execute(
+        "SELECT TABLE_NAME, ROWS_READ, ROWS_CHANGED FROM information_schema.TABLE_STATISTICS WHERE TABLE_SCHEMA = %s",
+        [schema],
+    )
+    return {name: (int(read), int(changed)) for name, read, changed in cursor.fetchall()}
+
+
+def rows_delta(after: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    delta = {}
+    for table, (read, changed) in after.items():
+        old_read, old_changed = before.get(table, (0, 0))
+        if read - old_read or changed - old_changed:
+            delta[table] = (read - old_read, changed - old_changed)
+    return delta
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
