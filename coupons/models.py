@@ -67,6 +67,9 @@ class CouponTemplate(TimeStampedModel):
     target = models.JSONField(_("who may claim"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     product_line = models.CharField(_("product line"), max_length=2, default="01")
     return_on_cancel = models.BooleanField(_("return on cancel"), default=True)
+    # Set when the template is stopped with "revoke unused": a coupon still locked by an unpaid order
+    # is revoked, not returned, if that order is cancelled later.
+    unused_revoked = models.BooleanField(_("unused coupons revoked"), default=False, editable=False)
     status = models.CharField(
         _("status"), max_length=16, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT, db_index=True
     )

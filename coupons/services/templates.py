@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import audit_record
+from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from coupons.errors import CouponErrorCode
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
@@ -184,7 +185,7 @@ def template_reject(*, template: CouponTemplate, actor: Any, remark: str) -> Cou
     return _transition(template, "reject", actor, remark.strip())
 
 
-@transaction.atomic
+@retry_on_conflict
 def template_stop(
     *, template: CouponTemplate, actor: Any, revoke_unused: bool = False, remark: str = ""
 ) -> CouponTemplate:
@@ -197,7 +198,8 @@ def template_stop(
             status=CouponStatus.REVOKED, updated_at=timezone.now()
         )
         locked.revoked_count += revoked
-        locked.save(update_fields=["revoked_count"])
+        locked.unused_revoked = True
+        locked.save(update_fields=["revoked_count", "unused_revoked"])
     stopped = _finish(locked, "stop", actor, remark, {"revoke_unused": bool(revoke_unused), "revoked": revoked})
     from coupons.signals import template_stopped
 

@@ -165,9 +165,12 @@ def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
     order = _lock_order(order, S.CANCELLED)
     now = timezone.now()
     coupons = _lock_coupons(order)
-    returned = [c for c in coupons if c.template.return_on_cancel and c.expires_at > now]
-    expired = [c for c in coupons if c.template.return_on_cancel and c.expires_at <= now]
-    revoked = [c for c in coupons if not c.template.return_on_cancel]
+    # A coupon goes back only if its template returns coupons on cancel and was not stopped with
+    # "revoke unused" while the order was open; else it is forfeited (REVOKED).
+    returnable = [c for c in coupons if c.template.return_on_cancel and not c.template.unused_revoked]
+    returned = [c for c in returnable if c.expires_at > now]
+    expired = [c for c in returnable if c.expires_at <= now]
+    revoked = [c for c in coupons if c not in returnable]
     _move(returned, status=CouponStatus.UNUSED, order=None, updated_at=now)
     _move(expired, status=CouponStatus.EXPIRED, order=None, updated_at=now)
     _move(revoked, status=CouponStatus.REVOKED, updated_at=now)
