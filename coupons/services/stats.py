@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -87,7 +88,8 @@ def stats_rollup_day(*, day: date) -> int:
     TemplateDailyStats.objects.bulk_create(
         objs,
         update_conflicts=True,
-        unique_fields=["template", "day"],
+        # MySQL's ON DUPLICATE KEY takes no target; SQLite's ON CONFLICT needs one.
+        unique_fields=["template", "day"] if connection.features.supports_update_conflicts_with_target else None,
         update_fields=["issued", "used", "expired", "revoked", "discount"],
         batch_size=1000,
     )
