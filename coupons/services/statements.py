@@ -49,3 +49,32 @@ def _insert_sql(model: type[Model], vendor: str) -> str:
     cols = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {quote(model._meta.db_table)} ({cols}) VALUES ({marks})"
+
+
+def insert_rows(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[object]], *, returning_pk: bool = False
+) -> list[int]:
+    """One multi-row ``INSERT`` of plain values (already in database form) for bulk paths where the
+    ORM's per-value preparation would cost more than the database. Returns the new primary keys in
+    row order when asked (``RETURNING`` where the database has it, else the last insert id, which
+    MySQL hands out consecutively for one multi-row INSERT)."""
+    if not rows:
+        return []
+    known = {f.column for f in model._meta.concrete_fields}
+    unknown = set(columns) - known
+    if unknown:
+        raise ValueError(f"not columns of {model.__name__}: {sorted(unknown)}")
+    cols = ", ".join(quote(c) for c in columns)
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({cols}) VALUES {', '.join([row_marks] * len(rows))}"
+    params = [value for row in rows for value in row]
+    pk = quote(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        if returning_pk and connection.features.can_return_rows_from_bulk_insert:
+            cursor.execute(f"{sql} RETURNING {pk}", params)
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, params)
+        if not returning_pk:
+            return []
+        first = cursor.lastrowid
+        return list(range(first, first + len(rows)))

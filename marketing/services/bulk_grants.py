@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -37,19 +38,37 @@ from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from coupons.errors import CouponErrorCode
-from coupons.models import UNLIMITED, ClaimQuota, CouponSource, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.models import (
+    UNLIMITED,
+    ClaimQuota,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    CouponType,
+    TemplateStatus,
+    UserCoupon,
+)
 from coupons.services import gate
-from coupons.services.issuing import build_coupon, coupon_code, is_code_collision, issuable_now
-from coupons.services.statements import quote
+from coupons.services.issuing import (
+    CODE_ATTEMPTS,
+    coupon_code,
+    is_code_collision,
+    issuable_now,
+    random_amount,
+    validity_for,
+    with_fresh_codes,
+)
+from coupons.services.statements import insert_rows, quote
 from marketing.models import (
     BulkGrant,
     BulkGrantRecipient,
     BulkGrantStatus,
     BulkGrantTarget,
     GiftPack,
+    Notification,
     RecipientStatus,
 )
-from marketing.notifications import enqueue_send, granted_notification, notifications_bulk_create
+from marketing.notifications import enqueue_send, granted_notification
 from marketing.services.segments import clean_segment, segment_profiles
 
 logger = logging.getLogger(__name__)
@@ -439,17 +458,12 @@ def _finish(grant_id: int) -> None:
 
 
 def _chunk_with_fresh_codes(grant: BulkGrant, chunk_size: int) -> int:
-    for attempt in range(1, 9):
-        try:
-            return _chunk(grant, chunk_size, check_codes=attempt > 1)
-        except IntegrityError as exc:
-            if attempt == 8 or not is_code_collision(exc):
-                raise
-    raise AssertionError("unreachable")
+    # A pack's coupons are inserted one claim at a time: a collision there retries the whole chunk.
+    return with_fresh_codes(lambda: _chunk(grant, chunk_size))
 
 
 @retry_on_conflict
-def _chunk(grant: BulkGrant, chunk_size: int, check_codes: bool = False) -> int:
+def _chunk(grant: BulkGrant, chunk_size: int) -> int:
     """Process one chunk of PENDING recipients; returns how many (0 when none is left)."""
     rows = list(
         BulkGrantRecipient.objects.filter(grant_id=grant.pk, status=RecipientStatus.PENDING)
@@ -461,7 +475,7 @@ def _chunk(grant: BulkGrant, chunk_size: int, check_codes: bool = False) -> int:
         return 0
     now = timezone.now()
     if grant.template_id:
-        outcome = _grant_template_chunk(grant, rows, now, check_codes)
+        outcome = _grant_template_chunk(grant, rows, now)
     else:
         outcome = _grant_pack_chunk(grant, rows)
     by_user = dict((uid, pk) for pk, uid in rows)
@@ -488,7 +502,7 @@ def _chunk(grant: BulkGrant, chunk_size: int, check_codes: bool = False) -> int:
     return len(rows)
 
 
-def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: datetime, check_codes: bool) -> _Outcome:
+def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: datetime) -> _Outcome:
     user_ids = [uid for _pk, uid in rows]
     # Lock order as for a claim: the template row first, then the quota rows.
     assert grant.template_id is not None
@@ -526,51 +540,98 @@ def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: da
     CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=F("issued_quantity") + len(taken))
     issued = template.issued_quantity + len(taken)
     if limit:
-        ClaimQuota.objects.bulk_create(
-            [ClaimQuota(template=template, user_id=uid, claimed=1) for uid in taken if uid not in held]
+        insert_rows(
+            ClaimQuota,
+            ["template_id", "user_id", "claimed"],
+            [(template.pk, uid, 1) for uid in taken if uid not in held],
         )
         again = [uid for uid in taken if uid in held]
         if again:
             ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
-    coupons = [
-        build_coupon(
-            template=template, user_id=uid, issued_at=now, source=CouponSource.BULK_GRANT, source_ref=str(grant.pk)
-        )
-        for uid in taken
-    ]
-    _insert_coupons(coupons, template, now, check_codes)
-    notes = notifications_bulk_create(
-        granted_notification(
-            user_id=c.user_id,
-            count=1,
-            template_names=[template.name],
-            data={"coupon_ids": [c.pk], "template_ids": [template.pk], "bulk_grant_id": grant.pk},
-            dedupe_key=f"bulk-grant:{grant.pk}:{c.user_id}",
-        )
-        for c in coupons
-    )
-    outcome.notifications = [n.pk for n in notes if n.pk]
+    coupon_ids = _insert_coupons(template, taken, grant, now)
+    outcome.notifications = _insert_notifications(template, taken, coupon_ids, grant, now)
     if gate.enabled():
         transaction.on_commit(lambda: gate.record_issued(template.pk, issued))
     return outcome
 
 
-def _insert_coupons(coupons: list[UserCoupon], template: CouponTemplate, now: datetime, check_codes: bool) -> None:
+# The chunk's rows are written with plain multi-row INSERTs: at 1,000 rows a chunk the ORM's
+# per-value preparation costs more than the database does. Column lists are checked against the models.
+_COUPON_COLUMNS = (
+    "code", "user_id", "template_id", "status", "amount", "acquired_at", "valid_from", "expires_at", "source",
+    "source_ref", "order_id", "used_at", "granted_by_id", "updated_at",
+)  # fmt: skip
+_NOTIFICATION_COLUMNS = ("user_id", "kind", "title", "body", "data", "dedupe_key", "created_at", "sent_at", "read_at")
+
+
+def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGrant, now: datetime) -> list[int]:
+    """One coupon per user; returns their ids in ``user_ids`` order. A code that collides with an
+    existing one (8 random digits per product line, type and day) undoes only this INSERT (a
+    savepoint); the taken codes are replaced and the INSERT runs again."""
+    adapt = connection.ops.adapt_datetimefield_value
+    valid_from, expires_at = validity_for(template, now)
+    stamp, start, end = adapt(now), adapt(valid_from), adapt(expires_at)
+    random_cash = template.type == CouponType.RANDOM_CASH
+    codes: list[str] = []
     seen: set[str] = set()
-    for coupon in coupons:  # unique within the chunk
-        while coupon.code in seen:
-            coupon.code = coupon_code(template, now)
-        seen.add(coupon.code)
-    if check_codes:
-        # After a collision: replace the codes that already exist before inserting again.
-        while True:
-            taken = set(UserCoupon.objects.filter(code__in=[c.code for c in coupons]).values_list("code", flat=True))
-            if not taken:
-                break
-            for coupon in coupons:
-                if coupon.code in taken:
-                    coupon.code = coupon_code(template, now)
-    UserCoupon.objects.bulk_create(coupons)
+    for _uid in user_ids:  # unique within the chunk
+        code = coupon_code(template, now)
+        while code in seen:
+            code = coupon_code(template, now)
+        seen.add(code)
+        codes.append(code)
+    # At thousands of codes a day the 8 random digits collide now and then: look first (one indexed
+    # read), so the INSERT rarely has to run twice.
+    _replace_taken(codes, seen, template, now)
+    for attempt in range(1, CODE_ATTEMPTS + 1):
+        rows = [
+            (
+                code, uid, template.pk, CouponStatus.UNUSED,
+                str(random_amount(template.value)) if random_cash else None,
+                stamp, start, end, CouponSource.BULK_GRANT, str(grant.pk), None, None, None, stamp,
+            )
+            for code, uid in zip(codes, user_ids, strict=True)
+        ]  # fmt: skip
+        try:
+            with transaction.atomic():
+                return insert_rows(UserCoupon, _COUPON_COLUMNS, rows, returning_pk=True)
+        except IntegrityError as exc:
+            if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
+                raise
+        seen = set(codes)
+        _replace_taken(codes, seen, template, now)
+    raise AssertionError("unreachable")
+
+
+def _replace_taken(codes: list[str], seen: set[str], template: CouponTemplate, now: datetime) -> None:
+    """Give a fresh code to every code in ``codes`` that a coupon already has."""
+    while True:
+        taken = set(UserCoupon.objects.filter(code__in=codes).values_list("code", flat=True))
+        if not taken:
+            return
+        for index, code in enumerate(codes):
+            if code in taken:
+                while code in taken or code in seen:
+                    code = coupon_code(template, now)
+                seen.add(code)
+                codes[index] = code
+
+
+def _insert_notifications(
+    template: CouponTemplate, user_ids: list[int], coupon_ids: list[int], grant: BulkGrant, now: datetime
+) -> list[int]:
+    """One "you received a coupon" per customer, in the chunk's transaction (the outbox)."""
+    sample = granted_notification(user_id=0, count=1, template_names=[template.name], data={})
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    rows = [
+        (
+            uid, sample.kind, sample.title, sample.body,
+            json.dumps({"coupon_ids": [cid], "template_ids": [template.pk], "bulk_grant_id": grant.pk}),
+            f"bulk-grant:{grant.pk}:{uid}", stamp, None, None,
+        )
+        for uid, cid in zip(user_ids, coupon_ids, strict=True)
+    ]  # fmt: skip
+    return insert_rows(Notification, _NOTIFICATION_COLUMNS, rows, returning_pk=True)
 
 
 def _grant_pack_chunk(grant: BulkGrant, rows: list[tuple[int, int]]) -> _Outcome:

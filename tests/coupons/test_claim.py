@@ -314,3 +314,16 @@ def test_the_claim_center_is_paginated(customer_client):
     assert body["count"] == 3
     assert len(body["results"]) == 2
     assert body["next"]
+
+
+def test_a_code_collision_is_retried_and_never_surfaced(customer_client, monkeypatch):
+    template = CouponTemplateFactory(per_user_limit=0)
+    taken = UserCouponFactory(template=template).code
+    codes = iter([taken, taken, "070126010100000042"])
+    monkeypatch.setattr("coupons.services.issuing.coupon_code", lambda template, issued_at: next(codes))
+
+    response = customer_client.post(claim_url(template.pk))
+
+    assert response.status_code == 201
+    assert response.json()["code"] == "070126010100000042"
+    assert CouponTemplate.objects.get(pk=template.pk).issued_quantity == 1

@@ -596,3 +596,28 @@ def test_progress_is_shown(operations_user, finance_user, operations_client):
     bulk_grant_run(grant=grant, chunk_size=4, max_chunks=1)
 
     assert operations_client.get(f"{GRANTS}{grant.pk}").json()["progress"] == 0.4
+
+
+def test_codes_that_collide_with_existing_coupons_are_replaced(operations_user, finance_user, monkeypatch):
+    users = make_members(5)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    existing = issue_now(template=template, user_id=users[0].pk)[0].code
+    fresh = iter(
+        [
+            "010126010100000001",
+            existing,
+            existing,
+            "010126010100000002",
+            "010126010100000003",
+            "010126010100000004",
+            "010126010100000005",
+        ]
+    )
+    monkeypatch.setattr(bulk_grants, "coupon_code", lambda template, now: next(fresh))
+    grant = approved_grant(operations_user, finance_user, template=template)
+
+    bulk_grant_run(grant=grant)
+
+    assert_exact(grant, template, issued_before=1)
+    codes = list(UserCoupon.objects.filter(source="BULK_GRANT").values_list("code", flat=True))
+    assert len(codes) == len(set(codes)) == 5 and existing not in codes
