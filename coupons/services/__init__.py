@@ -1,3 +1,7 @@
+from .claim import coupon_claim
+from .codes import code_batch_create, code_redeem
+from .grants import coupons_grant_by_staff
+from .issuing import issue_coupons, issue_now
 from .templates import (
     template_approve,
     template_copy,
@@ -10,6 +14,12 @@ from .templates import (
 )
 
 __all__ = [
+    "code_batch_create",
+    "code_redeem",
+    "coupon_claim",
+    "coupons_grant_by_staff",
+    "issue_coupons",
+    "issue_now",
     "template_approve",
     "template_copy",
     "template_create",
