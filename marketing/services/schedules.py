@@ -1,0 +1,139 @@
+"""The marketing side of the scheduled jobs (SPEC 9): ending activities, starting due bulk grants and
+resuming stalled ones, birthday packs and expiry reminders. Each is idempotent and works in batches."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import InvalidTransition
+from coupons.models import CouponStatus, UserCoupon
+from coupons.services.stats import business_today
+from marketing.models import (
+    Activity,
+    ActivityStatus,
+    BulkGrant,
+    BulkGrantStatus,
+    GiftPackTrigger,
+    MemberProfile,
+    Notification,
+    NotificationKind,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+def activities_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """PUBLISHED activities past their end time become ENDED (one audited transition each)."""
+    from marketing.services.activities import activity_end
+
+    now = now or timezone.now()
+    ended = 0
+    for activity in Activity.objects.filter(status=ActivityStatus.PUBLISHED, end_time__lte=now).order_by("id")[:limit]:
+        try:
+            activity_end(activity=activity)
+        except InvalidTransition:
+            continue  # another run got there first
+        ended += 1
+    return ended
+
+
+def bulk_grants_due(*, now: datetime | None = None) -> list[int]:
+    """Grants to run now: approved ones whose time has come, and running ones whose worker stopped making
+    progress (killed mid-way: the run resumes from the recipients still PENDING)."""
+    now = now or timezone.now()
+    stalled_before = now - timedelta(seconds=settings.BULK_GRANT_STALL_SECONDS)
+    due = BulkGrant.objects.filter(
+        Q(status=BulkGrantStatus.APPROVED, scheduled_at__isnull=True)
+        | Q(status=BulkGrantStatus.APPROVED, scheduled_at__lte=now)
+        | Q(status=BulkGrantStatus.RUNNING, updated_at__lt=stalled_before)
+    )
+    return list(due.order_by("id").values_list("id", flat=True)[:100])
+
+
+def bulk_grants_start_due(*, now: datetime | None = None) -> int:
+    from marketing.tasks import run_bulk_grant
+
+    ids = bulk_grants_due(now=now)
+    for grant_id in ids:
+        run_bulk_grant.delay(grant_id)
+    return len(ids)
+
+
+def birthday_packs_grant(*, today: date | None = None) -> int:
+    """Fire the BIRTHDAY trigger for members born on this business day (29 February birthdays are kept
+    on 28 February in other years); the occasion ``birthday:<year>`` makes it once a year."""
+    from marketing.triggers import fire_now
+
+    today = today or business_today()
+    days = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not _is_leap(today.year):
+        days.append((2, 29))
+    match = Q()
+    for month, day in days:
+        match |= Q(birthday__month=month, birthday__day=day)
+    fired = 0
+    last_id = 0
+    while True:
+        batch = list(
+            MemberProfile.objects.filter(match, pk__gt=last_id).order_by("pk").values_list("pk", "user_id")[:BATCH]
+        )
+        if not batch:
+            return fired
+        for _pk, user_id in batch:
+            try:
+                fired += fire_now(user_id=user_id, trigger=GiftPackTrigger.BIRTHDAY, occasion=f"birthday:{today.year}")
+            except Exception:  # one member's failure must not stop the others; the next run retries
+                logger.exception("birthday pack for user %s failed", user_id)
+        last_id = batch[-1][0]
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def expiry_reminders_create(*, now: datetime | None = None) -> int:
+    """One COUPON_EXPIRING notification per unused coupon expiring within 24 hours (the dedupe key makes a
+    second run, or a run the next day, add nothing for the same coupon)."""
+    from marketing.notifications import enqueue_send
+
+    now = now or timezone.now()
+    until = now + timedelta(hours=24)
+    created = 0
+    last_id = 0
+    while True:
+        batch: list[Any] = list(
+            UserCoupon.objects.filter(
+                status=CouponStatus.UNUSED, expires_at__gt=now, expires_at__lte=until, pk__gt=last_id
+            )
+            .order_by("pk")
+            .values_list("pk", "user_id", "template__name", "expires_at")[:BATCH]
+        )
+        if not batch:
+            break
+        rows = [
+            Notification(
+                user_id=user_id,
+                kind=NotificationKind.COUPON_EXPIRING,
+                title=_("Your coupon %(name)s expires soon") % {"name": name},
+                body=_("Use it before %(time)s.") % {"time": timezone.localtime(expires_at).strftime("%Y-%m-%d %H:%M")},
+                data={"coupon_id": coupon_id, "expires_at": expires_at.isoformat()},
+                dedupe_key=f"expiring:{coupon_id}",
+            )
+            for coupon_id, user_id, name, expires_at in batch
+        ]
+        before = Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).count()
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        created += Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).count() - before
+        last_id = batch[-1][0]
+    if created:
+        enqueue_send(None)
+    return created

@@ -1,0 +1,141 @@
+"""The marketing jobs: ending activities, due and stalled bulk grants, birthday packs, expiry reminders."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from coupons.models import CouponStatus
+from marketing.models import (
+    Activity,
+    ActivityStatus,
+    BulkGrant,
+    BulkGrantStatus,
+    BulkGrantTarget,
+    GiftPack,
+    GiftPackGrant,
+    GiftPackItem,
+    GiftPackTrigger,
+    MemberProfile,
+    Notification,
+    NotificationKind,
+)
+from marketing.services.schedules import (
+    activities_end_due,
+    birthday_packs_grant,
+    bulk_grants_due,
+    expiry_reminders_create,
+)
+from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _activity(status, end_delta):
+    now = timezone.now()
+    return Activity.objects.create(
+        title="烤鸭节", start_time=now - timedelta(days=3), end_time=now + end_delta, status=status
+    )
+
+
+def test_published_activities_past_their_end_are_ended_once():
+    over = _activity(ActivityStatus.PUBLISHED, -timedelta(minutes=1))
+    running = _activity(ActivityStatus.PUBLISHED, timedelta(days=1))
+    draft = _activity(ActivityStatus.DRAFT, -timedelta(days=1))
+
+    assert activities_end_due() == 1
+    assert activities_end_due() == 0
+
+    assert Activity.objects.get(pk=over.pk).status == ActivityStatus.ENDED
+    assert Activity.objects.get(pk=running.pk).status == ActivityStatus.PUBLISHED
+    assert Activity.objects.get(pk=draft.pk).status == ActivityStatus.DRAFT
+
+
+def test_due_bulk_grants_are_approved_ones_whose_time_came_and_running_ones_that_stalled(settings):
+    settings.BULK_GRANT_STALL_SECONDS = 60
+    template = CouponTemplateFactory()
+    now = timezone.now()
+
+    def grant(status, scheduled_at=None, idle=timedelta(0)):
+        g = BulkGrant.objects.create(
+            name=status,
+            target_type=BulkGrantTarget.SEGMENT,
+            segment={"everybody": True},
+            template=template,
+            status=status,
+            scheduled_at=scheduled_at,
+        )
+        BulkGrant.objects.filter(pk=g.pk).update(updated_at=now - idle)
+        return g.pk
+
+    now_due = grant(BulkGrantStatus.APPROVED)
+    past_due = grant(BulkGrantStatus.APPROVED, scheduled_at=now - timedelta(minutes=1))
+    grant(BulkGrantStatus.APPROVED, scheduled_at=now + timedelta(hours=1))
+    stalled = grant(BulkGrantStatus.RUNNING, idle=timedelta(minutes=5))
+    grant(BulkGrantStatus.RUNNING, idle=timedelta(seconds=5))
+    grant(BulkGrantStatus.PENDING_REVIEW)
+    grant(BulkGrantStatus.DONE, idle=timedelta(days=1))
+
+    assert bulk_grants_due(now=now) == sorted([now_due, past_due, stalled])
+
+
+def _birthday_pack():
+    template = CouponTemplateFactory(visible_in_claim_center=False, per_user_limit=0, total_quantity=-1)
+    pack = GiftPack.objects.create(name="生日礼包", trigger=GiftPackTrigger.BIRTHDAY)
+    GiftPackItem.objects.create(pack=pack, template=template, quantity=2)
+    return pack
+
+
+def _member(birthday):
+    user = UserFactory()
+    MemberProfile.objects.filter(user=user).update(birthday=birthday)
+    return user
+
+
+def test_birthday_packs_go_to_members_born_today_once_a_year():
+    pack = _birthday_pack()
+    today = date(2026, 11, 22)
+    born_today = _member(date(1990, 11, 22))
+    born_tomorrow = _member(date(1990, 11, 23))
+    no_birthday = _member(None)
+
+    assert birthday_packs_grant(today=today) == 1
+    assert birthday_packs_grant(today=today) == 0
+    assert birthday_packs_grant(today=date(2027, 11, 22)) == 1  # next year, again
+
+    grants = GiftPackGrant.objects.filter(pack=pack)
+    assert sorted(grants.values_list("user_id", "occasion")) == [
+        (born_today.pk, "birthday:2026"),
+        (born_today.pk, "birthday:2027"),
+    ]
+    assert not grants.filter(user__in=[born_tomorrow, no_birthday]).exists()
+    assert born_today.coupons.count() == 4
+
+
+def test_leap_day_birthdays_are_kept_on_28_february_in_other_years():
+    _birthday_pack()
+    leapling = _member(date(2000, 2, 29))
+
+    assert birthday_packs_grant(today=date(2027, 2, 28)) == 1
+    assert birthday_packs_grant(today=date(2028, 2, 28)) == 0  # a leap year: the 29th comes
+    assert birthday_packs_grant(today=date(2028, 2, 29)) == 1
+    assert GiftPackGrant.objects.filter(user=leapling).count() == 2
+
+
+def test_one_expiry_reminder_per_coupon_expiring_within_24_hours():
+    now = timezone.now()
+    user = UserFactory()
+    soon = UserCouponFactory(user=user, expires_at=now + timedelta(hours=3))
+    edge = UserCouponFactory(user=user, expires_at=now + timedelta(hours=24))
+    later = UserCouponFactory(user=user, expires_at=now + timedelta(hours=25))
+    UserCouponFactory(user=user, expires_at=now + timedelta(hours=2), status=CouponStatus.USED)
+    UserCouponFactory(user=user, expires_at=now - timedelta(hours=1), valid_from=now - timedelta(days=2))
+
+    assert expiry_reminders_create(now=now) == 2
+    assert expiry_reminders_create(now=now) == 0
+    # an hour later the 25-hour coupon has entered the window; the others are not reminded twice
+    assert expiry_reminders_create(now=now + timedelta(hours=1)) == 1
+
+    reminders = Notification.objects.filter(kind=NotificationKind.COUPON_EXPIRING)
+    assert sorted(r.data["coupon_id"] for r in reminders) == sorted([soon.pk, edge.pk, later.pk])
+    assert all(n.user_id == user.pk and n.title for n in reminders)
