@@ -22,14 +22,18 @@ def new_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
 
 
-def member_profile_create(*, user: Any, birthday: date | None = None, invited_by: Any = None,
-                          channel: str = Channel.APP) -> MemberProfile:
+def member_profile_create(
+    *, user: Any, birthday: date | None = None, invited_by: Any = None, channel: str = Channel.APP
+) -> MemberProfile:
     # A collision of 32^8 codes is rare; retry it instead of surfacing it.
     for _attempt in range(5):
         try:
             with transaction.atomic():
                 return MemberProfile.objects.create(
-                    user=user, birthday=birthday, invited_by=invited_by, channel=channel,
+                    user=user,
+                    birthday=birthday,
+                    invited_by=invited_by,
+                    channel=channel,
                     invite_code=new_invite_code(),
                 )
         except IntegrityError:
@@ -52,16 +56,20 @@ def customer_register(
     if invite_code:
         profile = MemberProfile.objects.select_related("user").filter(invite_code=invite_code.upper()).first()
         if profile is None:
-            raise ValidationFailed(_("Unknown invite code."), code="INVALID_INVITE_CODE",
-                                   details={"invite_code": [_("Unknown invite code.")]})
+            raise ValidationFailed(
+                _("Unknown invite code."),
+                code="INVALID_INVITE_CODE",
+                details={"invite_code": [_("Unknown invite code.")]},
+            )
         inviter = profile.user
     try:
         with transaction.atomic():
             user = user_model.objects.create_user(username=username, password=password)
             member_profile_create(user=user, birthday=birthday, invited_by=inviter, channel=channel)
     except IntegrityError:
-        raise ValidationFailed(_("This username is taken."), code="USERNAME_TAKEN",
-                               details={"username": [_("This username is taken.")]}) from None
+        raise ValidationFailed(
+            _("This username is taken."), code="USERNAME_TAKEN", details={"username": [_("This username is taken.")]}
+        ) from None
     transaction.on_commit(lambda: _fire_welcome_triggers(user.pk, inviter.pk if inviter else None))
     return user
 
