@@ -197,37 +197,47 @@ def with_fresh_codes(func: Callable[[], T]) -> T:
 # The conditional statements --------------------------------------------------------------------
 
 
+@cache
+def _stock_sql(vendor: str) -> tuple[str, str]:
+    """(the conditional UPDATE, the read-back) for ``vendor``; built once."""
+    table, issued, total = quote(CouponTemplate._meta.db_table), quote("issued_quantity"), quote("total_quantity")
+    start, end = quote("issue_start_time"), quote("issue_end_time")
+    condition = (
+        f"{quote('id')} = %s AND {quote('status')} = %s AND ({total} = %s OR {issued} + %s <= {total})"
+        f" AND ({start} IS NULL OR {start} <= %s) AND ({end} IS NULL OR {end} > %s)"
+    )
+    if vendor == "mysql":
+        # LAST_INSERT_ID(expr) hands the new count back with the UPDATE: no second round trip.
+        return f"UPDATE {table} SET {issued} = LAST_INSERT_ID({issued} + %s) WHERE {condition}", ""
+    read = f"SELECT {issued} FROM {table} WHERE {quote('id')} = %s"
+    return f"UPDATE {table} SET {issued} = {issued} + %s WHERE {condition}", read
+
+
+@cache
+def _quota_sql(vendor: str) -> tuple[str, str]:
+    table, claimed = ClaimQuota._meta.db_table, quote("claimed")
+    update = (
+        f"UPDATE {quote(table)} SET {claimed} = {claimed} + %s"
+        f" WHERE {quote('template_id')} = %s AND {quote('user_id')} = %s AND {claimed} + %s <= %s"
+    )
+    return insert_ignore(table, ["template_id", "user_id", "claimed"]), update
+
+
 def take_stock(template_id: int, quantity: int, now: datetime) -> int | None:
     """Add ``quantity`` to the template's issued count if it is APPROVED, inside its issue window and
     has the stock. Returns the new issued count, or None when the row was not changed.
 
     Must run inside a transaction: the row stays X-locked until commit.
     """
-    table = CouponTemplate._meta.db_table
-    condition = (
-        f"{quote('id')} = %s AND {quote('status')} = %s"
-        f" AND ({quote('total_quantity')} = %s OR {quote('issued_quantity')} + %s <= {quote('total_quantity')})"
-        f" AND ({quote('issue_start_time')} IS NULL OR {quote('issue_start_time')} <= %s)"
-        f" AND ({quote('issue_end_time')} IS NULL OR {quote('issue_end_time')} > %s)"
-    )
-    params = [template_id, TemplateStatus.APPROVED, UNLIMITED, quantity, now, now]
-    adapted: list[Any] = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+    update, read = _stock_sql(connection.vendor)
+    stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        if connection.vendor == "mysql":
-            # LAST_INSERT_ID(expr) hands the new count back with the UPDATE: no second round trip.
-            issued = quote("issued_quantity")
-            cursor.execute(
-                f"UPDATE {quote(table)} SET {issued} = LAST_INSERT_ID({issued} + %s) WHERE {condition}",
-                [quantity, *adapted],
-            )
-            return int(cursor.lastrowid) if cursor.rowcount == 1 else None
-        cursor.execute(
-            f"UPDATE {quote(table)} SET {quote('issued_quantity')} = {quote('issued_quantity')} + %s WHERE {condition}",
-            [quantity, *adapted],
-        )
+        cursor.execute(update, [quantity, template_id, TemplateStatus.APPROVED, UNLIMITED, quantity, stamp, stamp])
         if cursor.rowcount != 1:
             return None
-        cursor.execute(f"SELECT {quote('issued_quantity')} FROM {quote(table)} WHERE {quote('id')} = %s", [template_id])
+        if not read:
+            return int(cursor.lastrowid)
+        cursor.execute(read, [template_id])
         return int(cursor.fetchone()[0])
 
 
@@ -238,16 +248,12 @@ def take_quota(template_id: int, user_id: int, quantity: int, limit: int) -> boo
     """
     if quantity > limit:
         return False
-    table = ClaimQuota._meta.db_table
+    insert, update = _quota_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(insert_ignore(table, ["template_id", "user_id", "claimed"]), [template_id, user_id, quantity])
+        cursor.execute(insert, [template_id, user_id, quantity])
         if cursor.rowcount == 1:
             return True
-        cursor.execute(
-            f"UPDATE {quote(table)} SET {quote('claimed')} = {quote('claimed')} + %s"
-            f" WHERE {quote('template_id')} = %s AND {quote('user_id')} = %s AND {quote('claimed')} + %s <= %s",
-            [quantity, template_id, user_id, quantity, limit],
-        )
+        cursor.execute(update, [quantity, template_id, user_id, quantity, limit])
         return cursor.rowcount == 1
 
 
