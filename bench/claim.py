@@ -56,8 +56,8 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", (os.cpu_count() or 2) + 1)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
-    parser.add_argument("--runs", type=int, default=5, help="measurements per figure (the median is quoted)")
+    parser.add_argument("--duration", type=float, default=2.5, help="seconds per measurement")
+    parser.add_argument("--runs", type=int, default=4, help="measurements per figure (the median is quoted)")
     parser.add_argument("--levels", default="4,8,16", help="concurrency levels searched for the peak")
     return parser.parse_args()
 
@@ -167,21 +167,22 @@ def main() -> int:
 
     print(f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.runs} runs of {args.duration}s")
     with gunicorn(os.environ.copy(), workers=args.workers, threads=args.threads, port=port):
-        # The peak concurrency of each endpoint, searched once.
-        noop_level = max(levels, key=lambda c: once(port, noop, c, args.duration).rate)
-        claim_level = max(levels, key=lambda c: once(port, fresh, c, args.duration).rate)
         sold_out = new_template(total_quantity=1, issued_quantity=1)
 
         def sold():
             return cycling("POST", f"/api/v1/templates/{sold_out.pk}/claim", crowd)
 
-        # Then the figures, measured side by side in each run so that the machine's noise (other
-        # processes on two cores) hits both sides of a ratio alike; the medians of the runs are quoted.
+        # The figures are measured side by side in each run, so that the machine's noise (other
+        # processes on two cores) hits both sides of a ratio alike; each run takes the peak over the
+        # concurrency levels, and the medians of the runs are quoted.
         rows: list[dict[str, Result]] = []
         changed_rows: dict[str, tuple[int, int]] = {}
         for _ in range(args.runs):
-            row = {"noop": once(port, noop, noop_level, args.duration)}
-            row["claim"] = once(port, fresh, claim_level, args.duration)
+            noops = {c: once(port, noop, c, args.duration) for c in levels}
+            claims = {c: once(port, fresh, c, args.duration) for c in levels}
+            noop_level = max(noops, key=lambda c: noops[c].rate)
+            claim_level = max(claims, key=lambda c: claims[c].rate)
+            row = {"noop": noops[noop_level], "claim": claims[claim_level]}
             time.sleep(1.0)  # let the server settle the claims' statistics before counting
             with connection.cursor() as cursor, table_statistics(cursor):
                 before = rows_by_table(cursor, SCHEMA)
@@ -195,7 +196,9 @@ def main() -> int:
             print(
                 "  run: "
                 + "  ".join(f"{name} {r.rate:6.1f}/s" for name, r in row.items())
-                + f"  (c: no-op {noop_level}, claim {claim_level}, sold out {noop_level}, crowd 200)"
+                + f"  (peaks at c={noop_level} no-op, c={claim_level} claim; sold out at c={noop_level};"
+                f" crowd c=200)",
+                flush=True,
             )
 
         # Hot claim: stock 1,000, 200 customers, 5,000 attempts, limit 6 each.

@@ -50,7 +50,7 @@ from coupons.models import (
     UserCoupon,
     ValidityType,
 )
-from coupons.services.statements import insert_ignore, insert_instance, quote
+from coupons.services.statements import insert_ignore, insert_rows, quote
 
 T = TypeVar("T")
 
@@ -171,6 +171,25 @@ def build_coupon(
         granted_by_id=granted_by_id,
         updated_at=issued_at,
     )
+
+
+# The columns a new coupon is written with (checked against the model by ``insert_rows``): the
+# claim path and bulk grants write plain rows, without the query compiler.
+COUPON_COLUMNS = (
+    "code", "user_id", "template_id", "status", "amount", "acquired_at", "valid_from", "expires_at", "source",
+    "source_ref", "order_id", "used_at", "granted_by_id", "updated_at",
+)  # fmt: skip
+
+
+def coupon_row(coupon: UserCoupon) -> tuple[Any, ...]:
+    """A new coupon as a row of ``COUPON_COLUMNS`` in database form."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return (
+        coupon.code, coupon.user_id, coupon.template_id, coupon.status,
+        None if coupon.amount is None else str(coupon.amount),
+        adapt(coupon.acquired_at), adapt(coupon.valid_from), adapt(coupon.expires_at), coupon.source,
+        coupon.source_ref, coupon.order_id, adapt(coupon.used_at), coupon.granted_by_id, adapt(coupon.updated_at),
+    )  # fmt: skip
 
 
 _COLLISION = re.compile(r"for key '(?:[\w$]+\.)?code'|usercoupon\.code", re.IGNORECASE)
@@ -325,7 +344,8 @@ def issue_coupons(
         for _ in range(quantity)
     ]
     if quantity == 1:
-        insert_instance(coupons[0])
+        (coupons[0].pk,) = insert_rows(UserCoupon, COUPON_COLUMNS, [coupon_row(coupons[0])], returning_pk=True)
+        coupons[0]._state.adding = False
     else:
         _distinct_codes(coupons, template, now)
         UserCoupon.objects.bulk_create(coupons)

@@ -51,6 +51,7 @@ from coupons.models import (
 from coupons.services import gate
 from coupons.services.issuing import (
     CODE_ATTEMPTS,
+    COUPON_COLUMNS,
     coupon_code,
     is_code_collision,
     issuable_now,
@@ -557,10 +558,6 @@ def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: da
 
 # The chunk's rows are written with plain multi-row INSERTs: at 1,000 rows a chunk the ORM's
 # per-value preparation costs more than the database does. Column lists are checked against the models.
-_COUPON_COLUMNS = (
-    "code", "user_id", "template_id", "status", "amount", "acquired_at", "valid_from", "expires_at", "source",
-    "source_ref", "order_id", "used_at", "granted_by_id", "updated_at",
-)  # fmt: skip
 _NOTIFICATION_COLUMNS = ("user_id", "kind", "title", "body", "data", "dedupe_key", "created_at", "sent_at", "read_at")
 
 
@@ -594,7 +591,7 @@ def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGr
         ]  # fmt: skip
         try:
             with transaction.atomic():
-                return insert_rows(UserCoupon, _COUPON_COLUMNS, rows, returning_pk=True)
+                return insert_rows(UserCoupon, COUPON_COLUMNS, rows, returning_pk=True)
         except IntegrityError as exc:
             if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
                 raise
