@@ -1,6 +1,7 @@
 """Portable spellings of the few statements the ORM cannot express with a row count."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Model
@@ -23,7 +24,7 @@ def insert_ignore(table: str, columns: Sequence[str]) -> str:
 
 
 def insert_rows(
-    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[object]], *, returning_pk: bool = False
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, returning_pk: bool = False
 ) -> list[int]:
     """One multi-row ``INSERT`` of plain values (already in database form) for bulk paths where the
     ORM's per-value preparation would cost more than the database. Returns the new primary keys in
@@ -38,7 +39,7 @@ def insert_rows(
     cols = ", ".join(quote(c) for c in columns)
     row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({cols}) VALUES {', '.join([row_marks] * len(rows))}"
-    params = [value for row in rows for value in row]
+    params: list[Any] = [value for row in rows for value in row]
     pk = quote(model._meta.pk.column)
     with connection.cursor() as cursor:
         if returning_pk and connection.features.can_return_rows_from_bulk_insert:
