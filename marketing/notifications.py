@@ -97,6 +97,7 @@ def notifications_send(*, ids: Sequence[int] | None = None, limit: int = SEND_BA
     pending = Notification.objects.filter(sent_at__isnull=True)
     if ids is not None:
         pending = pending.filter(pk__in=list(ids))
+        limit = max(limit, len(ids))
     send = backend()
     sent = 0
     for notification in pending.order_by("pk")[:limit]:
