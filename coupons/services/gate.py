@@ -9,10 +9,15 @@ down without a wrong answer:
 
 - the entry is loaded when a template is approved (``coupons.receivers``) and rebuilt from the
   database when missing;
-- ``issued`` is only ever raised, to a value the database committed (``record_issued`` runs after
-  commit with the count the stock UPDATE returned), so the bound never runs ahead of the truth;
+- ``issued`` is only ever raised, to a value the database committed: after the commit of the claim
+  that took the last coupon (with the count the stock UPDATE returned), and when the database refused
+  a claim as sold out. The bound never runs ahead of the truth;
 - any Redis error switches the gate off for a few seconds in this process (the database path alone
   is exact).
+
+Each process also remembers final refusals (sold out, closed: they never change back) and, for a
+tenth of a second, that a template admits: a sell-out then costs no Redis call either, and a busy
+template one Redis call per process per 100 ms.
 
 The gate is on when ``settings.REDIS_URL`` is set and ``settings.CLAIM_GATE`` is true, read at call time.
 """
