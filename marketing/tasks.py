@@ -57,3 +57,58 @@ def send_notifications(ids: list[int] | None = None) -> int:
     from marketing.notifications import notifications_send
 
     return notifications_send(ids=ids)
+
+
+# Scheduled jobs (the Beat schedule is written by core/migrations/0003_beat_schedule.py).
+
+
+@shared_task(
+    name="marketing.end_activities",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=5,
+)
+def end_activities() -> int:
+    from marketing.services.schedules import activities_end_due
+
+    return activities_end_due()
+
+
+@shared_task(
+    name="marketing.run_due_bulk_grants",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=5,
+)
+def run_due_bulk_grants() -> int:
+    from marketing.services.schedules import bulk_grants_start_due
+
+    return bulk_grants_start_due()
+
+
+@shared_task(
+    name="marketing.birthday_packs",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=5,
+)
+def birthday_packs() -> int:
+    from marketing.services.schedules import birthday_packs_grant
+
+    return birthday_packs_grant()
+
+
+@shared_task(
+    name="marketing.expiry_reminders",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=5,
+)
+def expiry_reminders() -> int:
+    from marketing.services.schedules import expiry_reminders_create
+
+    return expiry_reminders_create()
