@@ -74,6 +74,7 @@ def test_200_customers_with_redis_flushed_in_the_middle():
 
 
 def test_200_customers_without_redis(settings):
+    redis_url = settings.REDIS_URL
     settings.REDIS_URL = ""
     template = CouponTemplateFactory(total_quantity=50, per_user_limit=1)
     users = make_customers(200)
@@ -81,7 +82,8 @@ def test_200_customers_without_redis(settings):
     results = run_concurrently(claim, [(u, template.pk) for u in users])
 
     assert_exactly_issued(template, 50, results)
-    assert not redis.Redis.from_url("redis://127.0.0.1:6379/5").keys(f"{settings.CLAIM_GATE_PREFIX}:*")
+    if redis_url:
+        assert not redis.Redis.from_url(redis_url).keys(f"{settings.CLAIM_GATE_PREFIX}:*")
 
 
 def test_one_customer_firing_20_claims_at_a_limit_of_2_gets_2():
