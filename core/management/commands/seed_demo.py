@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -16,10 +17,13 @@ from rest_framework.authtoken.models import Token
 
 from core.roles import FINANCE, OPERATIONS
 from coupons import services
-from coupons.models import CouponTemplate
-from marketing.models import MemberProfile
+from coupons.models import CouponTemplate, UserCoupon
+from coupons.services.grants import coupons_grant_by_staff
+from marketing.models import Activity, ActivityItem, GiftPack, GiftPackItem, GiftPackTrigger, MemberProfile
+from marketing.services.activities import activity_publish
 from marketing.services.registration import member_profile_create
-from orders.models import Category, Product
+from orders.models import Category, Order, Product
+from orders.services import order_place
 
 DEMO_PASSWORD = "coupons-demo-2026"
 
@@ -184,6 +188,40 @@ def templates(now) -> list[tuple[dict[str, Any], str, str]]:
         ),
         (
             {
+                "name": "新人无门槛3元红包",
+                "short_name": "无门槛3元",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "3.00"},
+                "usage_rules": [STACKABLE],
+                "total_quantity": -1,
+                "per_user_limit": 0,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 7,
+                "visible_in_claim_center": False,
+                "description": "新人礼包专享，可与其他可叠加券同用。",
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
+                "name": "新人满50减8",
+                "short_name": "满50减8",
+                "type": "CASH_VOUCHER",
+                "value": {"amount": "8.00"},
+                "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "50.00"}}],
+                "total_quantity": -1,
+                "per_user_limit": 0,
+                "validity_type": "RELATIVE_DAYS",
+                "valid_days_after_issue": 14,
+                "visible_in_claim_center": False,
+                "description": "新人礼包专享。",
+            },
+            "APPROVED",
+            "",
+        ),
+        (
+            {
                 "name": "无门槛5元红包",
                 "short_name": "无门槛5元",
                 "type": "CASH_VOUCHER",
@@ -231,11 +269,63 @@ class Command(BaseCommand):
             elif final == "REJECTED":
                 services.template_reject(template=template, actor=finance, remark=remark)
 
+        self._marketing(ops)
+        self._wallet_and_orders(customer, ops)
+
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  admin    / {DEMO_PASSWORD}  (superuser)")
         self.stdout.write(f"  ops      / {DEMO_PASSWORD}  (Operations: design and submit)")
         self.stdout.write(f"  finance  / {DEMO_PASSWORD}  (Finance: approve or reject)")
         self.stdout.write(f"  demo     / {DEMO_PASSWORD}  (customer; API token {token.key})")
+
+    def _marketing(self, ops) -> None:
+        """The new-user pack of seed 004 (seven coupons) and a published activity."""
+        by_name = {t.name: t for t in CouponTemplate.objects.filter(status="APPROVED")}
+        if not GiftPack.objects.filter(name="新人礼包").exists():
+            pack = GiftPack.objects.create(
+                name="新人礼包", trigger=GiftPackTrigger.REGISTER, description="注册即送七张券"
+            )
+            for name, quantity in (
+                ("新人无门槛3元红包", 3),
+                ("新人满50减8", 2),
+                ("新人专享满68减10", 1),
+                ("购买主食赠酸梅汤", 1),
+            ):
+                GiftPackItem.objects.create(pack=pack, template=by_name[name], quantity=quantity)
+        if not Activity.objects.filter(title="烤鸭节").exists():
+            now = timezone.now()
+            activity = Activity.objects.create(
+                title="烤鸭节",
+                intro="烤鸭节期间领取烤鸭满减券和随机红包",
+                start_time=now - timedelta(hours=1),
+                end_time=now + timedelta(days=14),
+                per_user_limit=1,
+                created_by=ops,
+            )
+            for name in ("烤鸭节满100减20", "随机红包"):
+                ActivityItem.objects.create(activity=activity, template=by_name[name], quantity=1)
+            activity_publish(activity=activity, actor=ops)
+
+    def _wallet_and_orders(self, customer, ops) -> None:
+        """Coupons in the demo customer's wallet, one already past its expiry (the sweep marks it within a
+        minute of start) and an unpaid order older than the payment timeout (the timeout job cancels it)."""
+        if UserCoupon.objects.filter(user=customer).exists():
+            return
+        by_name = {t.name: t for t in CouponTemplate.objects.filter(status="APPROVED")}
+        for name in ("烤鸭节满100减20", "午市满50减8", "购买主食赠酸梅汤", "新人无门槛3元红包", "随机红包"):
+            coupons_grant_by_staff(template=by_name[name], users=[customer], actor=ops)
+        stale = coupons_grant_by_staff(template=by_name["新人满50减8"], users=[customer], actor=ops).coupons[0]
+        expired_at = timezone.now() - timedelta(minutes=1)
+        UserCoupon.objects.filter(pk=stale.pk).update(valid_from=expired_at - timedelta(days=7), expires_at=expired_at)
+        held = coupons_grant_by_staff(template=by_name["新人无门槛3元红包"], users=[customer], actor=ops).coupons[0]
+        order = order_place(
+            user=customer,
+            lines=[{"sku": "d-102", "quantity": 1}, {"sku": "d-901", "quantity": 2}],
+            channel="APP",
+            coupon_ids=[held.pk],
+        )
+        timeout = timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT + 1)
+        Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timeout)
 
     def _user(
         self,
