@@ -18,6 +18,7 @@ from core.audit import audit_trail_for
 from core.dashboard import daily_series
 from core.errors import ApplicationError
 from coupons import services
+from coupons.admin_grant import grant_to_users_action
 from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.stats import template_stats
@@ -146,7 +147,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         ),
     ]
     change_form_template = "admin/coupons/coupontemplate/change_form.html"
-    actions: list[Any] = []
+    actions = [grant_to_users_action]
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: CouponTemplate) -> str:
@@ -350,3 +351,6 @@ class UserCouponAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: UserCoupon | None = None) -> bool:
         return False
+
+
+from coupons import admin_codes  # noqa: E402,F401  (registers the redemption-code batch admin)

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -29,11 +30,13 @@ from marketing.models import (
     GiftPackGrant,
     GiftPackItem,
     MemberLevel,
+    MemberProfile,
     MemberTag,
     Notification,
 )
 from marketing.services import activities as activity_services
 from marketing.services import bulk_grants as bulk_services
+from marketing.services.members import member_profile_update
 from marketing.services.segments import clean_segment
 
 
@@ -424,4 +427,62 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False
+
+
+@admin.register(MemberTag)
+class MemberTagAdmin(admin.ModelAdmin):
+    list_display = ["name", "member_count"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_members=Count("members"))
+
+    @admin.display(description=_("members"), ordering="n_members")
+    def member_count(self, obj: MemberTag) -> int:
+        return obj.n_members  # type: ignore[attr-defined]
+
+
+@admin.register(MemberProfile)
+class MemberProfileAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "level",
+        "user_type",
+        "channel",
+        "birthday",
+        "invite_code",
+        "registered_at",
+        "last_order_at",
+    ]
+    list_filter = ["level", "user_type", "channel", "tags"]
+    search_fields = ["user__username", "invite_code"]
+    list_select_related = ["user"]
+    filter_horizontal = ["tags"]
+    raw_id_fields = ["user", "invited_by"]
+    readonly_fields = ["user", "invite_code", "invited_by", "registered_at", "last_order_at"]
+    fields = [
+        "user",
+        "level",
+        "tags",
+        "birthday",
+        "user_type",
+        "channel",
+        "invite_code",
+        "invited_by",
+        "registered_at",
+        "last_order_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a profile is made with its account (registration or seed)
+
+    def save_model(self, request, obj: MemberProfile, form, change) -> None:
+        data = {name: form.cleaned_data[name] for name in ("level", "birthday", "user_type", "channel", "tags")}
+        member_profile_update(profile=obj, actor=request.user, data=data)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        pass  # the tags were saved by member_profile_update with the rest of the change
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
