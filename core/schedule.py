@@ -13,6 +13,8 @@ SCHEDULE: dict[str, tuple[str, str, Any]] = {
     "Birthday packs": ("marketing.birthday_packs", "crontab", ("5", "0")),
     "Expiry reminders": ("marketing.expiry_reminders", "crontab", ("0", "9")),
     "Stats roll-up": ("coupons.rollup_stats", "every", 600),
+    # Notifications are sent right after commit; this catches any the broker did not take at the time.
+    "Send waiting notifications": ("marketing.tasks.send_notifications", "every", 60),
 }
 
 
