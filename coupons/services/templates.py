@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
@@ -79,7 +80,7 @@ def _begin(template: CouponTemplate, action: str, actor: Any) -> CouponTemplate:
     if locked.status not in sources:
         raise InvalidTransition(
             _("Cannot %(action)s a template that is %(status)s.")
-            % {"action": action, "status": locked.get_status_display()},
+            % {"action": action_label(action), "status": locked.get_status_display()},
             code=CouponErrorCode.INVALID_STATE,
             details={"status": locked.status, "action": action},
         )

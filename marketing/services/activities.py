@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import Conflict, InvalidTransition, NotFound, PermissionDeniedError
@@ -50,7 +51,7 @@ def _transition(activity: Activity, action: str, actor: Any, remark: str = "") -
     if locked.status not in sources:
         raise InvalidTransition(
             _("Cannot %(action)s an activity that is %(status)s.")
-            % {"action": action, "status": locked.get_status_display()},
+            % {"action": action_label(action), "status": locked.get_status_display()},
             code=CouponErrorCode.INVALID_STATE,
             details={"status": locked.status, "action": action},
         )
