@@ -116,7 +116,25 @@ def held_coupons(queryset: QuerySet[UserCoupon]) -> list[HeldCoupon]:
     rows = queryset.annotate(
         _value=Cast("template__value", TextField()), _rules=Cast("template__usage_rules", TextField())
     ).values_list(*HELD_COUPON_FIELDS[:11], "_value", "_rules", *HELD_COUPON_FIELDS[13:])
-    return [HeldCoupon(*row[:11], _definition_json(row[11]), _definition_json(row[12]), *row[13:]) for row in rows]
+    return [
+        HeldCoupon(
+            id=row[0],
+            code=row[1],
+            user_id=row[2],
+            status=row[3],
+            amount=row[4],
+            valid_from=row[5],
+            expires_at=row[6],
+            template_id=row[7],
+            name=row[8],
+            short_name=row[9],
+            type=row[10],
+            value=_definition_json(row[11]),
+            usage_rules=_definition_json(row[12]),
+            return_on_cancel=row[13],
+        )  # fmt: skip
+        for row in rows
+    ]
 
 
 def gift_sku_of(coupon: HeldCoupon) -> str | None:
