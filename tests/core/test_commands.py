@@ -1,15 +1,18 @@
 """create_staff, seed_demo and the role groups the migrations create (SPEC 4.5)."""
 
 import importlib
+from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from core.models import AuditLog
@@ -202,7 +205,11 @@ def test_seed_demo_templates_are_in_a_mix_of_statuses_with_their_trails():
     )
     ops, finance = User.objects.get(username="ops"), User.objects.get(username="finance")
     for template in CouponTemplate.objects.all():
-        actions = list(AuditLog.objects.filter(object_id=template.pk).order_by("id").values_list("action", flat=True))
+        # the workflow trail (the demo wallet also adds staff "grant" records on some templates)
+        trail = AuditLog.objects.filter(content_type__model="coupontemplate", object_id=template.pk).exclude(
+            action="grant"
+        )
+        actions = list(trail.order_by("id").values_list("action", flat=True))
         expected = {
             TemplateStatus.DRAFT: ["create"],
             TemplateStatus.PENDING_REVIEW: ["create", "submit"],
@@ -242,3 +249,25 @@ def test_the_demo_token_works_on_the_customer_api(api_client):
 
     assert response.status_code == 200
     assert "cat-roast-duck" in [category["code"] for category in response.json()]
+
+
+def test_seed_demo_gives_the_new_user_pack_an_activity_and_a_wallet_the_jobs_can_act_on():
+    from coupons.models import CouponStatus, UserCoupon
+    from marketing.models import Activity, ActivityStatus, GiftPack, GiftPackTrigger
+    from orders.models import Order, OrderStatus
+
+    run("seed_demo")
+    run("seed_demo")
+
+    pack = GiftPack.objects.get(name="新人礼包")
+    assert pack.trigger == GiftPackTrigger.REGISTER
+    assert sum(pack.items.values_list("quantity", flat=True)) == 7  # seed 004: seven coupons
+    assert Activity.objects.get(title="烤鸭节").status == ActivityStatus.PUBLISHED
+    demo = User.objects.get(username="demo")
+    wallet = UserCoupon.objects.filter(user=demo)
+    assert wallet.count() == 7
+    assert wallet.filter(status=CouponStatus.UNUSED, expires_at__lt=timezone.now()).count() == 1
+    order = Order.objects.get(user=demo)
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert order.created_at < timezone.now() - timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT)
+    assert wallet.filter(status=CouponStatus.LOCKED, order=order).count() == 1
