@@ -207,7 +207,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The filesystem broker of the embedded default has no host name; kombu warns about it on every
+        # connection.
+        "kombu.connection": {"level": "ERROR"},
+    },
 }
 
 from .celery import *  # noqa: E402,F403
