@@ -9,6 +9,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
+from core.jobs import scheduled_job
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,52 +64,28 @@ def send_notifications(ids: list[int] | None = None) -> int:
 # Scheduled jobs (the Beat schedule is written by core/migrations/0003_beat_schedule.py).
 
 
-@shared_task(
-    name="marketing.end_activities",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=5,
-    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
-    max_retries=5,
-)
+@scheduled_job("marketing.end_activities")
 def end_activities() -> int:
     from marketing.services.schedules import activities_end_due
 
     return activities_end_due()
 
 
-@shared_task(
-    name="marketing.run_due_bulk_grants",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=5,
-    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
-    max_retries=5,
-)
+@scheduled_job("marketing.run_due_bulk_grants")
 def run_due_bulk_grants() -> int:
     from marketing.services.schedules import bulk_grants_start_due
 
     return bulk_grants_start_due()
 
 
-@shared_task(
-    name="marketing.birthday_packs",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=5,
-    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
-    max_retries=5,
-)
+@scheduled_job("marketing.birthday_packs")
 def birthday_packs() -> int:
     from marketing.services.schedules import birthday_packs_grant
 
     return birthday_packs_grant()
 
 
-@shared_task(
-    name="marketing.expiry_reminders",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=5,
-    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
-    max_retries=5,
-)
+@scheduled_job("marketing.expiry_reminders")
 def expiry_reminders() -> int:
     from marketing.services.schedules import expiry_reminders_create
 
