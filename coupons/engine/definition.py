@@ -154,11 +154,26 @@ def _read_json(key: str) -> Definition:
     return read_definition(coupon_type, value, usage_rules)
 
 
+# The same parsed objects come back for every coupon of a template (checkout shares them), so a
+# first look is by identity. Each entry holds the objects themselves: while it is cached, no other object
+# can take their ids. Definitions given to the engine are read-only (``Coupon`` is frozen).
+_BY_IDENTITY: dict[tuple[object, int, int], tuple[object, object, Definition]] = {}
+_BY_IDENTITY_MAX = 4096
+
+
 def read_stored_definition(coupon_type: object, value: object, usage_rules: object) -> Definition:
     """``read_definition`` for checkout, where the same few templates come back for every coupon and
     every request: a definition is immutable once read, so it is kept by its JSON text."""
+    ident = (coupon_type, id(value), id(usage_rules))
+    hit = _BY_IDENTITY.get(ident)
+    if hit is not None and hit[0] is value and hit[1] is usage_rules:
+        return hit[2]
     try:
         key = _KEY_ENCODER.encode([coupon_type, value, usage_rules])
     except (TypeError, ValueError):
         return read_definition(coupon_type, value, usage_rules)
-    return _read_json(key)
+    definition = _read_json(key)
+    if len(_BY_IDENTITY) >= _BY_IDENTITY_MAX:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[ident] = (value, usage_rules, definition)
+    return definition
