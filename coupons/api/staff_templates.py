@@ -14,6 +14,7 @@ from core.idempotency import idempotent
 from coupons import services
 from coupons.models import CouponTemplate, CouponType, TemplateStatus, ValidityType
 from coupons.selectors import templates_for_staff
+from coupons.services.templates import EDITABLE_FIELDS
 
 
 class TemplateOutputSerializer(serializers.ModelSerializer):
@@ -23,28 +24,13 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CouponTemplate
+        # The editable fields (one list, owned by the workflow service) and what the workflow and the
+        # counters own.
         fields = [
             "id",
-            "name",
-            "short_name",
-            "description",
-            "type",
-            "value",
-            "usage_rules",
-            "total_quantity",
+            *EDITABLE_FIELDS,
             "issued_quantity",
             "remaining",
-            "per_user_limit",
-            "issue_start_time",
-            "issue_end_time",
-            "validity_type",
-            "valid_from",
-            "valid_until",
-            "valid_days_after_issue",
-            "visible_in_claim_center",
-            "target",
-            "product_line",
-            "return_on_cancel",
             "status",
             "created_by",
             "reviewed_by",
