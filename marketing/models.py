@@ -277,6 +277,12 @@ class BulkGrant(TimeStampedModel):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Progress of the run, in user id order: every user up to ``progress_user_id`` is handled. A segment
+    # is the users with ids up to ``last_user_id`` when the run started (later sign-ups are not in it).
+    progress_user_id = models.BigIntegerField(default=0, editable=False)
+    last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The granted recipients up to this user id have their "you received a coupon" message written.
+    announced_user_id = models.BigIntegerField(default=0, editable=False)
 
     class Meta(TimeStampedModel.Meta):
         verbose_name = _("bulk grant")
@@ -306,7 +312,8 @@ class RecipientStatus(models.TextChoices):
 
 
 class BulkGrantRecipient(models.Model):
-    """One row per (grant, user): the unique key plus the status make a retried run resume, never repeat."""
+    """One row per (grant, user): the unique key, with the grant's progress, makes a retried run resume,
+    never repeat. An uploaded list is stored as PENDING rows; a segment's rows are written as it runs."""
 
     grant = models.ForeignKey(BulkGrant, on_delete=models.CASCADE, related_name="recipients")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -316,7 +323,6 @@ class BulkGrantRecipient(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["grant", "user"], name="uniq_bulk_grant_user")]
-        indexes = [models.Index(fields=["grant", "status", "id"], name="bulk_recipient_progress_idx")]
 
     def __str__(self) -> str:
         return f"{self.grant_id}/{self.user_id}: {self.status}"

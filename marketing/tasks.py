@@ -54,10 +54,22 @@ def fire_trigger_task(self, user_id: int, trigger: str, occasion: str) -> int:
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, retry_backoff_max=settings.CELERY_MAX_COUNTDOWN)
-def send_notifications(ids: list[int] | None = None) -> int:
-    """Send outbox rows (the given ones, or the oldest unsent); safe to run twice at once."""
-    from marketing.notifications import notifications_send
+def announce_bulk_grant(grant_id: int) -> int:
+    """Write the messages of a bulk grant's newly granted customers; safe to run twice at once."""
+    from marketing.services.bulk_grants import bulk_grant_announce
 
+    return bulk_grant_announce(grant_id=grant_id)
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, retry_backoff_max=settings.CELERY_MAX_COUNTDOWN)
+def send_notifications(ids: list[int] | None = None) -> int:
+    """Send outbox rows (the given ones, or the oldest unsent); safe to run twice at once. The periodic
+    run (no ids) first writes the messages of bulk grants whose announcement was left behind."""
+    from marketing.notifications import notifications_send
+    from marketing.services.bulk_grants import bulk_grants_announce_left_behind
+
+    if ids is None:
+        bulk_grants_announce_left_behind()
     return notifications_send(ids=ids)
 
 

@@ -5,13 +5,16 @@ Workflow: DRAFT --submit--> PENDING_REVIEW --approve--> APPROVED --run--> RUNNIN
 template that stops issuing mid-run ends it as FAILED).
 
 Exactly once per (grant, user), whatever happens to the worker:
-1. Recipients are materialised once, with the unique key (grant, user): an uploaded list when the grant
-   is created, a segment when the run starts (in the transaction that moves it to RUNNING).
-2. PENDING recipients are processed in primary-key chunks. Each chunk is one transaction: the
-   recipients are locked (``SKIP LOCKED``, so two workers share the work), the template row is locked,
-   stock and quotas are taken, the coupons inserted with ``bulk_create``, the recipients' statuses and
-   the grant's counters updated. A killed worker loses only its uncommitted chunk, which is still
-   PENDING for the next run; a committed chunk is never processed again.
+1. The targets are read in user id order: an uploaded list is stored as PENDING recipients when the
+   grant is created; a segment is read from the member profiles as the run goes, as it stood when the
+   run started (its time and its last user id are kept on the grant).
+2. Each chunk is one transaction. It locks the grant's row (chunks of one grant take turns, so two
+   workers share a run without overlapping), reads the next users after the grant's progress, locks
+   the template row, takes stock and quotas, inserts the coupons, records each user's outcome (the
+   recipient row, unique per (grant, user)), and moves the progress and the counters. A killed worker
+   loses only its uncommitted chunk; a committed chunk is never handled again.
+3. The customers' "you received a coupon" messages are written after each chunk commits
+   (``bulk_grant_announce``), from the GRANTED recipients, exactly once per (grant, user).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -60,7 +63,7 @@ from coupons.services.issuing import (
     validity_for,
     with_fresh_codes,
 )
-from coupons.services.statements import insert_rows, quote
+from coupons.services.statements import insert_rows, insert_rows_ignoring_duplicates
 from marketing.models import (
     BulkGrant,
     BulkGrantRecipient,
@@ -365,25 +368,23 @@ class _Outcome:
     skipped_limit: list[int]
     skipped_stock: list[int]
     failed: list[int]
-    notifications: list[int]
 
 
 def bulk_grant_run(*, grant: BulkGrant, chunk_size: int | None = None, max_chunks: int | None = None) -> BulkGrant:
-    """Run (or resume) an approved or running grant until no recipient is PENDING.
+    """Run (or resume) an approved or running grant until every targeted user is handled.
 
     Safe to call again at any time, from any number of workers: see the module docstring.
     ``max_chunks`` stops after that many chunks (the run stays RUNNING and resumes later).
     """
     chunk_size = chunk_size or settings.BULK_GRANT_CHUNK_SIZE
-    started = _start(grant.pk)
-    if started is None:
+    if _start(grant.pk) is None:
         return BulkGrant.objects.get(pk=grant.pk)
     done = 0
     while max_chunks is None or done < max_chunks:
-        status = BulkGrant.objects.filter(pk=grant.pk).values_list("status", flat=True).first()
-        if status != S.RUNNING:
+        handled = _chunk_with_fresh_codes(grant.pk, chunk_size)
+        if handled is None:  # cancelled, or finished by another worker
             break
-        if not _chunk_with_fresh_codes(started, chunk_size):
+        if handled == 0:
             _finish(grant.pk)
             break
         done += 1
@@ -400,12 +401,15 @@ def _start(grant_id: int) -> BulkGrant | None:
     now = timezone.now()
     if locked.scheduled_at and locked.scheduled_at > now:
         return None
-    if locked.target_type == BulkGrantTarget.SEGMENT:
-        _materialise_segment(locked, now)
-    locked.targeted = BulkGrantRecipient.objects.filter(grant=locked).count()
-    locked.status = S.RUNNING
     locked.started_at = now
-    locked.save(update_fields=["targeted", "status", "started_at", "updated_at"])
+    if locked.target_type == BulkGrantTarget.SEGMENT:
+        # The segment is the users signed up when the run starts, evaluated as at that moment.
+        locked.last_user_id = get_user_model().objects.aggregate(last=Max("pk"))["last"] or 0
+        locked.targeted = _segment(locked).count()
+    else:
+        locked.targeted = BulkGrantRecipient.objects.filter(grant=locked).count()
+    locked.status = S.RUNNING
+    locked.save(update_fields=["targeted", "status", "started_at", "last_user_id", "updated_at"])
     audit_record(
         subject=locked,
         actor=None,
@@ -417,32 +421,38 @@ def _start(grant_id: int) -> BulkGrant | None:
     return locked
 
 
-def _materialise_segment(grant: BulkGrant, now: datetime) -> None:
-    """INSERT ... SELECT the segment's users as PENDING recipients, in the database, in user id order."""
-    select = (
-        segment_profiles(grant.segment, now)
-        .order_by("user_id")
-        .annotate(g=Value(grant.pk), s=Value(RecipientStatus.PENDING))
-        .values_list("g", "user_id", "s")
+def _stored_list(grant: BulkGrant) -> bool:
+    """An uploaded list (and a segment started before segments were read as the run goes) is stored
+    as PENDING recipients; a segment is read from the member profiles chunk by chunk."""
+    return grant.target_type == BulkGrantTarget.USER_LIST or grant.last_user_id is None
+
+
+def _segment(grant: BulkGrant) -> Any:
+    assert grant.started_at is not None and grant.last_user_id is not None
+    return segment_profiles(grant.segment, grant.started_at).filter(user_id__lte=grant.last_user_id)
+
+
+def _next_users(grant: BulkGrant, count: int) -> list[int]:
+    """The next ``count`` targeted users after the grant's progress, in id order."""
+    if _stored_list(grant):
+        source = BulkGrantRecipient.objects.filter(grant_id=grant.pk, status=RecipientStatus.PENDING)
+    else:
+        source = _segment(grant)
+    return list(
+        source.filter(user_id__gt=grant.progress_user_id).order_by("user_id").values_list("user_id", flat=True)[:count]
     )
-    sql, params = select.query.sql_with_params()
-    table = quote(BulkGrantRecipient._meta.db_table)
-    cols = f"({quote('grant_id')}, {quote('user_id')}, {quote('status')})"
-    verb = {"mysql": "INSERT IGNORE INTO", "sqlite": "INSERT OR IGNORE INTO"}.get(connection.vendor, "INSERT INTO")
-    with connection.cursor() as cursor:
-        cursor.execute(f"{verb} {table} {cols} {sql}", params)
 
 
 def _finish(grant_id: int) -> None:
     with transaction.atomic():
         locked = BulkGrant.objects.select_for_update().get(pk=grant_id)
-        if locked.status != S.RUNNING:
+        if locked.status != S.RUNNING or _next_users(locked, 1):
             return
-        if BulkGrantRecipient.objects.filter(grant_id=grant_id, status=RecipientStatus.PENDING).exists():
-            return  # another worker still holds a chunk; it finishes the grant
         locked.status = S.FAILED if locked.last_error and locked.failed else S.DONE
         locked.finished_at = timezone.now()
-        locked.save(update_fields=["status", "finished_at", "updated_at"])
+        # A segment member who left it during the run (an order placed, a level changed) was not handled.
+        locked.targeted = locked.granted + locked.skipped_limit + locked.skipped_stock + locked.failed
+        locked.save(update_fields=["status", "finished_at", "targeted", "updated_at"])
         audit_record(
             subject=locked,
             actor=None,
@@ -459,53 +469,62 @@ def _finish(grant_id: int) -> None:
         )
 
 
-def _chunk_with_fresh_codes(grant: BulkGrant, chunk_size: int) -> int:
+def _chunk_with_fresh_codes(grant_id: int, chunk_size: int) -> int | None:
     # A pack's coupons are inserted one claim at a time: a collision there retries the whole chunk.
-    return with_fresh_codes(lambda: _chunk(grant, chunk_size))
+    return with_fresh_codes(lambda: _chunk(grant_id, chunk_size))
 
 
 @retry_on_conflict
-def _chunk(grant: BulkGrant, chunk_size: int) -> int:
-    """Process one chunk of PENDING recipients; returns how many (0 when none is left)."""
-    rows = list(
-        BulkGrantRecipient.objects.filter(grant_id=grant.pk, status=RecipientStatus.PENDING)
-        .order_by("pk")
-        .select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
-        .values_list("pk", "user_id")[:chunk_size]
-    )
-    if not rows:
+def _chunk(grant_id: int, chunk_size: int) -> int | None:
+    """Handle the next chunk of targeted users; returns how many (0 when none is left, None when the
+    grant is no longer running).
+
+    The grant's row is locked for the chunk: chunks of one grant take turns, each reading the progress
+    the one before committed, so no user is handled twice; the unique (grant, user) key of the
+    recipients is the backstop.
+    """
+    grant = BulkGrant.objects.select_for_update().get(pk=grant_id)
+    if grant.status != S.RUNNING:
+        return None
+    user_ids = _next_users(grant, chunk_size)
+    if not user_ids:
         return 0
     now = timezone.now()
-    if grant.template_id:
-        outcome = _grant_template_chunk(grant, rows, now)
+    outcome = _grant_template_chunk(grant, user_ids, now) if grant.template_id else _grant_pack_chunk(grant, user_ids)
+    by_status = {
+        RecipientStatus.GRANTED: outcome.granted,
+        RecipientStatus.SKIPPED_LIMIT: outcome.skipped_limit,
+        RecipientStatus.SKIPPED_STOCK: outcome.skipped_stock,
+        RecipientStatus.FAILED: outcome.failed,
+    }
+    if _stored_list(grant):
+        for status, users in by_status.items():
+            if users:
+                BulkGrantRecipient.objects.filter(grant_id=grant.pk, user_id__in=users).update(
+                    status=status, processed_at=now
+                )
     else:
-        outcome = _grant_pack_chunk(grant, rows)
-    by_user = dict((uid, pk) for pk, uid in rows)
-    for status, users in (
-        (RecipientStatus.GRANTED, outcome.granted),
-        (RecipientStatus.SKIPPED_LIMIT, outcome.skipped_limit),
-        (RecipientStatus.SKIPPED_STOCK, outcome.skipped_stock),
-        (RecipientStatus.FAILED, outcome.failed),
-    ):
-        if users:
-            BulkGrantRecipient.objects.filter(pk__in=[by_user[u] for u in users]).update(
-                status=status, processed_at=now
-            )
+        status_of = {uid: status for status, users in by_status.items() for uid in users}
+        insert_rows(
+            BulkGrantRecipient,
+            ["user_id", "status"],
+            [(uid, status_of[uid]) for uid in user_ids],
+            shared={"grant_id": grant.pk, "processed_at": connection.ops.adapt_datetimefield_value(now)},
+        )
     BulkGrant.objects.filter(pk=grant.pk).update(
         granted=F("granted") + len(outcome.granted),
         skipped_limit=F("skipped_limit") + len(outcome.skipped_limit),
         skipped_stock=F("skipped_stock") + len(outcome.skipped_stock),
         failed=F("failed") + len(outcome.failed),
+        progress_user_id=user_ids[-1],
         updated_at=now,
     )
-    if outcome.notifications:
-        ids = outcome.notifications
-        transaction.on_commit(lambda: enqueue_send(ids))
-    return len(rows)
+    if grant.template_id and outcome.granted:
+        transaction.on_commit(lambda: enqueue_announce(grant.pk))
+    return len(user_ids)
 
 
-def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: datetime) -> _Outcome:
-    user_ids = [uid for _pk, uid in rows]
+def _grant_template_chunk(grant: BulkGrant, user_ids: list[int], now: datetime) -> _Outcome:
     # Lock order as for a claim: the template row first, then the quota rows.
     assert grant.template_id is not None
     template = CouponTemplate.objects.select_for_update().get(pk=grant.template_id)
@@ -514,7 +533,7 @@ def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: da
         BulkGrant.objects.filter(pk=grant.pk).update(
             last_error=_("The template stopped issuing (%(reason)s).") % {"reason": reason}
         )
-        return _Outcome([], [], [], user_ids, [])
+        return _Outcome([], [], [], user_ids)
     limit = template.per_user_limit
     eligible = user_ids
     held: dict[int, int] = {}
@@ -535,7 +554,6 @@ def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: da
         skipped_limit=[uid for uid in user_ids if uid not in eligible_set],
         skipped_stock=eligible[len(taken) :],
         failed=[],
-        notifications=[],
     )
     if not taken:
         return outcome
@@ -544,32 +562,42 @@ def _grant_template_chunk(grant: BulkGrant, rows: list[tuple[int, int]], now: da
     if limit:
         insert_rows(
             ClaimQuota,
-            ["template_id", "user_id", "claimed"],
-            [(template.pk, uid, 1) for uid in taken if uid not in held],
+            ["user_id"],
+            [(uid,) for uid in taken if uid not in held],
+            shared={"template_id": template.pk, "claimed": 1},
         )
         again = [uid for uid in taken if uid in held]
         if again:
             ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
-    coupon_ids = _insert_coupons(template, taken, grant, now)
-    outcome.notifications = _insert_notifications(template, taken, coupon_ids, grant, now)
+    _insert_coupons(template, taken, grant, now)
     if gate.enabled():
         transaction.on_commit(lambda: gate.record_issued(template.pk, issued))
     return outcome
 
 
-# The chunk's rows are written with plain multi-row INSERTs: at 1,000 rows a chunk the ORM's
-# per-value preparation costs more than the database does. Column lists are checked against the models.
-_NOTIFICATION_COLUMNS = ("user_id", "kind", "title", "body", "data", "dedupe_key", "created_at", "sent_at", "read_at")
-
-
-def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGrant, now: datetime) -> list[int]:
-    """One coupon per user; returns their ids in ``user_ids`` order. A code that collides with an
-    existing one (8 random digits per product line, type and day) undoes only this INSERT (a
-    savepoint); the taken codes are replaced and the INSERT runs again."""
+def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGrant, now: datetime) -> None:
+    """One coupon per user. A code that collides with an existing one (8 random digits per product
+    line, type and day) undoes only this INSERT (a savepoint); the taken codes are replaced and the
+    INSERT runs again."""
     adapt = connection.ops.adapt_datetimefield_value
     valid_from, expires_at = validity_for(template, now)
-    stamp, start, end = adapt(now), adapt(valid_from), adapt(expires_at)
     random_cash = template.type == CouponType.RANDOM_CASH
+    columns = ["code", "user_id", *(["amount"] if random_cash else [])]
+    shared = {
+        "template_id": template.pk,
+        "status": CouponStatus.UNUSED,
+        **({} if random_cash else {"amount": None}),
+        "acquired_at": adapt(now),
+        "valid_from": adapt(valid_from),
+        "expires_at": adapt(expires_at),
+        "source": CouponSource.BULK_GRANT,
+        "source_ref": str(grant.pk),
+        "order_id": None,
+        "used_at": None,
+        "granted_by_id": None,
+        "updated_at": adapt(now),
+    }
+    assert set(columns) | set(shared) == set(COUPON_COLUMNS)
     codes: list[str] = []
     seen: set[str] = set()
     for _uid in user_ids:  # unique within the chunk
@@ -582,17 +610,16 @@ def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGr
     # read), so the INSERT rarely has to run twice.
     _replace_taken(codes, seen, template, now)
     for attempt in range(1, CODE_ATTEMPTS + 1):
-        rows = [
-            (
-                code, uid, template.pk, CouponStatus.UNUSED,
-                str(random_amount(template.value)) if random_cash else None,
-                stamp, start, end, CouponSource.BULK_GRANT, str(grant.pk), None, None, None, stamp,
-            )
-            for code, uid in zip(codes, user_ids, strict=True)
-        ]  # fmt: skip
+        if random_cash:
+            rows: list[tuple[Any, ...]] = [
+                (code, uid, str(random_amount(template.value))) for code, uid in zip(codes, user_ids, strict=True)
+            ]
+        else:
+            rows = list(zip(codes, user_ids, strict=True))
         try:
             with transaction.atomic():
-                return insert_rows(UserCoupon, COUPON_COLUMNS, rows, returning_pk=True)
+                insert_rows(UserCoupon, columns, rows, shared=shared)
+                return
         except IntegrityError as exc:
             if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
                 raise
@@ -615,29 +642,12 @@ def _replace_taken(codes: list[str], seen: set[str], template: CouponTemplate, n
                 codes[index] = code
 
 
-def _insert_notifications(
-    template: CouponTemplate, user_ids: list[int], coupon_ids: list[int], grant: BulkGrant, now: datetime
-) -> list[int]:
-    """One "you received a coupon" per customer, in the chunk's transaction (the outbox)."""
-    sample = granted_notification(user_id=0, count=1, template_names=[template.name], data={})
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    rows = [
-        (
-            uid, sample.kind, sample.title, sample.body,
-            json.dumps({"coupon_ids": [cid], "template_ids": [template.pk], "bulk_grant_id": grant.pk}),
-            f"bulk-grant:{grant.pk}:{uid}", stamp, None, None,
-        )
-        for uid, cid in zip(user_ids, coupon_ids, strict=True)
-    ]  # fmt: skip
-    return insert_rows(Notification, _NOTIFICATION_COLUMNS, rows, returning_pk=True)
-
-
-def _grant_pack_chunk(grant: BulkGrant, rows: list[tuple[int, int]]) -> _Outcome:
+def _grant_pack_chunk(grant: BulkGrant, user_ids: list[int]) -> _Outcome:
     from marketing.services.gift_packs import pack_grant_in_transaction
 
     assert grant.gift_pack is not None
-    outcome = _Outcome([], [], [], [], [])
-    for _pk, uid in rows:
+    outcome = _Outcome([], [], [], [])
+    for uid in user_ids:
         pack_grant, _created = pack_grant_in_transaction(user_id=uid, pack=grant.gift_pack, occasion=f"bulk:{grant.pk}")
         reasons = {item.get("reason") for item in pack_grant.skipped}
         if pack_grant.granted:
@@ -649,3 +659,93 @@ def _grant_pack_chunk(grant: BulkGrant, rows: list[tuple[int, int]]) -> _Outcome
         else:
             outcome.failed.append(uid)
     return outcome
+
+
+# Announcing -------------------------------------------------------------------------------------
+#
+# A customer granted a template's coupon gets one "you received a coupon" message. The chunk commits
+# the GRANTED recipient row with the coupon; the message itself is written after the commit by
+# ``bulk_grant_announce`` (a task enqueued by each chunk, and by the outbox job for any grant left
+# behind), so the grant's transactions carry only what the grant needs. The message's dedupe key
+# (grant, user) makes announcing twice write nothing new.
+
+ANNOUNCE_BATCH = 1_000
+
+
+def enqueue_announce(grant_id: int) -> None:
+    from marketing.tasks import announce_bulk_grant
+
+    try:
+        announce_bulk_grant.delay(grant_id)
+    except Exception:  # the outbox job announces what is left behind
+        logger.exception("could not enqueue the announcement of bulk grant %s", grant_id)
+
+
+def bulk_grant_announce(*, grant_id: int, batch: int = ANNOUNCE_BATCH) -> int:
+    """Write the message of every granted recipient of a template grant not yet announced, in user id
+    order up to the grant's progress; returns how many messages were written."""
+    grant = BulkGrant.objects.select_related("template").filter(pk=grant_id).first()
+    if grant is None or grant.template is None:
+        return 0
+    sample = granted_notification(user_id=0, count=1, template_names=[grant.template.name], data={})
+    data = {"coupon_ids": [], "template_ids": [grant.template_id], "bulk_grant_id": grant_id}
+    shared = {
+        "kind": sample.kind,
+        "title": sample.title,
+        "body": sample.body,
+        "created_at": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "sent_at": None,
+        "read_at": None,
+    }
+    written = 0
+    while True:
+        after, upto = BulkGrant.objects.filter(pk=grant_id).values_list("announced_user_id", "progress_user_id").get()
+        users = list(
+            BulkGrantRecipient.objects.filter(
+                grant_id=grant_id, status=RecipientStatus.GRANTED, user_id__gt=after, user_id__lte=upto
+            )
+            .order_by("user_id")
+            .values_list("user_id", flat=True)[:batch]
+        )
+        if not users:
+            return written
+        coupon_of = dict(
+            UserCoupon.objects.filter(
+                user_id__in=users,
+                template_id=grant.template_id,
+                source=CouponSource.BULK_GRANT,
+                source_ref=str(grant_id),
+            ).values_list("user_id", "pk")
+        )
+        keys = {uid: f"bulk-grant:{grant_id}:{uid}" for uid in users}
+        with transaction.atomic():
+            created = insert_rows_ignoring_duplicates(
+                Notification,
+                ["user_id", "data", "dedupe_key"],
+                [
+                    (uid, json.dumps({**data, "coupon_ids": [coupon_of[uid]]}), keys[uid])
+                    for uid in users
+                    if uid in coupon_of
+                ],
+                shared=shared,
+            )
+            BulkGrant.objects.filter(pk=grant_id, announced_user_id__lt=users[-1]).update(announced_user_id=users[-1])
+        written += created
+        if created:
+            enqueue_send(
+                list(
+                    Notification.objects.filter(dedupe_key__in=keys.values(), sent_at__isnull=True).values_list(
+                        "pk", flat=True
+                    )
+                )
+            )
+
+
+def bulk_grants_announce_left_behind() -> int:
+    """Announce every template grant whose messages lag behind its progress (the outbox job)."""
+    written = 0
+    for grant_id in BulkGrant.objects.filter(
+        template__isnull=False, announced_user_id__lt=F("progress_user_id")
+    ).values_list("pk", flat=True):
+        written += bulk_grant_announce(grant_id=grant_id)
+    return written

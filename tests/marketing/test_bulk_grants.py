@@ -36,12 +36,14 @@ from marketing.models import (
 )
 from marketing.services import bulk_grants
 from marketing.services.bulk_grants import (
+    bulk_grant_announce,
     bulk_grant_approve,
     bulk_grant_cancel,
     bulk_grant_create,
     bulk_grant_reject,
     bulk_grant_run,
     bulk_grant_submit,
+    bulk_grants_announce_left_behind,
 )
 from marketing.tasks import run_bulk_grant
 from orders.models import Order
@@ -298,9 +300,51 @@ def test_a_run_grants_once_per_user_with_exact_counters(operations_user, finance
     # the first eligible users in order got the stock
     granted = BulkGrantRecipient.objects.filter(grant=grant, status="GRANTED").values_list("user_id", flat=True)
     assert sorted(granted) == [u.pk for u in users[5:30]]
-    assert Notification.objects.filter(data__bulk_grant_id=grant.pk).count() == 25
     assert ClaimQuota.objects.filter(template=template, claimed=1).count() == 30
     assert [a.action for a in audit_trail_for(grant)][:2] == ["finish", "run"]
+
+
+def test_granted_customers_are_told_once_after_each_chunk(
+    operations_user, finance_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    users = make_members(12)
+    template = CouponTemplateFactory(total_quantity=10, per_user_limit=1)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    announced: list[int] = []
+    monkeypatch.setattr(run_bulk_grant.app.tasks["marketing.tasks.announce_bulk_grant"], "delay", announced.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_grant_run(grant=grant, chunk_size=5)
+
+    # each chunk that granted something asks for its announcement after it commits; nothing is written yet
+    assert announced == [grant.pk, grant.pk]
+    assert not Notification.objects.exists()
+    # the announcement writes one message per granted customer, naming their coupon, and only once
+    assert bulk_grant_announce(grant_id=grant.pk) == 10
+    assert bulk_grant_announce(grant_id=grant.pk) == 0
+    assert bulk_grants_announce_left_behind() == 0
+    messages = Notification.objects.filter(data__bulk_grant_id=grant.pk)
+    assert sorted(messages.values_list("user_id", flat=True)) == [u.pk for u in users[:10]]
+    for message in messages:
+        coupon = UserCoupon.objects.get(pk=message.data["coupon_ids"][0])
+        assert (coupon.user_id, coupon.source_ref, message.kind) == (message.user_id, str(grant.pk), "COUPON_GRANTED")
+
+
+def test_the_outbox_job_announces_grants_left_behind(operations_user, finance_user, monkeypatch):
+    make_members(7)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant, chunk_size=3)  # the chunks' announcements never ran (no commit callbacks here)
+    sent: list = []
+    monkeypatch.setattr("marketing.notifications.backend", lambda: sent.append)
+
+    from marketing.tasks import send_notifications
+
+    send_notifications.apply()
+
+    assert Notification.objects.filter(data__bulk_grant_id=grant.pk).count() == 7
+    assert len(sent) == 7
+    assert BulkGrant.objects.get(pk=grant.pk).announced_user_id == grant.recipients.order_by("-user_id")[0].user_id
 
 
 def test_a_run_is_idempotent(operations_user, finance_user):
