@@ -112,6 +112,12 @@ def coupon_code(template: CouponTemplate, issued_at: datetime) -> str:
     return f"{template.product_line}{TYPE_CODE_DIGITS[CouponType(template.type)]}{day}{secrets.randbelow(10**8):08d}"
 
 
+def code_maker(template: CouponTemplate, issued_at: datetime) -> Callable[[], str]:
+    """``coupon_code`` for many coupons of one template issued at one moment (the prefix is made once)."""
+    prefix = coupon_code(template, issued_at)[:-8]
+    return lambda: f"{prefix}{secrets.randbelow(10**8):08d}"
+
+
 def validity_for(template: CouponTemplate, issued_at: datetime) -> tuple[datetime, datetime]:
     """(valid_from, expires_at) of a coupon issued now; stored on the instance."""
     if template.validity_type == ValidityType.FIXED_DATE:

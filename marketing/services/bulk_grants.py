@@ -24,7 +24,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,7 +56,7 @@ from coupons.services import gate
 from coupons.services.issuing import (
     CODE_ATTEMPTS,
     COUPON_COLUMNS,
-    coupon_code,
+    code_maker,
     is_code_collision,
     issuable_now,
     random_amount,
@@ -598,17 +598,18 @@ def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGr
         "updated_at": adapt(now),
     }
     assert set(columns) | set(shared) == set(COUPON_COLUMNS)
+    new_code = code_maker(template, now)
     codes: list[str] = []
     seen: set[str] = set()
     for _uid in user_ids:  # unique within the chunk
-        code = coupon_code(template, now)
+        code = new_code()
         while code in seen:
-            code = coupon_code(template, now)
+            code = new_code()
         seen.add(code)
         codes.append(code)
     # At thousands of codes a day the 8 random digits collide now and then: look first (one indexed
     # read), so the INSERT rarely has to run twice.
-    _replace_taken(codes, seen, template, now)
+    _replace_taken(codes, seen, new_code)
     for attempt in range(1, CODE_ATTEMPTS + 1):
         if random_cash:
             rows: list[tuple[Any, ...]] = [
@@ -624,11 +625,11 @@ def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGr
             if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
                 raise
         seen = set(codes)
-        _replace_taken(codes, seen, template, now)
+        _replace_taken(codes, seen, new_code)
     raise AssertionError("unreachable")
 
 
-def _replace_taken(codes: list[str], seen: set[str], template: CouponTemplate, now: datetime) -> None:
+def _replace_taken(codes: list[str], seen: set[str], new_code: Callable[[], str]) -> None:
     """Give a fresh code to every code in ``codes`` that a coupon already has."""
     while True:
         taken = set(UserCoupon.objects.filter(code__in=codes).values_list("code", flat=True))
@@ -637,7 +638,7 @@ def _replace_taken(codes: list[str], seen: set[str], template: CouponTemplate, n
         for index, code in enumerate(codes):
             if code in taken:
                 while code in taken or code in seen:
-                    code = coupon_code(template, now)
+                    code = new_code()
                 seen.add(code)
                 codes[index] = code
 

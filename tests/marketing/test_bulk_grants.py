@@ -657,7 +657,7 @@ def test_codes_that_collide_with_existing_coupons_are_replaced(operations_user, 
             "010126010100000005",
         ]
     )
-    monkeypatch.setattr(bulk_grants, "coupon_code", lambda template, now: next(fresh))
+    monkeypatch.setattr(bulk_grants, "code_maker", lambda template, now: lambda: next(fresh))
     grant = approved_grant(operations_user, finance_user, template=template)
 
     bulk_grant_run(grant=grant)
