@@ -54,10 +54,11 @@ HOT_LIMIT = 6
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", (os.cpu_count() or 2) + 1)))
+    # Two gunicorn workers per core, as the README's production set-up.
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1))))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
     parser.add_argument("--duration", type=float, default=2.5, help="seconds per measurement")
-    parser.add_argument("--runs", type=int, default=4, help="measurements per figure (the median is quoted)")
+    parser.add_argument("--runs", type=int, default=6, help="measurements per figure (the median is quoted)")
     parser.add_argument("--levels", default="4,8,16", help="concurrency levels searched for the peak")
     return parser.parse_args()
 

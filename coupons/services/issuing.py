@@ -35,7 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.db import retry_on_conflict
+from core.db import AfterCommit, plain_transaction, retry_on_conflict
 from core.errors import Conflict
 from coupons.errors import CouponErrorCode
 from coupons.models import (
@@ -326,7 +326,31 @@ def issue_coupons(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("issue_coupons must run inside a transaction")
-    now = now or timezone.now()
+    coupons, issued = _issue(
+        template=template,
+        user_id=user_id,
+        quantity=quantity,
+        source=source,
+        source_ref=source_ref,
+        granted_by_id=granted_by_id,
+        now=now or timezone.now(),
+    )
+    if _closes_gate(template, issued):
+        _after_commit_record(template.pk, issued)
+    return coupons
+
+
+def _issue(
+    *,
+    template: CouponTemplate,
+    user_id: int,
+    quantity: int,
+    source: str,
+    source_ref: str,
+    granted_by_id: int | None,
+    now: datetime,
+) -> tuple[list[UserCoupon], int]:
+    """The statements of ``issue_coupons``; returns the coupons and the template's new issued count."""
     if not 1 <= quantity <= MAX_ISSUE_QUANTITY:
         raise ValueError(f"quantity out of range: {quantity}")
     reason = issuable_now(template, now)
@@ -357,9 +381,12 @@ def issue_coupons(
         UserCoupon.objects.bulk_create(coupons)
     for coupon in coupons:
         coupon.template = template
-    if template.total_quantity != UNLIMITED and issued >= template.total_quantity:
-        _after_commit_record(template.pk, issued)  # the last one: close the gate at once
-    return coupons
+    return coupons, issued
+
+
+def _closes_gate(template: CouponTemplate, issued: int) -> bool:
+    """The last coupon of a template was taken: the gate is told at once (after the commit)."""
+    return template.total_quantity != UNLIMITED and issued >= template.total_quantity
 
 
 def _distinct_codes(coupons: Iterable[UserCoupon], template: CouponTemplate, now: datetime) -> None:
@@ -370,11 +397,15 @@ def _distinct_codes(coupons: Iterable[UserCoupon], template: CouponTemplate, now
         seen.add(coupon.code)
 
 
-def _after_commit_record(template_id: int, issued: int) -> None:
+def _record_issued(template_id: int, issued: int) -> None:
     from coupons.services import gate
 
     if gate.enabled():
-        transaction.on_commit(lambda: gate.record_issued(template_id, issued))
+        gate.record_issued(template_id, issued)
+
+
+def _after_commit_record(template_id: int, issued: int) -> None:
+    transaction.on_commit(lambda: _record_issued(template_id, issued))
 
 
 def issue_now(
@@ -386,7 +417,28 @@ def issue_now(
     source_ref: str = "",
     granted_by_id: int | None = None,
 ) -> list[UserCoupon]:
-    """``issue_coupons`` in its own transaction, retried on deadlocks and code collisions."""
+    """``issue_coupons`` in its own transaction, retried on deadlocks and code collisions.
+
+    One coupon on MySQL/MariaDB (a claim) runs as a ``plain_transaction``: its statements are plain
+    cursor statements, and the claim is the hottest write of the system.
+    """
+    if quantity == 1 and connection.vendor == "mysql" and not connection.in_atomic_block:
+
+        def plain(after_commit: AfterCommit) -> list[UserCoupon]:
+            coupons, issued = _issue(
+                template=template,
+                user_id=user_id,
+                quantity=1,
+                source=source,
+                source_ref=source_ref,
+                granted_by_id=granted_by_id,
+                now=timezone.now(),
+            )
+            if _closes_gate(template, issued):
+                after_commit.append(lambda: _record_issued(template.pk, issued))
+            return coupons
+
+        return with_fresh_codes(lambda: plain_transaction(plain))
 
     @retry_on_conflict
     def attempt() -> list[UserCoupon]:
