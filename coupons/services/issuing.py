@@ -422,18 +422,17 @@ def issue_now(
     One coupon on MySQL/MariaDB (a claim) runs as a ``plain_transaction``: its statements are plain
     cursor statements, and the claim is the hottest write of the system.
     """
+    fields: dict[str, Any] = {
+        "template": template,
+        "user_id": user_id,
+        "source": source,
+        "source_ref": source_ref,
+        "granted_by_id": granted_by_id,
+    }
     if quantity == 1 and connection.vendor == "mysql" and not connection.in_atomic_block:
 
         def plain(after_commit: AfterCommit) -> list[UserCoupon]:
-            coupons, issued = _issue(
-                template=template,
-                user_id=user_id,
-                quantity=1,
-                source=source,
-                source_ref=source_ref,
-                granted_by_id=granted_by_id,
-                now=timezone.now(),
-            )
+            coupons, issued = _issue(**fields, quantity=1, now=timezone.now())
             if _closes_gate(template, issued):
                 after_commit.append(lambda: _record_issued(template.pk, issued))
             return coupons
@@ -442,13 +441,6 @@ def issue_now(
 
     @retry_on_conflict
     def attempt() -> list[UserCoupon]:
-        return issue_coupons(
-            template=template,
-            user_id=user_id,
-            quantity=quantity,
-            source=source,
-            source_ref=source_ref,
-            granted_by_id=granted_by_id,
-        )
+        return issue_coupons(**fields, quantity=quantity)
 
     return with_fresh_codes(attempt)
