@@ -15,6 +15,7 @@ SCHEDULE: dict[str, tuple[str, str, Any]] = {
     "Stats roll-up": ("coupons.rollup_stats", "every", 600),
     # Notifications are sent right after commit; this catches any the broker did not take at the time.
     "Send waiting notifications": ("marketing.tasks.send_notifications", "every", 60),
+    "Purge expired idempotency records and throttle counters": ("core.purge_expired_records", "every", 3600),
 }
 
 

@@ -205,10 +205,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"drop_refusals": {"()": "core.logs.DropRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # 409s are answers (sold out, limit reached), not faults: not one line each.
+        "django.request": {"filters": ["drop_refusals"]},
         # The filesystem broker of the embedded default has no host name; kombu warns about it on every
         # connection.
         "kombu.connection": {"level": "ERROR"},
