@@ -709,6 +709,9 @@ def bulk_grant_announce(*, grant_id: int, batch: int = ANNOUNCE_BATCH) -> int:
             .values_list("user_id", flat=True)[:batch]
         )
         if not users:
+            # Recipients after the last granted one were skipped: nothing is owed up to the progress,
+            # so the outbox job does not look at this grant again.
+            BulkGrant.objects.filter(pk=grant_id, announced_user_id__lt=upto).update(announced_user_id=upto)
             return written
         coupon_of = dict(
             UserCoupon.objects.filter(

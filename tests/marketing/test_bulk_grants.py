@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from core.audit import audit_trail_for
@@ -345,6 +345,18 @@ def test_the_outbox_job_announces_grants_left_behind(operations_user, finance_us
     assert Notification.objects.filter(data__bulk_grant_id=grant.pk).count() == 7
     assert len(sent) == 7
     assert BulkGrant.objects.get(pk=grant.pk).announced_user_id == grant.recipients.order_by("-user_id")[0].user_id
+
+
+def test_a_grant_whose_last_users_were_skipped_is_not_announced_again(operations_user, finance_user):
+    make_members(6)
+    template = CouponTemplateFactory(total_quantity=4, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant, chunk_size=3)  # the last two are skipped: out of stock
+
+    assert bulk_grants_announce_left_behind() == 4
+    grant.refresh_from_db()
+    assert grant.announced_user_id == grant.progress_user_id
+    assert not BulkGrant.objects.filter(announced_user_id__lt=F("progress_user_id")).exists()
 
 
 def test_a_run_is_idempotent(operations_user, finance_user):
