@@ -155,7 +155,8 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's TokenAuthentication contract, in one SQL join instead of the ORM (core/api/authentication.py).
+        "core.api.authentication.SingleQueryTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
