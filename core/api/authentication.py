@@ -27,6 +27,7 @@ Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
 @dataclass(frozen=True)
 class _Lookup:
+    model: Any
     sql: str
     field_names: list[str]
     converters: list[tuple[int, Any, list[Converter]]]
@@ -56,7 +57,7 @@ def _lookup_for(connection: BaseDatabaseWrapper) -> _Lookup:
         found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
         if found:
             converters.append((index, col, found))
-    lookup = _Lookup(sql=sql, field_names=[f.attname for f in fields], converters=converters)
+    lookup = _Lookup(model=user_model, sql=sql, field_names=[f.attname for f in fields], converters=converters)
     _lookups[connection.alias] = lookup
     return lookup
 
@@ -74,7 +75,7 @@ def user_for_token(key: str, *, using: str = "default") -> Any:
     for index, col, converters in lookup.converters:
         for converter in converters:
             values[index] = converter(values[index], col, connection)
-    return get_user_model().from_db(using, lookup.field_names, values)
+    return lookup.model.from_db(using, lookup.field_names, values)
 
 
 class SingleQueryTokenAuthentication(TokenAuthentication):
