@@ -4,8 +4,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import get_resolver
 from rest_framework.authtoken.models import Token
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.views import APIView
 
 from core.api.authentication import SingleQueryTokenAuthentication, user_for_token
 from coupons.models import CouponTemplate, TemplateStatus
@@ -165,3 +168,18 @@ def test_a_superuser_passes_every_permission_check():
     response = client.post(STAFF_TEMPLATES, TemplateInputFactory(), format="json")
 
     assert response.status_code == 201, response.json()
+
+
+def test_every_api_view_uses_it_unless_it_takes_no_credentials():
+    def views(resolver):
+        for pattern in resolver.url_patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from views(pattern)
+            else:
+                yield getattr(pattern.callback, "cls", None)
+
+    api_views = {view for view in views(get_resolver()) if isinstance(view, type) and issubclass(view, APIView)}
+    assert api_settings.DEFAULT_AUTHENTICATION_CLASSES[0] is SingleQueryTokenAuthentication
+    assert len(api_views) > 20
+    for view in api_views:
+        assert view.authentication_classes in ([], api_settings.DEFAULT_AUTHENTICATION_CLASSES), view
