@@ -82,7 +82,7 @@ def _coupon_rows(template: CouponTemplate, labels: dict[str, str]) -> Iterator[l
 def template_coupons_csv(template: CouponTemplate) -> StreamingHttpResponse:
     header = [
         _("ID"),
-        _("code"),
+        _("coupon code"),
         _("customer"),
         _("status"),
         _("amount"),
