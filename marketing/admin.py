@@ -84,7 +84,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if obj is not None:
             extra_context["workflow_actions"] = [
-                (reverse(f"admin:{self.url_name()}", args=[obj.pk, action]), label)
+                (reverse(f"admin:{self.url_name()}", args=[obj.pk, action]), label, action)
                 for action, label in self.workflow_labels.items()
                 if self.allowed(obj, action, request.user)
             ]

@@ -43,7 +43,7 @@ def test_operations_opens_publish_and_then_not_again(operations_user, activity):
     published = client.post(f"/admin/marketing/activity/{activity.pk}/workflow/publish/", {})
     again = client.get(f"/admin/marketing/activity/{activity.pk}/workflow/publish/")
 
-    assert page.status_code == 200 and 'id="workflow-submit"' in page.content.decode()
+    assert page.status_code == 200 and 'id="workflow-confirm"' in page.content.decode()
     assert published.status_code == 302
     assert Activity.objects.get(pk=activity.pk).status == ActivityStatus.PUBLISHED
     assert again.status_code == 403  # a published activity is not published twice

@@ -189,4 +189,5 @@ def test_the_progress_link_is_on_the_change_page_once_submitted(operations_user,
     submitted = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
 
     assert 'id="bulk-grant-progress-link"' not in draft_page
+    assert f'href="/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/" class="workflow-submit"' in draft_page
     assert f'href="/admin/marketing/bulkgrant/{grant.pk}/progress/" id="bulk-grant-progress-link"' in submitted
