@@ -16,14 +16,15 @@ PROJECT_APPS = ("coupons", "marketing", "orders", "core")
 
 
 class ObjectTypeFilter(admin.SimpleListFilter):
-    """Only this project's models, by their translated names."""
+    """This project's models that appear in the trail, by their translated names."""
 
     title = _("object type")
     parameter_name = "content_type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         named = []
-        for content_type in ContentType.objects.filter(app_label__in=PROJECT_APPS):
+        recorded = AuditLog.objects.order_by().values("content_type_id").distinct()
+        for content_type in ContentType.objects.filter(app_label__in=PROJECT_APPS, pk__in=recorded):
             model = content_type.model_class()
             if model is not None:
                 named.append((str(content_type.pk), str(model._meta.verbose_name)))
