@@ -232,10 +232,12 @@ class SegmentForm(forms.Form):
         label=_("tags"), queryset=MemberTag.objects.all(), required=False, to_field_name="name"
     )
     registered_after = forms.DateField(
-        label=_("registered on or after"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("registered on or after"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     registered_before = forms.DateField(
-        label=_("registered before"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("registered before"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     no_order_days = forms.IntegerField(label=_("no order for N days"), required=False, min_value=1, max_value=3650)
 

@@ -174,3 +174,11 @@ def test_a_malformed_date_falls_back_to_the_default_range(operations_user):
 
     assert response.status_code == 200
     assert response.context["range"].end == business_today()
+
+
+def test_the_range_is_read_from_iso_dates_in_chinese_too(operations_user):
+    response = logged_in(operations_user, "zh-hans").get("/admin/", {"start": "2026-03-01", "end": "2026-03-10"})
+
+    assert (response.context["range"].start, response.context["range"].end) == (date(2026, 3, 1), date(2026, 3, 10))
+    assert 'id="dashboard-start" value="2026-03-01"' in response.content.decode()
+    assert "优惠券与订单（2026-03-01 至 2026-03-10）" in response.content.decode()

@@ -191,3 +191,15 @@ def test_the_progress_link_is_on_the_change_page_once_submitted(operations_user,
     assert 'id="bulk-grant-progress-link"' not in draft_page
     assert f'href="/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/" class="workflow-submit"' in draft_page
     assert f'href="/admin/marketing/bulkgrant/{grant.pk}/progress/" id="bulk-grant-progress-link"' in submitted
+
+
+def test_dates_stay_iso_for_the_browsers_date_inputs_in_either_language(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"], "registered_after": "2026-01-01"})
+
+    for language in ("zh-hans", "en"):
+        client = logged_in(operations_user, language)
+        page = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
+        estimate = client.get(ESTIMATE, {"levels": ["GOLD"], "registered_before": "2030-01-01"})
+
+        assert 'type="date" name="registered_after" value="2026-01-01"' in page
+        assert estimate.json()["count"] == 3
