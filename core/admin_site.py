@@ -10,7 +10,7 @@ class BackOfficeAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         from core.dashboard import dashboard_context
 
-        extra_context = {**(extra_context or {}), **dashboard_context()}
+        extra_context = {**(extra_context or {}), **dashboard_context(request.GET)}
         return super().index(request, extra_context)
 
 

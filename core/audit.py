@@ -1,9 +1,22 @@
+"""The audit trail: one ``AuditLog`` row per state change that matters, written by the service that makes
+the change. Workflow actions taken by staff are also written to Django's admin log (``LogEntry``) so the
+admin's "recent actions" and each object's history page show them, with the object's name."""
+
+import json
 from typing import Any
 
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from core.models import AuditLog
+
+# Actions a person takes on purpose in a maker-checker workflow (the admin log's audience). Edits and
+# creations made in admin are logged by admin itself; system moves (run, finish, end) have no person.
+ADMIN_LOG_ACTIONS = frozenset({"submit", "approve", "reject", "stop", "copy", "publish", "cancel", "grant"})
+# Marks a ``LogEntry.change_message`` written here, so the history page can render it in the reader's
+# language (see ``core.templatetags.audit_display``).
+ADMIN_LOG_KEY = "workflow"
 
 
 def audit_record(
@@ -17,15 +30,40 @@ def audit_record(
     data: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Write one audit row; call it inside the transaction of the change it records."""
-    return AuditLog.objects.create(
-        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
+    content_type = ContentType.objects.get_for_model(subject, for_concrete_model=True)
+    person = actor if actor is not None and getattr(actor, "pk", None) else None
+    row = AuditLog.objects.create(
+        content_type=content_type,
         object_id=subject.pk,
-        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+        actor=person,
         action=action,
         from_status=from_status,
         to_status=to_status,
         remark=remark,
         data=data or {},
+    )
+    if person is not None and getattr(person, "is_staff", False) and action in ADMIN_LOG_ACTIONS:
+        _admin_log(subject, content_type, person, action, from_status, to_status, remark)
+    return row
+
+
+def _admin_log(
+    subject: models.Model,
+    content_type: ContentType,
+    actor: Any,
+    action: str,
+    from_status: str,
+    to_status: str,
+    remark: str,
+) -> None:
+    message = {"action": action, "from": from_status, "to": to_status, "remark": remark[:500]}
+    LogEntry.objects.create(
+        user_id=actor.pk,
+        content_type=content_type,
+        object_id=str(subject.pk),
+        object_repr=str(subject)[:200],
+        action_flag=ADDITION if action == "copy" else CHANGE,
+        change_message=json.dumps([{ADMIN_LOG_KEY: message}], ensure_ascii=False),
     )
 
 
@@ -33,4 +71,4 @@ def audit_trail_for(subject: models.Model) -> models.QuerySet[AuditLog]:
     return AuditLog.objects.filter(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
         object_id=subject.pk,
-    ).select_related("actor")
+    ).select_related("actor", "content_type")

@@ -39,11 +39,15 @@ def bar_chart(
                 f'<text x="{x0 + slot / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle" fill="#666">'
                 f"{escape(label)}</text>"
             )
-    for j, (name, colour, _values) in enumerate(series):
+    # The legend sits top right, each entry as wide as its name (CJK characters count double).
+    widths = [24 + 7 * sum(2 if ord(ch) > 0x2E80 else 1 for ch in name) for name, _colour, _values in series]
+    x = WIDTH - 10 - sum(widths)
+    for (name, colour, _values), width in zip(series, widths, strict=True):
         parts.append(
-            f'<rect x="{WIDTH - 150 + j * 70}" y="2" width="10" height="10" fill="{escape(colour)}"/>'
-            f'<text x="{WIDTH - 136 + j * 70}" y="11" fill="#333">{escape(name)}</text>'
+            f'<rect x="{x}" y="2" width="10" height="10" fill="{escape(colour)}"/>'
+            f'<text x="{x + 14}" y="11" fill="#333">{escape(name)}</text>'
         )
+        x += width
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated value is escaped above
 

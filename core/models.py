@@ -5,6 +5,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.actions import action_label, status_label
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
@@ -47,6 +49,18 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_status}->{self.to_status}"
+
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
+
+    @property
+    def from_label(self) -> str:
+        return status_label(self.content_type.model_class(), self.from_status)
+
+    @property
+    def to_label(self) -> str:
+        return status_label(self.content_type.model_class(), self.to_status)
 
 
 class IdempotencyRecord(models.Model):

@@ -1,11 +1,19 @@
-"""CSV exports for staff: a template's coupons (streamed, any size) and its daily stats."""
+"""CSV exports for staff: a template's coupons (streamed, any size) and its daily stats.
+
+Headers and status names are in the reader's language; times are in the business time zone, as a person
+reads them on the admin pages (the API keeps ISO 8601 with an offset)."""
 
 import csv
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from coupons.models import CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.models import CouponSource, CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.services.issuing import business_tz
 
 EXPORT_CHUNK = 2000
 
@@ -23,7 +31,24 @@ def _stream(header: list[str], rows: Iterator[list]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def _coupon_rows(template: CouponTemplate) -> Iterator[list]:
+def business_time(value: datetime | None) -> str:
+    """An instant as the business reads it: ``2026-01-31 12:00:00`` in the business time zone."""
+    if value is None:
+        return ""
+    return timezone.localtime(value, business_tz()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return business_time(value)
+    return value
+
+
+def _coupon_rows(template: CouponTemplate, labels: dict[str, str]) -> Iterator[list]:
+    # The labels are resolved before streaming starts: the rows are produced after the view returns,
+    # when the request's language may no longer be active.
     last_id = 0
     while True:
         chunk = list(
@@ -47,28 +72,32 @@ def _coupon_rows(template: CouponTemplate) -> Iterator[list]:
         if not chunk:
             return
         for row in chunk:
-            yield [
-                ("" if value is None else value.isoformat() if hasattr(value, "isoformat") else value) for value in row
-            ]
+            cells = [_cell(value) for value in row]
+            cells[3] = labels.get(cells[3], cells[3])  # status
+            cells[5] = labels.get(cells[5], cells[5])  # source
+            yield cells
         last_id = chunk[-1][0]
 
 
 def template_coupons_csv(template: CouponTemplate) -> StreamingHttpResponse:
     header = [
-        "id",
-        "code",
-        "customer",
-        "status",
-        "amount",
-        "source",
-        "source_ref",
-        "acquired_at",
-        "valid_from",
-        "expires_at",
-        "used_at",
-        "order_id",
+        _("ID"),
+        _("coupon code"),
+        _("customer"),
+        _("status"),
+        _("amount"),
+        _("source"),
+        _("source reference"),
+        _("acquired at"),
+        _("valid from"),
+        _("expires at"),
+        _("used at"),
+        _("order"),
     ]
-    response = StreamingHttpResponse(_stream(header, _coupon_rows(template)), content_type="text/csv; charset=utf-8")
+    labels = {str(value): str(label) for value, label in [*CouponStatus.choices, *CouponSource.choices]}
+    response = StreamingHttpResponse(
+        _stream(header, _coupon_rows(template, labels)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="template-{template.pk}-coupons.csv"'
     return response
 
@@ -78,7 +107,7 @@ def template_stats_csv(template: CouponTemplate) -> StreamingHttpResponse:
         [row.day.isoformat(), row.issued, row.used, row.expired, row.revoked, row.discount]
         for row in TemplateDailyStats.objects.filter(template=template).order_by("day").iterator()
     )
-    header = ["day", "issued", "used", "expired", "revoked", "discount"]
+    header = [_("day"), _("issued"), _("used"), _("expired"), _("revoked"), _("discount given")]
     response = StreamingHttpResponse(_stream(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="template-{template.pk}-stats.csv"'
     return response

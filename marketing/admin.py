@@ -8,17 +8,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
 from coupons.models import CouponTemplate, TemplateStatus
+from marketing.api.staff_bulk_grants import progress_of
 from marketing.models import (
     Activity,
     ActivityItem,
@@ -34,10 +35,11 @@ from marketing.models import (
     MemberTag,
     Notification,
 )
+from marketing.selectors import bulk_grant_audience_size, segment_size
 from marketing.services import activities as activity_services
 from marketing.services import bulk_grants as bulk_services
 from marketing.services.members import member_profile_update
-from marketing.services.segments import clean_segment
+from marketing.services.segments import clean_segment, segment_summary
 
 
 class WorkflowForm(forms.Form):
@@ -60,6 +62,13 @@ class WorkflowAdmin(admin.ModelAdmin):
     def url_name(self) -> str:
         return f"{self.model._meta.app_label}_{self.model._meta.model_name}_workflow"
 
+    def workflow_facts(self, obj: Any, action: str) -> list[tuple[Any, Any]]:
+        """(label, value) rows shown on the confirmation page above the form."""
+        return []
+
+    def url_after(self, obj: Any, action: str, change_url: str) -> str:
+        return change_url
+
     def get_urls(self) -> list[Any]:
         return [
             path(
@@ -75,7 +84,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if obj is not None:
             extra_context["workflow_actions"] = [
-                (reverse(f"admin:{self.url_name()}", args=[obj.pk, action]), label)
+                (reverse(f"admin:{self.url_name()}", args=[obj.pk, action]), label, action)
                 for action, label in self.workflow_labels.items()
                 if self.allowed(obj, action, request.user)
             ]
@@ -84,7 +93,8 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def workflow_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
         obj = get_object_or_404(self.model, pk=object_id)
-        if action not in self.workflow_labels or not self.has_view_permission(request, obj):
+        # The page itself is refused, not only its POST, to whoever may not take the action now.
+        if action not in self.workflow_labels or not self.allowed(obj, action, request.user):
             raise PermissionDenied
         form = WorkflowForm(request.POST if request.method == "POST" else None)
         if action in self.remark_required:
@@ -98,6 +108,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             else:
                 label = self.workflow_labels[action]
                 self.message_user(request, gettext("%(action)s: done.") % {"action": label}, messages.SUCCESS)
+                return HttpResponseRedirect(self.url_after(obj, action, change_url))
             return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
@@ -107,6 +118,8 @@ class WorkflowAdmin(admin.ModelAdmin):
             "form": form,
             "action_label": self.workflow_labels[action],
             "change_url": change_url,
+            "facts": self.workflow_facts(obj, action),
+            "action": action,
         }
         return TemplateResponse(request, "admin/marketing/workflow.html", context)
 
@@ -117,7 +130,7 @@ class WorkflowAdmin(admin.ModelAdmin):
 class ActivityItemInline(admin.TabularInline):
     model = ActivityItem
     extra = 1
-    raw_id_fields = ["template"]
+    autocomplete_fields = ["template"]  # picked by name from the template admin's search
 
 
 @admin.register(Activity)
@@ -158,7 +171,7 @@ class ActivityAdmin(WorkflowAdmin):
 class GiftPackItemInline(admin.TabularInline):
     model = GiftPackItem
     extra = 1
-    raw_id_fields = ["template"]
+    autocomplete_fields = ["template"]
 
 
 class GiftPackForm(forms.ModelForm):
@@ -208,7 +221,40 @@ class GiftPackGrantAdmin(admin.ModelAdmin):
 # Bulk grants ------------------------------------------------------------------------------------
 
 
-class BulkGrantForm(forms.ModelForm):
+class SegmentForm(forms.Form):
+    """A segment as plain form fields (no JSON): the bulk grant form and the live estimate share them."""
+
+    everybody = forms.BooleanField(label=_("everybody"), required=False)
+    levels = forms.MultipleChoiceField(
+        label=_("member levels"), choices=MemberLevel.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    tags = forms.ModelMultipleChoiceField(
+        label=_("tags"), queryset=MemberTag.objects.all(), required=False, to_field_name="name"
+    )
+    registered_after = forms.DateField(
+        label=_("registered on or after"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    registered_before = forms.DateField(
+        label=_("registered before"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    no_order_days = forms.IntegerField(label=_("no order for N days"), required=False, min_value=1, max_value=3650)
+
+    def raw_segment(self) -> dict[str, Any]:
+        cleaned = self.cleaned_data
+        raw = {
+            "everybody": cleaned.get("everybody") or None,
+            "levels": cleaned.get("levels") or None,
+            "tags": [t.name for t in cleaned.get("tags") or []] or None,
+            "registered_after": cleaned.get("registered_after"),
+            "registered_before": cleaned.get("registered_before"),
+            "no_order_days": cleaned.get("no_order_days"),
+        }
+        return {k: v for k, v in raw.items() if v is not None}
+
+
+class BulkGrantForm(forms.ModelForm, SegmentForm):
     """The segment is built from plain fields; a list comes as a CSV file or pasted text."""
 
     template = forms.ModelChoiceField(
@@ -219,16 +265,6 @@ class BulkGrantForm(forms.ModelForm):
     gift_pack = forms.ModelChoiceField(
         queryset=GiftPack.objects.filter(is_active=True).order_by("name"), required=False, label=_("gift pack")
     )
-    everybody = forms.BooleanField(label=_("everybody"), required=False)
-    levels = forms.MultipleChoiceField(
-        label=_("member levels"), choices=MemberLevel.choices, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    tags = forms.ModelMultipleChoiceField(
-        label=_("tags"), queryset=MemberTag.objects.all(), required=False, to_field_name="name"
-    )
-    registered_after = forms.DateField(label=_("registered on or after"), required=False)
-    registered_before = forms.DateField(label=_("registered before"), required=False)
-    no_order_days = forms.IntegerField(label=_("no order for N days"), required=False, min_value=1, max_value=3650)
     users_file = forms.FileField(
         label=_("list of customers (CSV)"), required=False, help_text=_("User ids or usernames, one per line.")
     )
@@ -253,16 +289,8 @@ class BulkGrantForm(forms.ModelForm):
         super().clean()
         cleaned = self.cleaned_data
         if cleaned.get("target_type") == BulkGrantTarget.SEGMENT:
-            raw = {
-                "everybody": cleaned.get("everybody") or None,
-                "levels": cleaned.get("levels") or None,
-                "tags": [t.name for t in cleaned.get("tags") or []] or None,
-                "registered_after": cleaned.get("registered_after"),
-                "registered_before": cleaned.get("registered_before"),
-                "no_order_days": cleaned.get("no_order_days"),
-            }
             try:
-                cleaned["segment"] = clean_segment({k: v for k, v in raw.items() if v is not None})
+                cleaned["segment"] = clean_segment(self.raw_segment())
             except ValidationError as exc:
                 for messages_ in exc.message_dict.values():
                     for message in messages_:
@@ -287,8 +315,6 @@ class BulkGrantForm(forms.ModelForm):
 
 
 def progress_bar(grant: BulkGrant) -> str:
-    from marketing.api.staff_bulk_grants import progress_of
-
     share = progress_of(grant)
     done = grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed
     return format_html(
@@ -296,9 +322,19 @@ def progress_bar(grant: BulkGrant) -> str:
     )
 
 
+def audience_text(count: int) -> str:
+    return ngettext("%(count)s customer", "%(count)s customers", count) % {"count": count}
+
+
+# The states in which a grant is (or is about to be) running: its progress page refreshes itself.
+RUNNING_STATES = (BulkGrantStatus.APPROVED, BulkGrantStatus.RUNNING)
+PROGRESS_REFRESH_SECONDS = 3
+
+
 @admin.register(BulkGrant)
 class BulkGrantAdmin(WorkflowAdmin):
     form = BulkGrantForm
+    change_form_template = "admin/marketing/bulkgrant/change_form.html"
     list_display = ["name", "status", "target_type", "what", "scheduled_at", "progress", "granted", "created_by"]
     list_filter = ["status", "target_type"]
     search_fields = ["name"]
@@ -326,6 +362,95 @@ class BulkGrantAdmin(WorkflowAdmin):
         "cancel": _("Cancel the grant"),
     }
     remark_required = frozenset({"reject"})
+
+    class Media:
+        js = ["marketing/bulk_grant_segment.js"]
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "estimate/",
+                self.admin_site.admin_view(self.estimate_view),
+                name="marketing_bulkgrant_estimate",
+            ),
+            path(
+                "<int:object_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="marketing_bulkgrant_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "estimate_url": reverse("admin:marketing_bulkgrant_estimate")}
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "estimate_url": reverse("admin:marketing_bulkgrant_estimate")}
+        grant = self.get_object(request, object_id)
+        if grant is not None:
+            extra_context["audience_size"] = bulk_grant_audience_size(grant=grant)
+            extra_context["audience_text"] = audience_text(extra_context["audience_size"])
+            extra_context["progress_url"] = reverse("admin:marketing_bulkgrant_progress", args=[grant.pk])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def estimate_view(self, request: HttpRequest) -> JsonResponse:
+        """The size of the segment the form's fields describe, for the estimate shown while editing."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = SegmentForm(request.GET)
+        details: dict[str, Any] = {}
+        if form.is_valid():
+            try:
+                count = segment_size(segment=clean_segment(form.raw_segment()))
+            except ValidationError as exc:
+                details = exc.message_dict
+            else:
+                return JsonResponse({"count": count, "text": audience_text(count)})
+        else:
+            details = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        message = " ".join(str(m) for messages_ in details.values() for m in messages_)
+        return JsonResponse(
+            {"error": {"code": "VALIDATION_FAILED", "message": message, "details": details}}, status=400
+        )
+
+    def progress_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Counters and a bar; the page reloads itself every few seconds while the grant runs."""
+        grant = get_object_or_404(BulkGrant.objects.select_related("template", "gift_pack"), pk=object_id)
+        if not self.has_view_permission(request, grant):
+            raise PermissionDenied
+        running = grant.status in RUNNING_STATES
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": grant,
+            "title": gettext("Progress: %(name)s") % {"name": grant},
+            "change_url": reverse("admin:marketing_bulkgrant_change", args=[grant.pk]),
+            "running": running,
+            "refresh_seconds": PROGRESS_REFRESH_SECONDS if running else None,
+            "percent": int(progress_of(grant) * 100),
+            "done": grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed,
+            "audience_size": bulk_grant_audience_size(grant=grant),
+        }
+        return TemplateResponse(request, "admin/marketing/bulkgrant/progress.html", context)
+
+    def workflow_facts(self, obj: BulkGrant, action: str) -> list[tuple[Any, Any]]:
+        size = bulk_grant_audience_size(grant=obj)
+        facts: list[tuple[Any, Any]] = [
+            (_("audience"), audience_text(size)),
+            (_("grants"), self.what(obj)),
+        ]
+        if obj.target_type == BulkGrantTarget.SEGMENT:
+            facts.append((_("segment"), segment_summary(obj.segment)))
+        if obj.template is not None:
+            remaining = obj.template.remaining
+            facts.append((_("remaining stock"), gettext("unlimited") if remaining is None else remaining))
+        return facts
+
+    def url_after(self, obj: BulkGrant, action: str, change_url: str) -> str:
+        if action == "approve":
+            return reverse("admin:marketing_bulkgrant_progress", args=[obj.pk])
+        return change_url
 
     @admin.display(description=_("grants"))
     def what(self, obj: BulkGrant) -> str:

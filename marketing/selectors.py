@@ -12,8 +12,10 @@ from marketing.models import (
     ActivityStatus,
     BulkGrant,
     BulkGrantStatus,
+    BulkGrantTarget,
     Notification,
 )
+from marketing.services.segments import segment_profiles
 
 
 def activities_live(*, channel: str | None = None, now: datetime | None = None) -> QuerySet[Activity]:
@@ -54,3 +56,18 @@ def bulk_grants_stalled(
     """RUNNING grants nobody advanced for a while (their worker died): the scheduled job may resume them."""
     now = now or timezone.now()
     return BulkGrant.objects.filter(status=BulkGrantStatus.RUNNING, updated_at__lt=now - idle_for)
+
+
+def segment_size(*, segment: dict[str, Any]) -> int:
+    """How many customers a (cleaned) segment holds now: the estimate shown before a grant is submitted."""
+    return segment_profiles(segment).count()
+
+
+def bulk_grant_audience_size(*, grant: BulkGrant) -> int:
+    """The customers a grant would reach if it ran now: its list, or its segment as it stands today. Once
+    the run has started, the number it targeted."""
+    if grant.status not in (BulkGrantStatus.DRAFT, BulkGrantStatus.PENDING_REVIEW, BulkGrantStatus.APPROVED):
+        return grant.targeted
+    if grant.target_type == BulkGrantTarget.USER_LIST:
+        return grant.recipients.count()
+    return segment_size(segment=grant.segment) if grant.segment else 0

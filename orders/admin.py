@@ -37,7 +37,7 @@ class CategoryAdmin(admin.ModelAdmin):
         saved, _created = menu_services.category_upsert(code=obj.code, data=data, actor=request.user)
         obj.pk = saved.pk
 
-    @admin.display(description=_("dishes"), ordering="n_products")
+    @admin.display(description=_("number of dishes"), ordering="n_products")
     def product_count(self, obj: Category) -> int:
         return obj.n_products  # type: ignore[attr-defined]
 

@@ -116,3 +116,24 @@ def segment_profiles(segment: dict[str, Any], now: datetime | None = None) -> Qu
         )
         qs = qs.filter(Q(last_order_at__isnull=True) | Q(last_order_at__lt=cutoff)).filter(~Exists(recent))
     return qs
+
+
+def segment_summary(segment: dict[str, Any]) -> str:
+    """A cleaned segment as a person reads it, in the reader's language."""
+    if segment.get("everybody"):
+        return _("everybody")
+    parts = []
+    if segment.get("levels"):
+        labels = dict(MemberLevel.choices)
+        parts.append(
+            _("levels: %(levels)s") % {"levels": ", ".join(str(labels.get(lv, lv)) for lv in segment["levels"])}
+        )
+    if segment.get("tags"):
+        parts.append(_("tags: %(tags)s") % {"tags": ", ".join(segment["tags"])})
+    if segment.get("registered_after"):
+        parts.append(_("registered on or after %(day)s") % {"day": segment["registered_after"]})
+    if segment.get("registered_before"):
+        parts.append(_("registered before %(day)s") % {"day": segment["registered_before"]})
+    if segment.get("no_order_days"):
+        parts.append(_("no order for %(days)s days") % {"days": segment["no_order_days"]})
+    return " · ".join(parts)

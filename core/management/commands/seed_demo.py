@@ -1,4 +1,5 @@
-"""Demo data: the restaurant of seed 003, its coupon templates in a mix of statuses, staff and a customer.
+"""Demo data: the restaurant of seed 003, its coupon templates in a mix of statuses, staff and a customer,
+and two weeks of history (guests who claimed coupons and paid orders) rolled up for the dashboard.
 
 Idempotent: running it again changes nothing that is already there.
 """
@@ -19,11 +20,12 @@ from core.roles import FINANCE, OPERATIONS
 from coupons import services
 from coupons.models import CouponTemplate, UserCoupon
 from coupons.services.grants import coupons_grant_by_staff
+from coupons.services.stats import business_today, stats_rollup_day
 from marketing.models import Activity, ActivityItem, GiftPack, GiftPackItem, GiftPackTrigger, MemberProfile
-from marketing.services.activities import activity_publish
+from marketing.services.activities import activity_claim, activity_publish
 from marketing.services.registration import member_profile_create
 from orders.models import Category, Order, Product
-from orders.services import order_place
+from orders.services import order_pay, order_place
 
 DEMO_PASSWORD = "coupons-demo-2026"
 
@@ -54,6 +56,21 @@ MENU = [
         [("d-901", "酸梅汤", "8.00"), ("d-902", "北冰洋汽水", "6.00"), ("d-903", "茉莉花茶", "12.00")],
     ),
 ]
+
+# The history: this many guests over this many past days (today excluded: the jobs fill it as it goes).
+HISTORY_GUESTS = 12
+HISTORY_DAYS = 14
+# What a guest orders with each kind of coupon (each meets the coupon's rules), and without one.
+HISTORY_ORDERS = {
+    "烤鸭节满100减20": [{"sku": "d-101", "quantity": 1}],
+    "随机红包": [{"sku": "d-302", "quantity": 1}, {"sku": "d-901", "quantity": 1}],
+    "新人满50减8": [{"sku": "d-102", "quantity": 1}],
+}
+PLAIN_ORDERS = (
+    [{"sku": "d-301", "quantity": 1}, {"sku": "d-902", "quantity": 1}],
+    [{"sku": "d-501", "quantity": 1}],
+    [{"sku": "d-201", "quantity": 2}, {"sku": "d-303", "quantity": 1}],
+)
 
 STACKABLE = {"rule_type": "STACKABILITY", "params": {"allow_stacking": True, "exclude_coupon_types": []}}
 
@@ -241,8 +258,21 @@ def templates(now) -> list[tuple[dict[str, Any], str, str]]:
 class Command(BaseCommand):
     help = "Load the demo restaurant, coupon templates, staff logins and a customer (idempotent)."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        with transaction.atomic():
+            token = self._seed()
+        # After commit: the roll-up reads what the seed wrote, as the scheduled job would.
+        today = business_today()
+        for offset in range(HISTORY_DAYS + 1):
+            stats_rollup_day(day=today - timedelta(days=offset))
+
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  admin    / {DEMO_PASSWORD}  (superuser)")
+        self.stdout.write(f"  ops      / {DEMO_PASSWORD}  (Operations: design and submit)")
+        self.stdout.write(f"  finance  / {DEMO_PASSWORD}  (Finance: approve or reject)")
+        self.stdout.write(f"  demo     / {DEMO_PASSWORD}  (customer; API token {token})")
+
+    def _seed(self) -> str:
         self._user("admin", is_staff=True, is_superuser=True)
         ops = self._user("ops", is_staff=True, group=OPERATIONS)
         finance = self._user("finance", is_staff=True, group=FINANCE)
@@ -271,12 +301,8 @@ class Command(BaseCommand):
 
         self._marketing(ops)
         self._wallet_and_orders(customer, ops)
-
-        self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write(f"  admin    / {DEMO_PASSWORD}  (superuser)")
-        self.stdout.write(f"  ops      / {DEMO_PASSWORD}  (Operations: design and submit)")
-        self.stdout.write(f"  finance  / {DEMO_PASSWORD}  (Finance: approve or reject)")
-        self.stdout.write(f"  demo     / {DEMO_PASSWORD}  (customer; API token {token.key})")
+        self._history(ops)
+        return token.key
 
     def _marketing(self, ops) -> None:
         """The new-user pack of seed 004 (seven coupons) and a published activity."""
@@ -326,6 +352,42 @@ class Command(BaseCommand):
         )
         timeout = timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT + 1)
         Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timeout)
+
+    def _history(self, ops) -> None:
+        """Guests who claimed the 烤鸭节 activity and were granted a coupon, then ordered over the past
+        two weeks, some with a coupon and some without. Everything goes through the services (counters,
+        audit, locks) and is then dated back to the day it stands for."""
+        if get_user_model().objects.filter(username="guest01").exists():
+            return
+        by_name = {t.name: t for t in CouponTemplate.objects.filter(status="APPROVED")}
+        activity = Activity.objects.get(title="烤鸭节")
+        guests = [self._user(f"guest{n:02d}", customer=True) for n in range(1, HISTORY_GUESTS + 1)]
+        coupons_grant_by_staff(template=by_name["新人满50减8"], users=guests, actor=ops)
+        now = timezone.now()
+        for n, guest in enumerate(guests):
+            claimed_at = now - timedelta(days=HISTORY_DAYS - n % HISTORY_DAYS, hours=3)
+            claimed = activity_claim(user=guest, activity_id=activity.pk)
+            wallet = list(UserCoupon.objects.filter(user=guest))
+            UserCoupon.objects.filter(pk__in=[c.pk for c in wallet]).update(
+                acquired_at=claimed_at, valid_from=claimed_at
+            )
+            # Every other guest uses one coupon (alternating kinds) on a later day; all order plainly too.
+            usable = [c for c in wallet if c.template.name in HISTORY_ORDERS]
+            if n % 2 == 0 and usable and claimed:
+                coupon = usable[(n // 2) % len(usable)]
+                self._paid_order(
+                    guest, HISTORY_ORDERS[coupon.template.name], [coupon.pk], claimed_at + timedelta(days=1)
+                )
+            for k in range(1 + n % 3):
+                day = claimed_at + timedelta(days=1 + k * 4, hours=n % 5)
+                if day < now - timedelta(hours=1):
+                    self._paid_order(guest, PLAIN_ORDERS[(n + k) % len(PLAIN_ORDERS)], [], day)
+
+    def _paid_order(self, guest, lines: list[dict[str, Any]], coupon_ids: list[int], when) -> None:
+        order = order_place(user=guest, lines=lines, channel="APP", coupon_ids=coupon_ids)
+        order_pay(order=order, actor=guest)
+        Order.objects.filter(pk=order.pk).update(created_at=when, paid_at=when + timedelta(minutes=2))
+        UserCoupon.objects.filter(pk__in=coupon_ids).update(used_at=when + timedelta(minutes=2))
 
     def _user(
         self,

@@ -1,0 +1,205 @@
+"""Bulk grants in admin as Operations and Finance see them: the segment editor's live estimate, the
+audience size on the change and approve pages, the self-refreshing progress page, and workflow pages
+refused (403) to whoever may not act."""
+
+import pytest
+from django.test import Client
+
+from core.audit import audit_trail_for
+from marketing.models import BulkGrant, BulkGrantStatus, MemberLevel, MemberTag
+from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_run
+from marketing.tasks import run_bulk_grant
+from tests.factories import CouponTemplateFactory, UserFactory
+from tests.marketing.distribution import clean_redis  # noqa: F401
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
+
+ESTIMATE = "/admin/marketing/bulkgrant/estimate/"
+
+
+def logged_in(user, language: str = "en") -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def members():
+    """Three gold members (one tagged lunch), two normal members."""
+    lunch = MemberTag.objects.create(name="lunch")
+    gold = [UserFactory(profile__level=MemberLevel.GOLD) for _ in range(3)]
+    gold[0].member.tags.add(lunch)
+    normal = [UserFactory() for _ in range(2)]
+    return {"gold": gold, "normal": normal}
+
+
+def draft_grant(actor, segment) -> BulkGrant:
+    return bulk_grant_create(
+        actor=actor,
+        name="gold members",
+        target_type="SEGMENT",
+        segment=segment,
+        template=CouponTemplateFactory(total_quantity=-1, per_user_limit=0),
+    )
+
+
+def test_the_estimate_counts_the_segment_the_form_fields_describe(operations_user, members):
+    client = logged_in(operations_user)
+
+    gold = client.get(ESTIMATE, {"levels": ["GOLD"]})
+    gold_lunch = client.get(ESTIMATE, {"levels": ["GOLD"], "tags": ["lunch"]})
+    everybody = client.get(ESTIMATE, {"everybody": "on"})
+
+    assert (gold.status_code, gold.json()["count"]) == (200, 3)
+    assert gold.json()["text"] == "3 customers"
+    assert gold_lunch.json()["count"] == 1
+    assert everybody.json()["count"] == 5  # staff are never in a segment
+
+
+def test_the_estimate_speaks_the_readers_language(operations_user, members):
+    response = logged_in(operations_user, "zh-hans").get(ESTIMATE, {"levels": ["GOLD"]})
+
+    assert response.json()["text"] == "3 位顾客"
+
+
+def test_an_empty_or_contradictory_segment_is_an_error_in_the_error_shape(operations_user, members):
+    client = logged_in(operations_user)
+
+    empty = client.get(ESTIMATE)
+    contradictory = client.get(ESTIMATE, {"everybody": "on", "levels": ["GOLD"]})
+    bad_level = client.get(ESTIMATE, {"levels": ["PLATINUM"]})
+
+    for response in (empty, contradictory, bad_level):
+        assert response.status_code == 400
+        body = response.json()["error"]
+        assert body["code"] == "VALIDATION_FAILED" and body["message"] and body["details"]
+
+
+def test_the_estimate_is_for_staff_only(customer, members):
+    client = Client()
+    client.force_login(customer)
+
+    assert client.get(ESTIMATE, {"levels": ["GOLD"]}).status_code == 302  # to the admin login
+
+
+def test_the_add_page_has_the_segment_editor_without_json(operations_user):
+    page = logged_in(operations_user).get("/admin/marketing/bulkgrant/add/").content.decode()
+
+    for field in ("everybody", "levels", "tags", "registered_after", "registered_before", "no_order_days"):
+        assert f'name="{field}"' in page
+    assert 'name="segment"' not in page
+    assert 'id="audience-estimate"' in page and f'data-estimate-url="{ESTIMATE}"' in page
+    assert "marketing/bulk_grant_segment.js" in page
+    assert 'type="date"' in page
+
+
+def test_the_change_page_shows_the_audience_before_submit(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+
+    page = logged_in(operations_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
+
+    assert '<strong id="audience-estimate"' in page and "3 customers</strong>" in page
+
+
+def test_finance_sees_the_audience_on_the_approve_page_and_approving_opens_the_progress(
+    operations_user, finance_user, members, monkeypatch
+):
+    monkeypatch.setattr(run_bulk_grant, "delay", lambda grant_id: None)
+    grant = draft_grant(operations_user, {"levels": ["GOLD"], "tags": ["lunch"]})
+    logged_in(operations_user).post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/", {})
+    finance = logged_in(finance_user, "zh-hans")
+
+    page = finance.get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/approve/").content.decode()
+    response = finance.post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/approve/", {"remark": "ok"})
+
+    assert 'id="workflow-facts"' in page
+    assert "<td>1 位顾客</td>" in page
+    assert "<td>会员等级：黄金会员 · 标签：lunch</td>" in page
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/marketing/bulkgrant/{grant.pk}/progress/"
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.APPROVED
+
+
+def test_the_progress_page_refreshes_itself_while_the_grant_runs_and_stops_when_done(operations_user, members):
+    grant = draft_grant(operations_user, {"everybody": True})
+    BulkGrant.objects.filter(pk=grant.pk).update(status=BulkGrantStatus.APPROVED)
+    client = logged_in(operations_user)
+    url = f"/admin/marketing/bulkgrant/{grant.pk}/progress/"
+
+    bulk_grant_run(grant=grant, chunk_size=2, max_chunks=1)
+    running = client.get(url).content.decode()
+    bulk_grant_run(grant=BulkGrant.objects.get(pk=grant.pk))
+    done = client.get(url).content.decode()
+
+    assert '<meta http-equiv="refresh" content="3">' in running
+    assert 'data-status="RUNNING"' in running
+    assert '<td id="grant-granted">2</td>' in running and '<td id="grant-targeted">5</td>' in running
+    assert '<progress id="grant-progress" value="40" max="100"' in running
+    assert 'http-equiv="refresh"' not in done
+    assert 'data-status="DONE"' in done and '<td id="grant-granted">5</td>' in done
+    assert '<progress id="grant-progress" value="100" max="100"' in done
+
+
+def test_operations_may_not_open_the_approve_or_reject_page(operations_user, finance_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+    ops = logged_in(operations_user)
+    ops.post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/", {})
+
+    for action in ("approve", "reject"):
+        assert ops.get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/{action}/").status_code == 403
+        assert ops.post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/{action}/", {"remark": "x"}).status_code == 403
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.PENDING_REVIEW
+
+
+def test_finance_may_not_open_the_submit_page_and_nobody_opens_a_page_for_the_wrong_state(
+    operations_user, finance_user, members
+):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+
+    assert logged_in(finance_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/").status_code == 403
+    # a draft is not up for review: the approve page is refused even to Finance
+    assert logged_in(finance_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/approve/").status_code == 403
+    assert logged_in(operations_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/").status_code == 200
+
+
+def test_the_workflow_is_in_the_audit_trail_and_in_admins_history(operations_user, finance_user, members, monkeypatch):
+    monkeypatch.setattr(run_bulk_grant, "delay", lambda grant_id: None)
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+    logged_in(operations_user).post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/", {})
+    logged_in(finance_user).post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/reject/", {"remark": "too many"})
+
+    history = logged_in(finance_user, "zh-hans").get(f"/admin/marketing/bulkgrant/{grant.pk}/history/")
+
+    assert [row.action for row in audit_trail_for(grant)] == ["reject", "submit", "create"]
+    text = history.content.decode()
+    assert history.status_code == 200
+    assert "提交审核：草稿 → 待审核" in text
+    assert "驳回：待审核 → 草稿（备注：too many）" in text
+    english = logged_in(finance_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/history/").content.decode()
+    assert "Submit: Draft → Pending review" in english
+    assert "Reject: Pending review → Draft (remark: too many)" in english
+
+
+def test_the_progress_link_is_on_the_change_page_once_submitted(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+    client = logged_in(operations_user)
+    draft_page = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
+    client.post(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/", {})
+
+    submitted = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
+
+    assert 'id="bulk-grant-progress-link"' not in draft_page
+    assert f'href="/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/" class="workflow-submit"' in draft_page
+    assert f'href="/admin/marketing/bulkgrant/{grant.pk}/progress/" id="bulk-grant-progress-link"' in submitted
+
+
+def test_dates_stay_iso_for_the_browsers_date_inputs_in_either_language(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"], "registered_after": "2026-01-01"})
+
+    for language in ("zh-hans", "en"):
+        client = logged_in(operations_user, language)
+        page = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
+        estimate = client.get(ESTIMATE, {"levels": ["GOLD"], "registered_before": "2030-01-01"})
+
+        assert 'type="date" name="registered_after" value="2026-01-01"' in page
+        assert estimate.json()["count"] == 3
