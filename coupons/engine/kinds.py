@@ -108,6 +108,11 @@ class CouponKind(ABC):
     @abstractmethod
     def benefit(self, coupon: Coupon) -> Benefit: ...
 
+    def largest_cash(self) -> Decimal | None:
+        """The most money one coupon can take off, when the value alone bounds it (None: it does not,
+        as a percentage without a cap or a gift whose worth is the dish's price)."""
+        return None
+
 
 @dataclass(frozen=True)
 class CashVoucher(CouponKind):
@@ -128,6 +133,9 @@ class CashVoucher(CouponKind):
 
     def benefit(self, coupon: Coupon) -> Benefit:
         return CashOff(to_cents(self.amount))
+
+    def largest_cash(self) -> Decimal | None:
+        return self.amount
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,9 @@ class PercentageDiscount(CouponKind):
             value["max_off"] = str(self.max_off)
         return value
 
+    def largest_cash(self) -> Decimal | None:
+        return self.max_off
+
     def benefit(self, coupon: Coupon) -> Benefit:
         basis_points = int(self.percentage.scaleb(2))
         return PercentOff(basis_points, None if self.max_off is None else to_cents(self.max_off))
@@ -201,6 +212,9 @@ class RandomCash(CouponKind):
 
     def to_value(self) -> dict[str, Any]:
         return {"min_amount": str(self.min_amount), "max_amount": str(self.max_amount)}
+
+    def largest_cash(self) -> Decimal | None:
+        return self.max_amount
 
     def benefit(self, coupon: Coupon) -> Benefit:
         # The amount was drawn when the coupon was issued; it is the instance's, not the template's.

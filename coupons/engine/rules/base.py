@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Self
 
 from coupons.engine.cart import PricedLine
@@ -95,6 +96,10 @@ class Rule(ABC):
     @classmethod
     def message_for(cls, params: Mapping[str, Any]) -> str:
         return cls.message
+
+    def threshold_amount(self) -> Decimal | None:
+        """The spend threshold this rule sets (``threshold`` rules), for the sense checks."""
+        return None
 
     def check(self, situation: Situation) -> Reason | None:
         return None

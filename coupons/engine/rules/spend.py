@@ -22,6 +22,9 @@ class _Threshold(Rule):
     def to_params(self) -> dict[str, Any]:
         return {"amount": str(self.amount)}
 
+    def threshold_amount(self) -> Decimal | None:
+        return self.amount
+
     def check(self, situation: Situation) -> Reason | None:
         needed = to_cents(self.amount)
         if situation.base_subtotal >= needed:
