@@ -99,7 +99,7 @@ def zhe(percentage: Any) -> str:
 
 
 def percent_off(percentage: Any) -> str:
-    """"12% off" in English, "8.8折" in Chinese: the translation picks which number it shows."""
+    """ "12% off" in English, "8.8折" in Chinese: the translation picks which number it shows."""
     return gettext("%(percent)s%% off") % {"percent": money(percentage), "zhe": zhe(percentage)}
 
 
@@ -207,9 +207,9 @@ def definition_phrases(coupon_type: str, value: Any, usage_rules: Any, names: Me
 def _validity(template: CouponTemplate) -> str:
     if template.validity_type == ValidityType.RELATIVE_DAYS and template.valid_days_after_issue:
         days = template.valid_days_after_issue
-        return ngettext(
-            "valid for %(days)s day after claiming", "valid for %(days)s days after claiming", days
-        ) % {"days": days}
+        return ngettext("valid for %(days)s day after claiming", "valid for %(days)s days after claiming", days) % {
+            "days": days
+        }
     if template.validity_type == ValidityType.FIXED_DATE and template.valid_from and template.valid_until:
         return gettext("valid %(start)s to %(end)s") % {
             "start": timezone.localtime(template.valid_from).strftime("%Y-%m-%d"),

@@ -47,6 +47,7 @@ class Param:
     minimum: int | Decimal | None = None
     maximum: int | Decimal | None = None
     choices: tuple[str, ...] = ()
+    choice_labels: tuple[str, ...] = ()  # msgids beside ``choices``, when the codes need words
     default: Any = None
     help_text: str = ""
 

@@ -65,6 +65,7 @@ class ItemEligibility(_Selection):
             gettext_noop("Any or all of them"),
             required=False,
             choices=(ANY, ALL),
+            choice_labels=(gettext_noop("any of them"), gettext_noop("all of them")),
             default=ANY,
         ),
     )
