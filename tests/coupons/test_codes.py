@@ -37,7 +37,7 @@ def codes_of(batch) -> list[str]:
 
 
 def test_staff_generate_a_batch_of_unique_unguessable_codes(operations_client, operations_user):
-    template = CouponTemplateFactory(visible_in_claim_center=False)
+    template = CouponTemplateFactory(visible_in_claim_center=False, total_quantity=1000)
 
     response = operations_client.post(
         BATCHES, {"template_id": template.pk, "name": "Weibo", "quantity": 250}, format="json"
