@@ -25,6 +25,7 @@ from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.stats import template_stats
 from coupons.services.templates import EDITABLE_FIELDS, can_edit, can_transition
+from coupons.review import template_review
 from coupons.summary import summaries_for, template_summary
 
 STATUS_COLOURS = {
@@ -315,6 +316,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             "title": f"{WORKFLOW_LABELS[action]}: {template}",
             "form": form,
             "action_label": WORKFLOW_LABELS[action],
+            "review": template_review(template) if action in ("submit", "approve", "reject") else None,
         }
         return TemplateResponse(request, "admin/coupons/coupontemplate/workflow.html", context)
 
