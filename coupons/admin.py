@@ -23,9 +23,9 @@ from coupons.admin_forms.editor import TemplateEditorForm, editor_form_class, va
 from coupons.admin_grant import grant_to_users_action
 from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.review import template_review
 from coupons.services.stats import template_stats
 from coupons.services.templates import EDITABLE_FIELDS, can_edit, can_transition
-from coupons.review import template_review
 from coupons.summary import summaries_for, template_summary
 
 STATUS_COLOURS = {

@@ -18,7 +18,7 @@ _MESSAGES: Mapping[str, str] = {
         "it can never be given as designed."
     ),
     SenseCode.FULL_DISCOUNT_WITHOUT_CAP: gettext_noop("100 % off without a cap: every order it is used on is free."),
-    SenseCode.LARGE_PERCENTAGE: gettext_noop("More than 50 % off (%(percentage)s % off)."),
+    SenseCode.LARGE_PERCENTAGE: gettext_noop("More than 50 %% off (%(percentage)s %% off)."),
     SenseCode.UNLIMITED_WITHOUT_PER_USER_LIMIT: gettext_noop(
         "Unlimited stock and no per-user limit: one customer can claim without end."
     ),

@@ -196,11 +196,17 @@ def definition_phrases(coupon_type: str, value: Any, usage_rules: Any, names: Me
             shown["threshold"] = money(rules[absorbed][1].get("amount"))
         value_map = value if isinstance(value, Mapping) else {}
         phrases.append(_phrase(kind.summary_for(value_map, threshold=absorbed is not None), shown))
+    last_group = ""
     for index, (rule_class, params) in enumerate(rules):
         if rule_class is None or index == absorbed:
             continue
         msgid = rule_class.summary_for(params) or rule_class.label
-        phrases.append(_phrase(msgid, _shown(rule_class.params, params, names)))
+        phrase = _phrase(msgid, _shown(rule_class.params, params, names))
+        if rule_class.summary_group and rule_class.summary_group == last_group and phrases:
+            phrases[-1] = f"{phrases[-1]} {phrase}"
+        else:
+            phrases.append(phrase)
+        last_group = rule_class.summary_group
     return phrases
 
 

@@ -60,6 +60,7 @@ class Rule(ABC):
     one_of: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     threshold: ClassVar[bool] = False
+    summary_group: ClassVar[str] = ""  # adjacent phrases of one group read as one ("周一至周五 11:00-14:00")
     coupon_types: ClassVar[frozenset[str]] = frozenset(COUPON_TYPES)
     message: ClassVar[str] = ""
     base_stage: ClassVar[int | None] = None

@@ -37,6 +37,7 @@ class ValidTimeSlots(Rule):
     params: ClassVar[tuple[Param, ...]] = (Param("slots", ParamKind.TIME_SLOTS, gettext_noop("Time slots")),)
     message: ClassVar[str] = gettext_noop("Usable only during %(slots)s")
     summary: ClassVar[str] = "%(slots)s"
+    summary_group: ClassVar[str] = "when"
     slots: tuple[Slot, ...]
 
     @classmethod
@@ -62,6 +63,7 @@ class ValidDaysOfWeek(Rule):
     params: ClassVar[tuple[Param, ...]] = (Param("days", ParamKind.WEEKDAYS, gettext_noop("Days")),)
     message: ClassVar[str] = gettext_noop("Usable only on %(days)s")
     summary: ClassVar[str] = "%(days)s"
+    summary_group: ClassVar[str] = "when"
     days: tuple[int, ...]
 
     def to_params(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@
       return;
     }
     var off = Math.round((100 - zhe * 10) * 100) / 100;
-    span.textContent = (span.dataset.template || '= %(percent)s % off').replace('%(percent)s', String(off));
+    span.textContent = (span.dataset.template || '= %(percent)s % off').replace('%(percent)s', String(off)).replace('%%', '%');
   }
 
   function setUpRules() {
