@@ -215,7 +215,12 @@ def admin_form_data(data: dict[str, Any]) -> dict[str, Any]:
 TARGET_KEYS = {"NEW_USER": "days", "MEMBER_LEVELS": "levels", "TAGS": "tags", "USER_TYPE": "user_type"}
 
 # JSON shapes the editor cannot produce (the service and staff API tests cover them).
-NOT_IN_EDITOR = {"cash_voucher_value_not_an_object", "usage_rules_not_a_list", "target_not_an_object", "target_extra_keys"}
+NOT_IN_EDITOR = {
+    "cash_voucher_value_not_an_object",
+    "usage_rules_not_a_list",
+    "target_not_an_object",
+    "target_extra_keys",
+}
 EDITOR_CASES = [case for case in BAD_CASES if case.id not in NOT_IN_EDITOR]
 
 
