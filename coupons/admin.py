@@ -12,9 +12,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.actions import action_label
 from core.audit import audit_trail_for
 from core.dashboard import daily_series
 from core.errors import ApplicationError
@@ -274,7 +275,8 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                 if (action == "copy" and request.user.has_perm("coupons.add_coupontemplate"))
                 or (action != "copy" and can_transition(obj, action, request.user))
             ]
-            extra_context["audit_trail"] = audit_trail_for(obj)
+            extra_context["audit_trail"] = trail = audit_trail_for(obj)
+            extra_context["audit_summaries"] = recorded_summaries(trail)
             extra_context["summary"] = template_summary(obj)
             extra_context["stats"] = template_stats(template=obj)
             extra_context["stats_chart"] = daily_series(template=obj)["chart"]
@@ -319,6 +321,18 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             "review": template_review(template) if action in ("submit", "approve", "reject") else None,
         }
         return TemplateResponse(request, "admin/coupons/coupontemplate/workflow.html", context)
+
+
+def recorded_summaries(trail: Any) -> list[tuple[Any, str, str]]:
+    """(entry, action label, summary in the reader's language) of the entries that recorded one."""
+    language = get_language() or ""
+    rows = []
+    for entry in trail:
+        texts = entry.data.get("summary") if isinstance(entry.data, dict) else None
+        if isinstance(texts, dict) and texts:
+            text = texts.get(language) or next(iter(texts.values()))
+            rows.append((entry, action_label(entry.action), text))
+    return rows
 
 
 WORKFLOW_LABELS = {

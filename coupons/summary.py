@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 
 from core.choices import Channel
@@ -292,3 +293,14 @@ def template_summary(template: CouponTemplate) -> str:
         return summaries_for([template])[template.pk]
     skus, codes = _references(template.type, template.value, template.usage_rules)
     return build_summary(template, menu_names(skus, codes))
+
+
+def summary_in_languages(template: CouponTemplate) -> dict[str, str]:
+    """The summary in every language the site offers, for records read later in either."""
+    skus, codes = _references(template.type, template.value, template.usage_rules)
+    names = menu_names(skus, codes)
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts[code] = build_summary(template, names)
+    return texts
