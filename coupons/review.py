@@ -125,7 +125,7 @@ def template_changes(template: CouponTemplate, source: CouponTemplate) -> list[C
     for name in EDITABLE_FIELDS:
         if getattr(template, name) == getattr(source, name):
             continue
-        label = str(CouponTemplate._meta.get_field(name).verbose_name)
+        label = str(getattr(CouponTemplate._meta.get_field(name), "verbose_name", name))
         changes.append(Change(name, label, _shown(source, name), _shown(template, name)))
     return changes
 

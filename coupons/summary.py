@@ -59,7 +59,7 @@ def _references(coupon_type: str, value: Any, usage_rules: Any) -> tuple[set[str
     if kind is not None:
         collect(kind.params, value)
     for rule in usage_rules if isinstance(usage_rules, list) else []:
-        rule_class = RULES.get(rule.get("rule_type")) if isinstance(rule, Mapping) else None
+        rule_class = RULES.get(str(rule.get("rule_type"))) if isinstance(rule, Mapping) else None
         if rule_class is not None:
             collect(rule_class.params, rule.get("params"))
     return skus, codes
@@ -140,9 +140,11 @@ def show_param(param: Param, raw: Any, names: MenuNames) -> str:
     if kind == ParamKind.DISH:
         return names.dishes.get(str(raw), str(raw))
     if kind == ParamKind.DISHES:
-        return _join([names.dishes.get(sku, sku) for sku in raw]) if isinstance(raw, list) else str(raw)
+        return _join([names.dishes.get(str(sku), str(sku)) for sku in raw]) if isinstance(raw, list) else str(raw)
     if kind == ParamKind.CATEGORIES:
-        return _join([names.categories.get(code, code) for code in raw]) if isinstance(raw, list) else str(raw)
+        return (
+            _join([names.categories.get(str(code), str(code)) for code in raw]) if isinstance(raw, list) else str(raw)
+        )
     if kind == ParamKind.TIME_SLOTS and isinstance(raw, list):
         return _join([f"{s.get('start')}-{s.get('end')}" for s in raw if isinstance(s, Mapping)])
     if kind == ParamKind.WEEKDAYS and isinstance(raw, list):
@@ -176,7 +178,7 @@ def definition_phrases(coupon_type: str, value: Any, usage_rules: Any, names: Me
     """The value's phrase, then one per rule, in the rules' order."""
     kind = KINDS.get(coupon_type)
     rules = [
-        (RULES.get(rule.get("rule_type")), rule.get("params") or {})
+        (RULES.get(str(rule.get("rule_type"))), rule.get("params") or {})
         for rule in (usage_rules if isinstance(usage_rules, list) else [])
         if isinstance(rule, Mapping)
     ]

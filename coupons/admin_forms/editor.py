@@ -73,8 +73,8 @@ class RuleRowForm(forms.Form):
         return [(self.fields[name].rule_type, self[name]) for name in self.fields if "__" in name]  # type: ignore[attr-defined]
 
     def rule_json(self) -> dict[str, Any] | None:
-        rule_type = self.cleaned_data.get("rule_type")
-        rule_class = RULES.get(rule_type or "")
+        rule_type = str(self.cleaned_data.get("rule_type") or "")
+        rule_class = RULES.get(rule_type)
         if rule_class is None:
             return None
         params = {}
@@ -89,7 +89,8 @@ class RuleRowForm(forms.Form):
         if not isinstance(rule, dict) or rule.get("rule_type") not in RULES:
             return {}
         rule_type = rule["rule_type"]
-        params = rule.get("params") if isinstance(rule.get("params"), dict) else {}
+        raw = rule.get("params")
+        params: dict[str, Any] = raw if isinstance(raw, dict) else {}
         initial: dict[str, Any] = {"rule_type": rule_type}
         for param in RULES[rule_type].params:
             initial[rule_field_name(rule_type, param.name)] = from_json(param, params.get(param.name))
@@ -105,7 +106,7 @@ def rule_row_form_class() -> type[RuleRowForm]:
             field.rule_type = rule_type  # type: ignore[attr-defined]
             field.widget.attrs["data-rule-type"] = rule_type
             attrs[rule_field_name(rule_type, param.name)] = field
-    form_class = type("RuleRowForm", (RuleRowForm,), attrs)
+    form_class: type[RuleRowForm] = type("RuleRowForm", (RuleRowForm,), attrs)
     choices = [("", "---------")] + [
         (rule_type, _(rule_class.label) if rule_class.label else rule_type) for rule_type, rule_class in RULES.items()
     ]
@@ -165,7 +166,7 @@ class TemplateEditorForm(forms.ModelForm):
         instance = self.instance
         stored_tags = list((instance.target or {}).get("tags") or []) if instance.pk else []
         names = sorted(set(MemberTag.objects.values_list("name", flat=True)) | set(stored_tags))
-        self.fields["target_tags"].choices = [(name, name) for name in names]
+        self.fields["target_tags"].choices = [(name, name) for name in names]  # type: ignore[attr-defined]
         self.warnings: list[str] = []
         rules_initial: list[dict[str, Any]] = []
         if instance.pk:

@@ -159,9 +159,11 @@ def form_field(param: Param, *, required: bool = False) -> forms.Field:
             **common,
         )
     if kind == ParamKind.CHANNELS:
-        labels = dict(Channel.choices)
+        channel_labels = dict(Channel.choices)
         return forms.MultipleChoiceField(
-            choices=[(c, labels.get(c, c)) for c in param.choices], widget=forms.CheckboxSelectMultiple, **common
+            choices=[(c, channel_labels.get(c, c)) for c in param.choices],
+            widget=forms.CheckboxSelectMultiple,
+            **common,
         )
     if kind == ParamKind.COUPON_TYPES:
         return forms.MultipleChoiceField(
@@ -172,10 +174,8 @@ def form_field(param: Param, *, required: bool = False) -> forms.Field:
     if kind == ParamKind.BOOL:
         return forms.BooleanField(**{**common, "required": False})
     if kind == ParamKind.CHOICE:
-        labels = [gettext_lazy(text) for text in param.choice_labels] or list(param.choices)
-        return forms.ChoiceField(
-            choices=list(zip(param.choices, labels, strict=False)), initial=param.default, **common
-        )
+        shown: list[Any] = [gettext_lazy(text) for text in param.choice_labels] or list(param.choices)
+        return forms.ChoiceField(choices=list(zip(param.choices, shown, strict=False)), initial=param.default, **common)
     raise ValueError(f"no form field for {kind}")
 
 

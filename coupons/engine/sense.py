@@ -7,7 +7,8 @@ percentage above 50 %, and unlimited stock without a per-user limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -33,7 +34,7 @@ class SenseIssue:
     field: str
     code: SenseCode
     warning: bool
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def sense_check(definition: Definition, *, total_quantity: int, per_user_limit: int) -> list[SenseIssue]:

@@ -184,9 +184,9 @@ def editor_form_data(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(target, dict) or set(target) - {"type", TARGET_KEYS.get(target.get("type"))}:
         raise ValueError("the editor shows only the fields of the chosen audience")
     post["target_type"] = str(target.get("type"))
-    for key, field in (("days", "target_days"), ("levels", "target_levels"), ("tags", "target_tags")):
+    for key, name in (("days", "target_days"), ("levels", "target_levels"), ("tags", "target_tags")):
         if key in target:
-            post[field] = target[key] if isinstance(target[key], list) else str(target[key])
+            post[name] = target[key] if isinstance(target[key], list) else str(target[key])
     if "user_type" in target:
         post["target_user_type"] = str(target["user_type"])
     return post
