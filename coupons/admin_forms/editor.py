@@ -168,6 +168,8 @@ class TemplateEditorForm(forms.ModelForm):
         names = sorted(set(MemberTag.objects.values_list("name", flat=True)) | set(stored_tags))
         self.fields["target_tags"].choices = [(name, name) for name in names]  # type: ignore[attr-defined]
         self.warnings: list[str] = []
+        if not instance.pk:
+            self.initial.setdefault("type", CouponType.CASH_VOUCHER)
         rules_initial: list[dict[str, Any]] = []
         if instance.pk:
             self._initial_from(instance)
