@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from core.models import AuditLog
 from coupons import services
@@ -11,6 +12,13 @@ from tests.factories.orders import CategoryFactory, ProductFactory
 from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _reader_language_does_not_leak():
+    """A request with Accept-Language leaves its language active in this thread; put English back."""
+    yield
+    translation.activate("en")
 
 
 def review_page(user, template, action: str = "approve", language: str = "en") -> str:

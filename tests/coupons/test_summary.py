@@ -14,6 +14,14 @@ from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _reader_language_does_not_leak():
+    """A request with Accept-Language leaves its language active in this thread; put English back."""
+    yield
+    translation.activate("en")
+
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

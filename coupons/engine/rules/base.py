@@ -55,7 +55,7 @@ class Rule(ABC):
     """
 
     rule_type: ClassVar[str]
-    params: ClassVar[tuple[Param, ...]]
+    params: ClassVar[tuple[Param, ...]] = ()
     label: ClassVar[str] = ""
     one_of: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
