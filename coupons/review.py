@@ -16,6 +16,7 @@ from coupons.engine import KINDS, DefinitionError, read_definition
 from coupons.engine.kinds import FreeItem
 from coupons.models import CouponTemplate, CouponType
 from coupons.selectors import target_audience_size
+from coupons.sense import sense_warnings
 from coupons.services.templates import EDITABLE_FIELDS
 from coupons.summary import template_summary
 from marketing.models import MemberLevel, UserType
@@ -40,6 +41,7 @@ class TemplateReview:
     worst_case: str
     copied_from: CouponTemplate | None = None
     changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def yuan(amount: Decimal) -> str:
@@ -145,4 +147,5 @@ def template_review(template: CouponTemplate) -> TemplateReview:
         worst_case=worst,
         copied_from=source,
         changes=template_changes(template, source) if source is not None else [],
+        warnings=sense_warnings({name: getattr(template, name) for name in EDITABLE_FIELDS}),
     )

@@ -173,6 +173,9 @@ class TemplateEditorForm(forms.ModelForm):
         rules_initial: list[dict[str, Any]] = []
         if instance.pk:
             self._initial_from(instance)
+            current = sense_warnings({name: getattr(instance, name) for name in EDITABLE_FIELDS})
+            if current:
+                self.fields["confirm_warnings"].help_text = " ".join(current)
             rules_initial = [RuleRowForm.initial_for(rule) for rule in instance.usage_rules or []]
             rules_initial = [row for row in rules_initial if row]
             for order, row in enumerate(rules_initial, start=1):

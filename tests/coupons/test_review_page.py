@@ -88,6 +88,16 @@ def test_unlimited_stock_and_an_uncapped_percentage_say_there_is_no_upper_bound(
     assert "No upper bound" in review_page(finance_user, uncapped)
 
 
+def test_the_sense_check_warnings_confirmed_by_the_author_are_shown(operations_user, finance_user):
+    template = pending(operations_user, total_quantity=-1, per_user_limit=0)
+
+    page = review_page(finance_user, template)
+
+    assert 'id="review-warnings"' in page
+    assert "Unlimited stock and no per-user limit" in page
+    assert 'id="review-warnings"' not in review_page(finance_user, pending(operations_user))
+
+
 def test_a_free_item_costs_the_dish_price(operations_user, finance_user):
     ProductFactory(sku="d-601", name="茉莉花茶", category=CategoryFactory(code="cat-drinks"), price="12.00")
     template = pending(
