@@ -103,6 +103,7 @@ LOCAL_APPS = [
     "coupons",
     "marketing",
     "orders",
+    "webhooks",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -198,6 +199,21 @@ BULK_GRANT_CHUNK_SIZE = env.int("BULK_GRANT_CHUNK_SIZE", default=1000)
 # worker and is resumed by the every-minute due-grants job. Far above a chunk's time (well under a second
 # for 1,000 coupons); resuming a run that is only slow is harmless.
 BULK_GRANT_STALL_SECONDS = env.int("BULK_GRANT_STALL_SECONDS", default=45)
+
+# WEBHOOKS
+# ------------------------------------------------------------------------------
+# Seconds a webhook request may wait to connect or for each read.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
+# Attempts per delivery before it is FAILED; the wait after attempt n is BASE * 2^(n-1), at most MAX.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=10)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+# A delivery claimed this long ago and not finished lost its sender: the every-minute job sends it again.
+# Far above WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_CLAIM_TIMEOUT = env.int("WEBHOOK_CLAIM_TIMEOUT", default=60)
+# Seconds a process keeps the set of subscribed event types before reading it again.
+WEBHOOK_EVENT_TYPES_TTL = env.float("WEBHOOK_EVENT_TYPES_TTL", default=2)
+
 # Mount the no-op DRF endpoint the claim benchmark compares against (never in production).
 BENCH_NOOP = env.bool("BENCH_NOOP", default=False)
 
