@@ -6,12 +6,12 @@ from django.db import connection, transaction
 
 from core.db import plain_transaction
 from core.events import Event, emit
+from tests.webhooks.receiver import Receiver
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.services import outbox
 from webhooks.services.delivery import deliveries_claim_due
 from webhooks.services.endpoints import endpoint_create, endpoint_deactivate, endpoint_update
 from webhooks.tasks import send_due_deliveries
-from tests.webhooks.receiver import Receiver
 
 
 def _endpoint(actor, url="http://127.0.0.1:9/hooks", event_types=("coupon.issued",), **kwargs):
