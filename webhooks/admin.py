@@ -35,8 +35,6 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
         try:
             cleaned.update(
                 endpoint_services.clean_endpoint_fields(
@@ -47,6 +45,8 @@ class WebhookEndpointForm(forms.ModelForm):
             )
         except ApplicationError as exc:
             for field, errors in exc.details.items():
+                if field in self.errors:
+                    continue  # the field's own check already said it
                 for error in errors:
                     self.add_error(field if field in self.fields else None, error)
         return cleaned
