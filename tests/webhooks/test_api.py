@@ -5,9 +5,9 @@ from rest_framework.test import APIClient
 
 from core.audit import audit_trail_for
 from core.events import Event, emit
-from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.conftest import client_for
 from tests.error_shape import assert_api_error
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
