@@ -9,7 +9,8 @@ SCHEDULE: dict[str, tuple[str, str, Any]] = {
     "End templates past their claim window": ("coupons.end_templates", "every", 60),
     "End activities past their window": ("marketing.end_activities", "every", 60),
     "Cancel unpaid orders": ("orders.cancel_unpaid_orders", "every", 60),
-    "Run due bulk grants": ("marketing.run_due_bulk_grants", "every", 60),
+    # Also resumes a grant whose worker died: with the 30 s stall window, within 45 s of the last chunk.
+    "Run due bulk grants": ("marketing.run_due_bulk_grants", "every", 15),
     "Birthday packs": ("marketing.birthday_packs", "crontab", ("5", "0")),
     "Expiry reminders": ("marketing.expiry_reminders", "crontab", ("0", "9")),
     "Stats roll-up": ("coupons.rollup_stats", "every", 600),
