@@ -24,4 +24,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from core import checks  # noqa: F401  (registers the system checks)
+
         post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="core.ensure_role_groups")

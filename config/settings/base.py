@@ -151,6 +151,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "var" / "media"
 
+# CLIENT ADDRESSES
+# ------------------------------------------------------------------------------
+# Proxies whose X-Forwarded-For is believed: a count ("1" behind one load balancer) or comma-separated
+# networks ("10.0.0.0/8,172.16.0.0/12"). Empty: none, the address is REMOTE_ADDR (core.clients).
+TRUSTED_PROXIES = env("TRUSTED_PROXIES", default="")
+
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -164,7 +170,10 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "core.api.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    # Per client address (core.clients.client_address) unless named per user.
     "DEFAULT_THROTTLE_RATES": {
+        "register": env("REGISTER_THROTTLE", default="10/min"),
+        "token": env("TOKEN_THROTTLE", default="20/min"),
         "redeem_user": env("REDEEM_THROTTLE_USER", default="10/min"),
         "redeem_ip": env("REDEEM_THROTTLE_IP", default="30/min"),
     },
