@@ -13,12 +13,12 @@ from core.clients import client_address
 class AddressRateThrottle(SimpleRateThrottle):
     """Counts every request of a scope per client address, signed in or not."""
 
-    def get_rate(self) -> str:
+    def get_rate(self) -> str | None:
         # Read at call time (DRF binds the rates at import), so a changed setting takes effect.
         rates = api_settings.DEFAULT_THROTTLE_RATES or {}
         if self.scope not in rates:
             raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}")
-        return rates[self.scope]
+        return str(rates[self.scope])
 
     def get_ident(self, request: Any) -> str:
         return client_address(request) or "unknown"
