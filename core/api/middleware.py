@@ -78,7 +78,8 @@ class WriteWatch:
         elif verb not in _READ_VERBS:
             if db.in_atomic_block:
                 self.pending = True
-                transaction.on_commit(self._mark_committed, using=db.alias)
+                if not any(entry[1] == self._mark_committed for entry in db.run_on_commit):
+                    transaction.on_commit(self._mark_committed, using=db.alias)
             elif self._plain:
                 self.pending = True
             else:
@@ -95,9 +96,7 @@ class WriteWatch:
 
 
 def _replayable(request: HttpRequest) -> bool:
-    """The body can be read again: kept in memory, not a multipart upload (whose files were read)."""
-    if request.content_type == "multipart/form-data":
-        return False
+    """The body can be kept in memory (a larger upload streams to files, read once)."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -117,7 +116,7 @@ class DatabaseLossMiddleware:
     killed) is run once more on a fresh connection when nothing it wrote can have been committed, and
     answers 503 with ``Retry-After`` otherwise; never a bare 500.
 
-    The body is read into memory before the view (when small enough and not a multipart upload), so the
+    The body is read into memory before the view (when within ``DATA_UPLOAD_MAX_MEMORY_SIZE``), so the
     view can parse it again.
     """
 
