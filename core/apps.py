@@ -43,7 +43,13 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
         from core import checks  # noqa: F401  (registers the system checks)
+        from core.lockout import on_logged_in, on_login_failed
+
+        user_login_failed.connect(on_login_failed, dispatch_uid="core.lockout.failed")
+        user_logged_in.connect(on_logged_in, dispatch_uid="core.lockout.logged_in")
 
         post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="core.ensure_role_groups")
         post_migrate.connect(ensure_schedule, sender=self, dispatch_uid="core.ensure_schedule")

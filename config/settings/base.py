@@ -161,6 +161,15 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"
 # networks ("10.0.0.0/8,172.16.0.0/12"). Empty: none, the address is REMOTE_ADDR (core.clients).
 TRUSTED_PROXIES = env("TRUSTED_PROXIES", default="")
 
+# SIGN-IN LOCKOUT (admin login and /auth/token; core.lockout)
+# ------------------------------------------------------------------------------
+# Failed sign-ins counted per username and per client address in windows of LOGIN_LOCKOUT_WINDOW
+# seconds; at the limit, signing in is refused for LOGIN_LOCKOUT_SECONDS whatever the password.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_ADDRESS_FAILURES = env.int("LOGIN_LOCKOUT_ADDRESS_FAILURES", default=20)
+LOGIN_LOCKOUT_WINDOW = env.int("LOGIN_LOCKOUT_WINDOW", default=900)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.throttling import RegisterThrottle, TokenThrottle
+from core.api.throttling import RegisterThrottle, SignInLockoutThrottle, TokenThrottle
 from core.choices import Channel
 from core.errors import ApplicationError
 from core.idempotency import idempotent
@@ -65,7 +65,7 @@ class RegisterApi(APIView):
 class TokenApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [TokenThrottle]
+    throttle_classes = [TokenThrottle, SignInLockoutThrottle]
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)

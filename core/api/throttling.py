@@ -5,9 +5,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from core.clients import client_address
+from core.lockout import Lockout, lockout_for
 
 
 class AddressRateThrottle(SimpleRateThrottle):
@@ -33,3 +34,22 @@ class RegisterThrottle(AddressRateThrottle):
 
 class TokenThrottle(AddressRateThrottle):
     scope = "token"
+
+
+class SignInLockoutThrottle(BaseThrottle):
+    """Refuses a sign-in for a locked username or address (``core.lockout``), before the password is
+    checked; 429 with ``Retry-After`` until the lockout ends."""
+
+    def __init__(self) -> None:
+        self.lockout: Lockout | None = None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        data = request.data
+        username = data.get("username") if hasattr(data, "get") else None
+        if not isinstance(username, str):
+            username = None
+        self.lockout = lockout_for(username=username, address=client_address(request))
+        return self.lockout is None
+
+    def wait(self) -> float | None:
+        return self.lockout.seconds_left() if self.lockout is not None else None
