@@ -20,3 +20,6 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler404 = "core.api.views.not_found"
+handler400 = "core.api.views.bad_request"
+handler403 = "core.api.views.permission_denied"
+handler500 = "core.api.views.server_error"

@@ -7,6 +7,13 @@ class BackOfficeAdminSite(admin.AdminSite):
 
     index_template = "admin/backoffice_index.html"
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Imported here: this module is loaded with the app registry, before any model.
+        from core.admin_login import LockoutAuthenticationForm
+
+        self.login_form = LockoutAuthenticationForm
+
     def index(self, request, extra_context=None):
         from core.dashboard import dashboard_context
 

@@ -72,3 +72,17 @@ def audit_trail_for(subject: models.Model) -> models.QuerySet[AuditLog]:
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
         object_id=subject.pk,
     ).select_related("actor", "content_type")
+
+
+def audit_record_about(
+    *, model: type[models.Model], object_id: int, actor: Any, action: str, data: dict[str, Any] | None = None
+) -> AuditLog:
+    """An audit row about a row that may not exist (``object_id`` 0), such as a sign-in attempt for an
+    unknown username."""
+    return AuditLog.objects.create(
+        content_type=ContentType.objects.get_for_model(model, for_concrete_model=True),
+        object_id=object_id,
+        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+        action=action,
+        data=data or {},
+    )

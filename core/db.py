@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, connection, transaction
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, InterfaceError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -16,6 +16,9 @@ R = TypeVar("R")
 # MariaDB/MySQL: 1213 deadlock, 1205 lock wait timeout, 1020 "record has changed since last read".
 RETRYABLE_MYSQL_ERRORS = {1213, 1205, 1020}
 MAX_ATTEMPTS = 8
+# MariaDB/MySQL: the connection is gone (server gone away, lost mid-query, killed, could not connect,
+# shutting down); nothing of the transaction that was open on it is committed.
+CONNECTION_LOST_MYSQL_ERRORS = {2002, 2003, 2006, 2013, 2055, 4031, 1927, 1053}
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -24,6 +27,16 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     # SQLite under concurrent writers.
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """The database connection died under the statement (not a refusal of the statement itself)."""
+    if isinstance(exc, InterfaceError):
+        return True  # a closed connection object
+    if not isinstance(exc, OperationalError) or not exc.args:
+        return False
+    code = exc.args[0]
+    return isinstance(code, int) and code in CONNECTION_LOST_MYSQL_ERRORS
 
 
 def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:

@@ -113,6 +113,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every error under /api/ in the error shape (outside CommonMiddleware: its slash redirects pass).
+    "core.api.middleware.ApiErrorShapeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,6 +122,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: a lost database connection is retried around the view alone.
+    "core.api.middleware.DatabaseLossMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -156,6 +160,21 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "var" / "media"
 
+# CLIENT ADDRESSES
+# ------------------------------------------------------------------------------
+# Proxies whose X-Forwarded-For is believed: a count ("1" behind one load balancer) or comma-separated
+# networks ("10.0.0.0/8,172.16.0.0/12"). Empty: none, the address is REMOTE_ADDR (core.clients).
+TRUSTED_PROXIES = env("TRUSTED_PROXIES", default="")
+
+# SIGN-IN LOCKOUT (admin login and /auth/token; core.lockout)
+# ------------------------------------------------------------------------------
+# Failed sign-ins counted per username and per client address in windows of LOGIN_LOCKOUT_WINDOW
+# seconds; at the limit, signing in is refused for LOGIN_LOCKOUT_SECONDS whatever the password.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_ADDRESS_FAILURES = env.int("LOGIN_LOCKOUT_ADDRESS_FAILURES", default=20)
+LOGIN_LOCKOUT_WINDOW = env.int("LOGIN_LOCKOUT_WINDOW", default=900)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -165,12 +184,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "core.api.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    # Per client address (core.clients.client_address) unless named per user.
     "DEFAULT_THROTTLE_RATES": {
+        "register": env("REGISTER_THROTTLE", default="10/min"),
+        "token": env("TOKEN_THROTTLE", default="20/min"),
         "redeem_user": env("REDEEM_THROTTLE_USER", default="10/min"),
         "redeem_ip": env("REDEEM_THROTTLE_IP", default="30/min"),
     },

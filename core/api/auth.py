@@ -10,23 +10,19 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from core.api.throttling import RegisterThrottle, SignInLockoutThrottle, TokenThrottle
 from core.choices import Channel
 from core.errors import ApplicationError
 from core.idempotency import idempotent
 from marketing.services.registration import customer_register
 
 
-class AuthThrottle(AnonRateThrottle):
-    rate = "60/min"
-
-
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [AuthThrottle]
+    throttle_classes = [RegisterThrottle]
 
     class InputSerializer(serializers.Serializer):
         username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
@@ -69,7 +65,7 @@ class RegisterApi(APIView):
 class TokenApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [AuthThrottle]
+    throttle_classes = [TokenThrottle, SignInLockoutThrottle]
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)

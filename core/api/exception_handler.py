@@ -1,9 +1,13 @@
 """Renders every API error as {"error": {"code", "message", "details"}} (SPEC section 8)."""
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
@@ -11,7 +15,10 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from core.db import is_connection_lost
 from core.errors import ApplicationError
+
+logger = logging.getLogger("django.request")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -28,9 +35,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
+    elif isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        message = _("The request body is too large (%(limit)d bytes at most).") % {"limit": limit}
+        return Response(error_body("PAYLOAD_TOO_LARGE", message, {"limit": limit}), status=413)
+    elif isinstance(exc, SuspiciousOperation):
+        return Response(error_body("MALFORMED_REQUEST", _("The request could not be read.")), status=400)
+    elif isinstance(exc, RecursionError):  # a structure nested past what the code walking it can follow
+        return Response(error_body("MALFORMED_REQUEST", _("The request nests too deeply.")), status=400)
+
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        return _unforeseen(exc, context)
 
     if isinstance(exc, exceptions.ValidationError):
         details = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
@@ -49,3 +65,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         response.data = error_body(str(code).upper(), str(exc.detail))
     return response
+
+
+def _unforeseen(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """An error no handler foresaw: logged with its traceback as Django would, answered as a 500 in
+    the error shape. A lost database connection goes on up to ``DatabaseLossMiddleware``, which
+    retries the request or answers 503."""
+    if is_connection_lost(exc):
+        return None
+    drf_request = context.get("request")
+    request = getattr(drf_request, "_request", drf_request)
+    got_request_exception.send(sender=None, request=request)
+    logger.error(
+        "Internal Server Error: %s",
+        getattr(request, "path", "?"),
+        exc_info=exc,
+        extra={"status_code": 500, "request": request},
+    )
+    body = error_body("INTERNAL_ERROR", _("Something went wrong on our side; try again later."))
+    return Response(body, status=500)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
+from core.clients import client_address
 from core.idempotency import idempotent
 from coupons.models import CouponStatus, UserCoupon
 from coupons.selectors import claimable_templates_for, wallet_counts, wallet_for
@@ -159,13 +160,8 @@ class RedeemCodeApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        coupon = code_redeem(user=request.user, code=data.validated_data["code"], ip=_client_ip(request))
+        coupon = code_redeem(user=request.user, code=data.validated_data["code"], ip=client_address(request))
         return Response(CouponOutputSerializer(coupon).data, status=status.HTTP_201_CREATED)
-
-
-def _client_ip(request: Any) -> str | None:
-    # REMOTE_ADDR only: a forwarded header can be forged unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class BenchNoopApi(APIView):

@@ -3,11 +3,12 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
+from core.api.parsers import JSONParser
 from core.api.permissions import HasModelPerm, IsStaff
 from core.audit import audit_trail_for
 from core.errors import ValidationFailed

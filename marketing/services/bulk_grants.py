@@ -100,14 +100,39 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
 
 def parse_user_list(raw: str | bytes) -> list[str]:
     """User ids or usernames from an uploaded CSV (any column layout; a header row is ignored when
-    it names ``user_id``/``username``) or pasted text."""
-    text = raw.decode("utf-8-sig", errors="replace") if isinstance(raw, bytes) else raw
+    it names ``user_id``/``username``) or pasted text.
+
+    Any line ending (LF, CRLF, a bare CR); UTF-8, else GB 18030 (a spreadsheet saved in
+    Chinese Windows). What is not text (an image, a UTF-16 file, NUL bytes) raises ``ValidationError``.
+    """
+    not_text = ValidationError(
+        _("The list of customers must be a text or CSV file (UTF-8) of user ids or usernames."), code="not_text"
+    )
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                raise not_text from None
+    else:
+        text = raw.removeprefix("\ufeff")
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise not_text
     tokens: list[str] = []
-    for row in csv.reader(io.StringIO(text)):
-        for cell in row:
-            for token in re.split(r"[\s;]+", cell.strip()):
-                if token and token.lower() not in ("user_id", "username", "id", "user"):
-                    tokens.append(token)
+    try:
+        # newline="": the csv module itself reads \n, \r\n and a bare \r as line ends.
+        for row in csv.reader(io.StringIO(text, newline="")):
+            for cell in row:
+                for token in re.split(r"[\s;]+", cell.strip()):
+                    if token and token.lower() not in ("user_id", "username", "id", "user"):
+                        tokens.append(token)
+    except csv.Error:
+        raise ValidationError(
+            _("The list of customers could not be read as CSV (a field is too long or a quote is not closed)."),
+            code="bad_csv",
+        ) from None
     return list(dict.fromkeys(tokens))
 
 

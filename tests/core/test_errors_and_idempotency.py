@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import Http404
 from django.utils import timezone
 from rest_framework import exceptions
@@ -111,8 +111,16 @@ def test_throttled_says_when_to_retry():
     assert response.data["error"]["details"] == {"retry_after": 12}
 
 
-def test_an_unexpected_exception_is_left_to_django():
-    assert api_exception_handler(RuntimeError("boom"), {}) is None
+def test_an_unexpected_exception_answers_500_in_the_shape():
+    response = api_exception_handler(RuntimeError("boom"), {})
+
+    assert response is not None and response.status_code == 500
+    assert response.data["error"]["code"] == "INTERNAL_ERROR"
+    assert "boom" not in response.data["error"]["message"]
+
+
+def test_a_lost_database_connection_is_left_to_the_retrying_middleware():
+    assert api_exception_handler(OperationalError(2013, "Lost connection to server during query"), {}) is None
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.management.sql import emit_post_migrate_signal
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -45,3 +46,24 @@ def test_every_scheduled_job_is_installed_and_is_a_registered_task():
     for name, (task, _kind, _spec) in SCHEDULE.items():
         assert installed.get(name) == task
         assert task in app.tasks, task
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flushed_database_gets_the_schedule_back():
+    # given: a flush (as between transactional tests, or `manage.py flush`) emptied the schedule
+    PeriodicTask.objects.all().delete()
+
+    # when: flush ends, it sends post_migrate
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    # then
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) == set(SCHEDULE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_deleted_on_purpose_stays_deleted():
+    PeriodicTask.objects.filter(name="Stats roll-up").delete()
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) == set(SCHEDULE) - {"Stats roll-up"}

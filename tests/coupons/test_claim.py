@@ -103,6 +103,18 @@ def test_claim_day_validity_ends_at_the_next_business_midnight():
     assert expires_at - issued == timedelta(minutes=30)
 
 
+def test_claim_day_validity_is_the_business_day_not_the_utc_day():
+    template = CouponTemplate(validity_type=ValidityType.CLAIM_DAY)
+    # 01:00 in Shanghai on 1 March is 17:00 UTC on 28 February: the UTC date is the day before.
+    issued = datetime(2026, 2, 28, 17, 0, tzinfo=ZoneInfo("UTC"))
+
+    valid_from, expires_at = validity_for(template, issued)
+
+    assert valid_from == issued
+    assert expires_at == datetime(2026, 3, 2, 0, 0, tzinfo=SHANGHAI)
+    assert expires_at - issued == timedelta(hours=23)
+
+
 def test_a_random_red_packet_draws_its_amount_at_issue(customer_client):
     template = CouponTemplateFactory(
         type="RANDOM_CASH", value={"min_amount": "1.00", "max_amount": "8.88"}, usage_rules=[]

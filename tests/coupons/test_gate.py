@@ -68,6 +68,19 @@ def test_a_sold_out_claim_touches_no_database(customer, django_capture_on_commit
     assert len(queries) == 0
 
 
+def test_a_quantity_refused_as_sold_out_does_not_refuse_a_smaller_one():
+    # given: 2 of 10 left
+    template = CouponTemplateFactory(total_quantity=10, issued_quantity=8)
+    gate.load(template)
+
+    # when: three are asked for, then one
+    assert gate.admit(template.pk, 3) == gate.SOLD_OUT
+
+    # then: one is still admitted (the refusal of three was not remembered as "sold out")
+    assert gate.admit(template.pk, 1) == gate.ADMIT
+    assert gate.admit(template.pk, 2) == gate.ADMIT
+
+
 def test_a_sold_out_http_claim_runs_only_the_token_lookup(customer, customer_client):
     template = CouponTemplateFactory(total_quantity=2, issued_quantity=2)
     gate.load(template)

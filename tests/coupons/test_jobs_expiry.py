@@ -48,6 +48,25 @@ def test_sweep_expires_only_unused_coupons_past_expiry_in_batches():
 
 
 @pytest.mark.django_db
+def test_the_sweep_expires_a_coupon_at_the_very_moment_of_its_expiry():
+    # given: the engine refuses a coupon whose expires_at is now (the end is exclusive)
+    now = timezone.now().replace(microsecond=0)
+    template = CouponTemplateFactory()
+    at_now = UserCouponFactory(template=template, expires_at=now, valid_from=now - timedelta(days=1))
+    later = UserCouponFactory(template=template, expires_at=now + timedelta(seconds=1), valid_from=now)
+
+    # when
+    result = coupons_expire_due(now=now)
+
+    # then: the sweep agrees
+    assert result.changed == 1
+    assert UserCoupon.objects.get(pk=at_now.pk).status == CouponStatus.EXPIRED
+    assert UserCoupon.objects.get(pk=later.pk).status == CouponStatus.UNUSED
+    template.refresh_from_db()
+    assert template.expired_count == 1
+
+
+@pytest.mark.django_db
 def test_sweep_run_twice_changes_nothing_the_second_time():
     template = CouponTemplateFactory()
     _expired_coupons(template, UserFactory(), 4)

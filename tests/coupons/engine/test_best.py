@@ -49,6 +49,17 @@ def test_percentage_after_cash_is_counted_on_what_is_left() -> None:
     assert best.discount_total == D("80.00")
 
 
+def test_the_bound_keeps_the_half_cent_of_round_half_up() -> None:
+    # 0.01 % of 50.10 is 0.501 cent and of 50.09 is 0.5009 cent: each rounds half-up to a whole cent, so
+    # the percentage adds a cent after the cash coupon too. Both together (0.02) beat either alone.
+    items = cart(line("d-101", "cat-roast-duck", "50.10"))
+
+    best = best_combination(items, [cash(1, "0.01", stacks()), percent(2, "0.01", stacks())], ctx())
+
+    assert [(r.coupon_id, r.discount) for r in best.coupons] == [(1, D("0.01")), (2, D("0.01"))]
+    assert best.discount_total == D("0.02")
+
+
 def test_exclusions_pick_the_better_side() -> None:
     coupons = [
         cash(1, 10, stacks("PERCENTAGE_DISCOUNT")),

@@ -1,0 +1,55 @@
+"""Rate throttles keyed by the client's address (``core.clients.client_address``), never by a header
+the client could forge. Each scope's rate is a setting (``DEFAULT_THROTTLE_RATES``)."""
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+from core.clients import client_address
+from core.lockout import Lockout, lockout_for
+
+
+class AddressRateThrottle(SimpleRateThrottle):
+    """Counts every request of a scope per client address, signed in or not."""
+
+    def get_rate(self) -> str | None:
+        # Read at call time (DRF binds the rates at import), so a changed setting takes effect.
+        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+        if self.scope not in rates:
+            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}")
+        return str(rates[self.scope])
+
+    def get_ident(self, request: Any) -> str:
+        return client_address(request) or "unknown"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class RegisterThrottle(AddressRateThrottle):
+    scope = "register"
+
+
+class TokenThrottle(AddressRateThrottle):
+    scope = "token"
+
+
+class SignInLockoutThrottle(BaseThrottle):
+    """Refuses a sign-in for a locked username or address (``core.lockout``), before the password is
+    checked; 429 with ``Retry-After`` until the lockout ends."""
+
+    def __init__(self) -> None:
+        self.lockout: Lockout | None = None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        data = request.data
+        username = data.get("username") if hasattr(data, "get") else None
+        if not isinstance(username, str):
+            username = None
+        self.lockout = lockout_for(username=username, address=client_address(request))
+        return self.lockout is None
+
+    def wait(self) -> float | None:
+        return self.lockout.seconds_left() if self.lockout is not None else None

@@ -1,0 +1,169 @@
+"""A database connection killed mid-request (SPEC 11, 20): the request's work runs once more on a fresh
+connection when nothing of it can have been committed, else 503 with Retry-After; never a 500.
+
+The connection is really killed: another connection sends MariaDB's ``KILL`` for it just before the
+chosen statement is sent, against the real views."""
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from core.models import ThrottleCounter
+from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
+from coupons.services import gate
+from orders.models import Order
+from tests.error_shape import assert_api_error
+from tests.factories import CouponTemplateFactory, UserFactory
+from tests.factories.checkout import seed_menu
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _kill(thread_id: int) -> None:
+    killer = connection.get_new_connection(connection.get_connection_params())
+    try:
+        cursor = killer.cursor()
+        cursor.execute(f"KILL {int(thread_id)}")
+        for _ in range(200):  # until the server has dropped it
+            cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s", [thread_id])
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.01)
+    finally:
+        killer.close()
+
+
+@contextlib.contextmanager
+def killed_before(matches: Callable[[str], bool], times: int = 1) -> Iterator[list[str]]:
+    """Kill this thread's connection from another one right before the first ``times`` statements that
+    ``matches``; yields the statements it killed under."""
+    killed: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        if len(killed) < times and matches(sql):
+            killed.append(sql)
+            _kill(context["connection"].connection.thread_id())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield killed
+
+
+def customer_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _gate_memory():
+    gate.forget()
+    yield
+    gate.forget()
+
+
+def claimed(template: CouponTemplate, user) -> tuple[int, int, int]:
+    template.refresh_from_db()
+    quota = ClaimQuota.objects.filter(template=template, user=user).values_list("claimed", flat=True).first()
+    return UserCoupon.objects.filter(template=template).count(), template.issued_quantity, quota or 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(lambda sql: "authtoken_token" in sql, id="token-lookup"),
+        pytest.param(lambda sql: sql.startswith("START TRANSACTION"), id="start-transaction"),
+        pytest.param(lambda sql: "LAST_INSERT_ID" in sql, id="take-stock"),
+        pytest.param(lambda sql: "claimquota" in sql and sql.startswith("INSERT"), id="take-quota"),
+        pytest.param(lambda sql: "usercoupon" in sql and sql.startswith("INSERT"), id="insert-coupon"),
+    ],
+)
+def test_a_claim_killed_before_its_commit_is_run_again_and_issues_once(statement):
+    user = UserFactory()
+    template = CouponTemplateFactory(total_quantity=10, per_user_limit=3)
+    client = customer_client(user)
+
+    with killed_before(statement) as killed:
+        response = client.post(f"/api/v1/templates/{template.pk}/claim")
+
+    assert len(killed) == 1
+    assert response.status_code == 201, response.content
+    assert claimed(template, user) == (1, 1, 1)
+    assert UserCoupon.objects.get().pk == response.json()["id"]
+
+
+def test_a_claim_killed_at_its_commit_answers_503_and_may_be_retried():
+    user = UserFactory()
+    template = CouponTemplateFactory(total_quantity=10, per_user_limit=3)
+    client = customer_client(user)
+
+    with killed_before(lambda sql: sql.startswith("COMMIT")) as killed:
+        response = client.post(f"/api/v1/templates/{template.pk}/claim")
+
+    # a COMMIT that was sent may have committed: not run again, the client is told to retry
+    assert len(killed) == 1
+    assert_api_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert int(response["Retry-After"]) >= 1
+    assert claimed(template, user) == (0, 0, 0)  # (killed before the COMMIT reached the server)
+    retry = client.post(f"/api/v1/templates/{template.pk}/claim")
+    assert retry.status_code == 201
+    assert claimed(template, user) == (1, 1, 1)
+
+
+def test_a_connection_lost_again_on_the_second_run_answers_503():
+    user = UserFactory()
+    template = CouponTemplateFactory(total_quantity=10)
+    client = customer_client(user)
+
+    with killed_before(lambda sql: "authtoken_token" in sql, times=2) as killed:
+        response = client.post(f"/api/v1/templates/{template.pk}/claim")
+
+    assert len(killed) == 2
+    assert_api_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert claimed(template, user) == (0, 0, 0)
+
+
+def test_an_order_killed_inside_its_transaction_is_placed_once():
+    seed_menu()
+    user = UserFactory()
+    client = customer_client(user)
+    body = {"lines": [{"sku": "d-101", "quantity": 1}], "channel": "APP"}
+
+    with killed_before(lambda sql: sql.startswith("INSERT") and "orders_orderline" in sql) as killed:
+        response = client.post("/api/v1/orders/", body, format="json")
+
+    assert len(killed) == 1
+    assert response.status_code == 201, response.content
+    assert list(Order.objects.values_list("pk", flat=True)) == [response.json()["id"]]
+
+
+def test_a_request_that_committed_a_write_is_not_run_again(settings):
+    # given: without Redis the attempt counter is a committed database row before the code is looked up
+    settings.REDIS_URL = ""
+    user = UserFactory()
+    client = customer_client(user)
+
+    with killed_before(lambda sql: "redemptioncode" in sql) as killed:
+        response = client.post("/api/v1/redeem-code", {"code": "WRONGWRONGWRONG1"}, format="json")
+
+    assert len(killed) == 1
+    assert_api_error(response, 503, "SERVICE_UNAVAILABLE")
+    # counted once, not twice
+    assert list(ThrottleCounter.objects.filter(key=f"redeem:user:{user.pk}").values_list("count", flat=True)) == [1]
+
+
+def test_a_get_killed_mid_way_is_answered():
+    user = UserFactory()
+    CouponTemplateFactory()
+    client = customer_client(user)
+
+    with killed_before(lambda sql: "coupons_coupontemplate" in sql) as killed:
+        response = client.get("/api/v1/claim-center/")
+
+    assert len(killed) == 1
+    assert response.status_code == 200, response.content
