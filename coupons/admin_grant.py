@@ -14,9 +14,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from coupons.ledger.issuing import MAX_ISSUE_QUANTITY
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.services.grants import MAX_USERS_PER_GRANT, coupons_grant_by_staff
-from coupons.services.issuing import MAX_ISSUE_QUANTITY
 
 PAGE = """{% extends "admin/base_site.html" %}{% load i18n %}
 {% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">{% translate 'Home' %}</a>

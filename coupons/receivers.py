@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from coupons.ledger import gate
 from coupons.models import CouponTemplate
-from coupons.services import gate
 
 
 def load_gate_on_approval(sender: Any, template: CouponTemplate, **kwargs: Any) -> None:

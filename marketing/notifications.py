@@ -73,6 +73,21 @@ def notify_coupons_granted(
     return notification
 
 
+def notify_coupons_issued(
+    *, user_id: int, template_id: int, template_name: str, coupon_ids: Sequence[int]
+) -> Notification:
+    """``notify_coupons_granted`` for coupons of one template known by their ids."""
+    notification = granted_notification(
+        user_id=user_id,
+        count=len(coupon_ids),
+        template_names=[template_name],
+        data={"coupon_ids": list(coupon_ids), "template_ids": [template_id]},
+    )
+    notification.save(force_insert=True)
+    send_after_commit([notification.pk])
+    return notification
+
+
 def notifications_bulk_create(rows: Iterable[Notification]) -> list[Notification]:
     """Write many outbox rows at once (bulk grants); the caller schedules sending."""
     return Notification.objects.bulk_create(list(rows))

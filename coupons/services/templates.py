@@ -4,6 +4,7 @@ One transition map; every move locks the row, checks the actor, writes the audit
 transaction and leaves side effects for after commit. Admin and the staff API call these functions.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -14,8 +15,10 @@ from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.events import Event, emit
 from coupons.errors import CouponErrorCode
-from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.ledger import coupons_revoke_unused
+from coupons.models import CouponTemplate, TemplateStatus
 
 S = TemplateStatus
 
@@ -169,6 +172,7 @@ def template_submit(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
 @transaction.atomic
 def template_approve(*, template: CouponTemplate, actor: Any, remark: str = "") -> CouponTemplate:
     approved = _transition(template, "approve", actor, remark)
+    emit(Event.TEMPLATE_APPROVED, template_id=approved.pk)
     from coupons.signals import template_approved
 
     transaction.on_commit(lambda: template_approved.send(sender=CouponTemplate, template=approved))
@@ -195,12 +199,7 @@ def template_stop(
     locked = _begin(template, "stop", actor)
     revoked = 0
     if revoke_unused:
-        revoked = UserCoupon.objects.filter(template=locked, status=CouponStatus.UNUSED).update(
-            status=CouponStatus.REVOKED, updated_at=timezone.now()
-        )
-        locked.revoked_count += revoked
-        locked.unused_revoked = True
-        locked.save(update_fields=["revoked_count", "unused_revoked"])
+        revoked = coupons_revoke_unused(template=locked, now=timezone.now())
     stopped = _finish(locked, "stop", actor, remark, {"revoke_unused": bool(revoke_unused), "revoked": revoked})
     from coupons.signals import template_stopped
 
@@ -222,3 +221,17 @@ def template_copy(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
     copy = CouponTemplate.objects.create(**fields, status=S.DRAFT, created_by=actor, copied_from=template)
     audit_record(subject=copy, actor=actor, action="copy", to_status=S.DRAFT, data={"copied_from": template.pk})
     return copy
+
+
+def templates_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """APPROVED templates whose claim window is over become ENDED (one audited transition each)."""
+    now = now or timezone.now()
+    ended = 0
+    due = CouponTemplate.objects.filter(status=S.APPROVED, issue_end_time__lte=now).order_by("id")
+    for template in due[:limit]:
+        try:
+            template_end(template=template)
+        except InvalidTransition:
+            continue  # another run (or a person) moved it first
+        ended += 1
+    return ended

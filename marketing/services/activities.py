@@ -12,11 +12,10 @@ from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import Conflict, InvalidTransition, NotFound, PermissionDeniedError
+from core.statements import insert_ignore, quote
 from coupons.errors import CouponErrorCode
-from coupons.models import CouponSource, TemplateStatus, UserCoupon
-from coupons.services import gate
-from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
-from coupons.services.issuing import (
+from coupons.ledger import gate
+from coupons.ledger.issuing import (
     LimitReached,
     issue_coupons,
     not_claimable_error,
@@ -24,7 +23,8 @@ from coupons.services.issuing import (
     sold_out_error,
     with_fresh_codes,
 )
-from coupons.services.statements import insert_ignore, quote
+from coupons.models import CouponSource, TemplateStatus, UserCoupon
+from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
 from marketing.models import Activity, ActivityItem, ActivityParticipation, ActivityStatus
 
 S = ActivityStatus

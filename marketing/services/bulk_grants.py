@@ -24,7 +24,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,29 +41,11 @@ from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.events import Event, emit
+from core.statements import insert_rows, insert_rows_ignoring_duplicates
 from coupons.errors import CouponErrorCode
-from coupons.models import (
-    UNLIMITED,
-    ClaimQuota,
-    CouponSource,
-    CouponStatus,
-    CouponTemplate,
-    CouponType,
-    TemplateStatus,
-    UserCoupon,
-)
-from coupons.services import gate
-from coupons.services.issuing import (
-    CODE_ATTEMPTS,
-    COUPON_COLUMNS,
-    code_maker,
-    is_code_collision,
-    issuable_now,
-    random_amount,
-    validity_for,
-    with_fresh_codes,
-)
-from coupons.services.statements import insert_rows, insert_rows_ignoring_duplicates
+from coupons.ledger import issue_many, with_fresh_codes
+from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
 from marketing.models import (
     BulkGrant,
     BulkGrantRecipient,
@@ -453,6 +435,7 @@ def _finish(grant_id: int) -> None:
         # A segment member who left it during the run (an order placed, a level changed) was not handled.
         locked.targeted = locked.granted + locked.skipped_limit + locked.skipped_stock + locked.failed
         locked.save(update_fields=["status", "finished_at", "targeted", "updated_at"])
+        emit(Event.BULK_GRANT_DONE, bulk_grant_id=locked.pk, status=locked.status, granted=locked.granted)
         audit_record(
             subject=locked,
             actor=None,
@@ -525,122 +508,20 @@ def _chunk(grant_id: int, chunk_size: int) -> int | None:
 
 
 def _grant_template_chunk(grant: BulkGrant, user_ids: list[int], now: datetime) -> _Outcome:
-    # Lock order as for a claim: the template row first, then the quota rows.
     assert grant.template_id is not None
-    template = CouponTemplate.objects.select_for_update().get(pk=grant.template_id)
-    reason = issuable_now(template, now)
-    if reason is not None:
+    issued = issue_many(
+        template_id=grant.template_id,
+        user_ids=user_ids,
+        source=CouponSource.BULK_GRANT,
+        source_ref=str(grant.pk),
+        now=now,
+    )
+    if issued.refused is not None:
         BulkGrant.objects.filter(pk=grant.pk).update(
-            last_error=_("The template stopped issuing (%(reason)s).") % {"reason": reason}
+            last_error=_("The template stopped issuing (%(reason)s).") % {"reason": issued.refused}
         )
         return _Outcome([], [], [], user_ids)
-    limit = template.per_user_limit
-    eligible = user_ids
-    held: dict[int, int] = {}
-    if limit:
-        held = dict(
-            ClaimQuota.objects.filter(template=template, user_id__in=user_ids)
-            .select_for_update()
-            .values_list("user_id", "claimed")
-        )
-        eligible = [uid for uid in user_ids if held.get(uid, 0) + 1 <= limit]
-    if template.total_quantity == UNLIMITED:
-        taken = eligible
-    else:
-        taken = eligible[: max(0, template.total_quantity - template.issued_quantity)]
-    eligible_set = set(eligible)
-    outcome = _Outcome(
-        granted=taken,
-        skipped_limit=[uid for uid in user_ids if uid not in eligible_set],
-        skipped_stock=eligible[len(taken) :],
-        failed=[],
-    )
-    if not taken:
-        return outcome
-    CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=F("issued_quantity") + len(taken))
-    issued = template.issued_quantity + len(taken)
-    if limit:
-        insert_rows(
-            ClaimQuota,
-            ["user_id"],
-            [(uid,) for uid in taken if uid not in held],
-            shared={"template_id": template.pk, "claimed": 1},
-        )
-        again = [uid for uid in taken if uid in held]
-        if again:
-            ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
-    _insert_coupons(template, taken, grant, now)
-    if gate.enabled():
-        transaction.on_commit(lambda: gate.record_issued(template.pk, issued))
-    return outcome
-
-
-def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGrant, now: datetime) -> None:
-    """One coupon per user. A code that collides with an existing one (8 random digits per product
-    line, type and day) undoes only this INSERT (a savepoint); the taken codes are replaced and the
-    INSERT runs again."""
-    adapt = connection.ops.adapt_datetimefield_value
-    valid_from, expires_at = validity_for(template, now)
-    random_cash = template.type == CouponType.RANDOM_CASH
-    columns = ["code", "user_id", *(["amount"] if random_cash else [])]
-    shared = {
-        "template_id": template.pk,
-        "status": CouponStatus.UNUSED,
-        **({} if random_cash else {"amount": None}),
-        "acquired_at": adapt(now),
-        "valid_from": adapt(valid_from),
-        "expires_at": adapt(expires_at),
-        "source": CouponSource.BULK_GRANT,
-        "source_ref": str(grant.pk),
-        "order_id": None,
-        "used_at": None,
-        "granted_by_id": None,
-        "updated_at": adapt(now),
-    }
-    assert set(columns) | set(shared) == set(COUPON_COLUMNS)
-    new_code = code_maker(template, now)
-    codes: list[str] = []
-    seen: set[str] = set()
-    for _uid in user_ids:  # unique within the chunk
-        code = new_code()
-        while code in seen:
-            code = new_code()
-        seen.add(code)
-        codes.append(code)
-    # At thousands of codes a day the 8 random digits collide now and then: look first (one indexed
-    # read), so the INSERT rarely has to run twice.
-    _replace_taken(codes, seen, new_code)
-    for attempt in range(1, CODE_ATTEMPTS + 1):
-        if random_cash:
-            rows: list[tuple[Any, ...]] = [
-                (code, uid, str(random_amount(template.value))) for code, uid in zip(codes, user_ids, strict=True)
-            ]
-        else:
-            rows = list(zip(codes, user_ids, strict=True))
-        try:
-            with transaction.atomic():
-                insert_rows(UserCoupon, columns, rows, shared=shared)
-                return
-        except IntegrityError as exc:
-            if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
-                raise
-        seen = set(codes)
-        _replace_taken(codes, seen, new_code)
-    raise AssertionError("unreachable")
-
-
-def _replace_taken(codes: list[str], seen: set[str], new_code: Callable[[], str]) -> None:
-    """Give a fresh code to every code in ``codes`` that a coupon already has."""
-    while True:
-        taken = set(UserCoupon.objects.filter(code__in=codes).values_list("code", flat=True))
-        if not taken:
-            return
-        for index, code in enumerate(codes):
-            if code in taken:
-                while code in taken or code in seen:
-                    code = new_code()
-                seen.add(code)
-                codes[index] = code
+    return _Outcome(issued.granted, issued.skipped_limit, issued.skipped_stock, [])
 
 
 def _grant_pack_chunk(grant: BulkGrant, user_ids: list[int]) -> _Outcome:

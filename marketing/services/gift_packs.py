@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from core.db import retry_on_conflict
 from core.errors import Conflict
+from coupons.ledger.issuing import with_fresh_codes
 from coupons.models import CouponSource, UserCoupon
-from coupons.services.issuing import with_fresh_codes
 from marketing.models import GiftPack, GiftPackGrant, GiftPackItem
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _lock_order(item: GiftPackItem) -> tuple[int, int]:
 
 
 def _issue_item(item: GiftPackItem, user_id: int, pack: GiftPack, now: Any) -> list[UserCoupon]:
-    from coupons.services.issuing import issue_coupons
+    from coupons.ledger.issuing import issue_coupons
 
     return issue_coupons(
         template=item.template,

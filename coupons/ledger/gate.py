@@ -32,8 +32,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from core import redis_link
 from coupons.models import UNLIMITED, CouponTemplate, TemplateStatus
-from coupons.services import redis_link
 
 ADMIT = "admit"
 SOLD_OUT = "sold_out"
