@@ -6,12 +6,14 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from core.members import Member
 from marketing.models import (
     Activity,
     ActivityItem,
     ActivityStatus,
     BulkGrant,
     BulkGrantStatus,
+    MemberProfile,
     Notification,
 )
 
@@ -54,3 +56,13 @@ def bulk_grants_stalled(
     """RUNNING grants nobody advanced for a while (their worker died): the scheduled job may resume them."""
     now = now or timezone.now()
     return BulkGrant.objects.filter(status=BulkGrantStatus.RUNNING, updated_at__lt=now - idle_for)
+
+
+def member_facts(user: Any) -> Member:
+    """The targeting facts of ``user`` (two small queries; none for a user without a profile); the
+    member source of ``core.members``."""
+    profile = MemberProfile.objects.filter(user_id=user.pk).only("id", "level", "user_type", "registered_at").first()
+    if profile is None:
+        return Member(level=None, tags=frozenset(), user_type=None, registered_at=getattr(user, "date_joined", None))
+    tags = frozenset(profile.tags.values_list("name", flat=True))
+    return Member(level=profile.level, tags=tags, user_type=profile.user_type, registered_at=profile.registered_at)

@@ -1,5 +1,5 @@
-"""What marketing does when the layers below state a fact (``core.events``); connected in
-``MarketingConfig.ready``.
+"""What marketing does when the layers below state a fact (``core.events``), and the member facts it
+provides to them (``core.members``); connected in ``MarketingConfig.ready``.
 
 - ``ORDER_PAID``: the member's last order time (in the payment's transaction); on the customer's first
   paid order, the FIRST_ORDER_PAID gift pack (after commit).
@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from core.events import Event, subscribe
+from core.members import register_member_source
 from coupons.models import CouponSource, CouponTemplate
 from marketing.models import MemberProfile
 from marketing.notifications import notify_coupons_issued
+from marketing.selectors import member_facts
 from marketing.triggers import on_first_order_paid
 
 # Subscribers read the payload fields they need and ignore the rest (an event may gain fields).
@@ -43,6 +45,7 @@ def tell_granted_customer(*, event: Event, **payload: Any) -> None:
 
 
 def connect() -> None:
+    register_member_source(member_facts)
     subscribe(Event.ORDER_PAID, record_last_order, uid="marketing.last_order", in_transaction=True)
     subscribe(Event.ORDER_PAID, first_order_pack, uid="marketing.first_order_pack")
     subscribe(Event.COUPON_ISSUED, tell_granted_customer, uid="marketing.granted_message", in_transaction=True)

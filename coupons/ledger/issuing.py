@@ -28,13 +28,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.clock import business_tz
 from core.db import AfterCommit, plain_transaction, retry_on_conflict
 from core.errors import Conflict
 from core.events import Event, emit, has_subscribers
@@ -97,15 +96,6 @@ def not_eligible_error(template_id: int) -> NotEligible:
 
 
 # Codes, validity and amounts ---------------------------------------------------------------------
-
-
-def business_tz() -> ZoneInfo:
-    return _zone(settings.TIME_ZONE)
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def coupon_code(template: CouponTemplate, issued_at: datetime) -> str:

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from coupons.engine import to_money
 from coupons.models import CouponSource, CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.providers import order_facts
 
 ZERO = Decimal("0.00")
 
@@ -33,8 +34,6 @@ def business_today() -> date:
 
 def stats_rollup_day(*, day: date) -> int:
     """Recompute every template's numbers for one business day; idempotent (an upsert of totals)."""
-    from orders.models import OrderCoupon
-
     start, end = business_day_bounds(day)
     rows: dict[int, dict[str, Any]] = {}
 
@@ -71,15 +70,8 @@ def stats_rollup_day(*, day: date) -> int:
         .order_by()
     ):
         put(row["template_id"], "revoked", row["n"])
-    for row in (
-        OrderCoupon.objects.filter(
-            coupon__status=CouponStatus.USED, coupon__used_at__gte=start, coupon__used_at__lt=end
-        )
-        .values("coupon__template_id")
-        .annotate(total=Sum("discount"))
-        .order_by()
-    ):
-        put(row["coupon__template_id"], "discount", to_money(row["total"] or ZERO))
+    for template_id, total in order_facts().discounts_by_template(start, end).items():
+        put(template_id, "discount", to_money(total or ZERO))
 
     existing = set(TemplateDailyStats.objects.filter(day=day).values_list("template_id", flat=True))
     for template_id in existing - set(rows):

@@ -19,12 +19,8 @@ Exactly once per (grant, user), whatever happens to the worker:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +39,8 @@ from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.events import Event, emit
 from core.statements import insert_rows, insert_rows_ignoring_duplicates
+from core.userlists import parse_user_list as parse_user_list  # re-exported for the API and admin
+from core.userlists import resolve_users
 from coupons.errors import CouponErrorCode
 from coupons.ledger import issue_many, with_fresh_codes
 from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
@@ -78,38 +76,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
 
 
 # Input ------------------------------------------------------------------------------------------
-
-
-def parse_user_list(raw: str | bytes) -> list[str]:
-    """User ids or usernames from an uploaded CSV (any column layout; a header row is ignored when
-    it names ``user_id``/``username``) or pasted text."""
-    text = raw.decode("utf-8-sig", errors="replace") if isinstance(raw, bytes) else raw
-    tokens: list[str] = []
-    for row in csv.reader(io.StringIO(text)):
-        for cell in row:
-            for token in re.split(r"[\s;]+", cell.strip()):
-                if token and token.lower() not in ("user_id", "username", "id", "user"):
-                    tokens.append(token)
-    return list(dict.fromkeys(tokens))
-
-
-def resolve_users(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
-    """(user ids found, identifiers matching no user). Digits match an id or a username."""
-    user_model = get_user_model()
-    tokens = list(dict.fromkeys(str(t).strip() for t in identifiers if str(t).strip()))
-    found: set[int] = set()
-    matched: set[str] = set()
-    for start in range(0, len(tokens), _RESOLVE_BATCH):
-        batch = tokens[start : start + _RESOLVE_BATCH]
-        digits = [int(t) for t in batch if t.isdigit() and len(t) < 19]
-        for pk in user_model.objects.filter(pk__in=digits).values_list("pk", flat=True):
-            found.add(pk)
-            matched.add(str(pk))
-        for pk, username in user_model.objects.filter(username__in=batch).values_list("pk", "username"):
-            found.add(pk)
-            matched.add(username)
-    unknown = [t for t in tokens if t not in matched and not (t.isdigit() and str(int(t)) in matched)]
-    return sorted(found), unknown
 
 
 def _clean(

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from coupons.ledger.issuing import business_tz
+from core.clock import business_tz
 from marketing.models import MemberLevel, MemberProfile
 
 KEYS = ("everybody", "levels", "tags", "registered_after", "registered_before", "no_order_days")

@@ -1,6 +1,6 @@
 """Checkout: pricing a cart with the customer's coupons (preview) and placing the order (SPEC 7, 8).
 
-Both price through ``coupons.pricing`` and the engine with the same inputs, so the preview shows what
+Both price through ``orders.pricing`` and the engine with the same inputs, so the preview shows what
 the order will charge. Placing an order is one transaction: the chosen coupons are locked
 (``SELECT ... FOR UPDATE`` in primary-key order), re-checked by the engine against the clock of the
 transaction, and become LOCKED with the order; line prices come from the menu, never from the client.
@@ -26,7 +26,9 @@ from core.errors import NotFound, ValidationFailed
 from coupons.engine import Application, Reason, apply_coupons, best_combination, preview, to_money
 from coupons.ledger import coupons_lock_for_order
 from coupons.models import CouponStatus, UserCoupon
-from coupons.pricing import (
+from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
+from orders.models import Order, OrderCoupon, OrderLine, OrderStatus, Product
+from orders.pricing import (
     HeldCoupon,
     engine_cart,
     engine_coupon,
@@ -36,8 +38,6 @@ from coupons.pricing import (
     reason_payload,
     status_reason,
 )
-from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
-from orders.models import Order, OrderCoupon, OrderLine, OrderStatus, Product
 from orders.selectors import checkout_coupons_for, chosen_coupons_for, orderable_products
 
 MAX_LINES = 100
