@@ -1,5 +1,16 @@
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+
+IndexSection = Callable[[], dict[str, Any]]
+_index_sections: dict[str, IndexSection] = {}
+
+
+def add_index_section(name: str, section: IndexSection) -> None:
+    """Show ``section()``'s context on the admin index; each app adds its own part of the dashboard."""
+    _index_sections[name] = section
 
 
 class BackOfficeAdminSite(admin.AdminSite):
@@ -8,9 +19,10 @@ class BackOfficeAdminSite(admin.AdminSite):
     index_template = "admin/backoffice_index.html"
 
     def index(self, request, extra_context=None):
-        from core.dashboard import dashboard_context
-
-        extra_context = {**(extra_context or {}), **dashboard_context()}
+        sections: dict[str, Any] = {}
+        for section in _index_sections.values():
+            sections.update(section())
+        extra_context = {**(extra_context or {}), **sections}
         return super().index(request, extra_context)
 
 

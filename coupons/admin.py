@@ -15,10 +15,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
-from core.dashboard import daily_series
 from core.errors import ApplicationError
 from coupons import services
 from coupons.admin_grant import grant_to_users_action
+from coupons.dashboard import daily_series
 from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.stats import template_stats

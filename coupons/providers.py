@@ -1,8 +1,10 @@
-"""Facts coupons need from the apps above them, provided by those apps (dependency inversion).
+"""Facts about the menu and orders that the layers beside and below orders need, provided by orders
+(dependency inversion).
 
 Coupons check that the dishes and categories a template names are on the menu, and the daily figures
-count the money coupons took off orders; the menu and the orders belong to ``orders``, which registers
-the readers here when it starts (``OrdersConfig.ready``). Coupons never import orders.
+count the money coupons took off orders; marketing's segments ask who ordered lately. The menu and the
+orders belong to ``orders``, which registers the readers here when it starts (``OrdersConfig.ready``).
+Neither coupons nor marketing imports orders.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,9 @@ class OrderFacts:
     known_categories: Callable[[Iterable[str]], set[str]]
     # template id -> the discount its coupons gave to orders, for coupons USED in [start, end)
     discounts_by_template: Callable[[datetime, datetime], dict[int, Decimal]]
+    # the orders (other than cancelled ones) placed at or after a time, as a queryset with ``user_id``
+    # (marketing's segments filter on it with ``Exists``)
+    orders_placed_since: Callable[[datetime], QuerySet[Any]]
 
 
 _provided: list[OrderFacts] = []

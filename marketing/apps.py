@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_site import add_index_section
+
 
 class MarketingConfig(AppConfig):
     name = "marketing"
@@ -8,5 +10,7 @@ class MarketingConfig(AppConfig):
 
     def ready(self) -> None:
         from marketing import subscribers
+        from marketing.dashboard import dashboard_context
 
         subscribers.connect()
+        add_index_section("marketing", dashboard_context)

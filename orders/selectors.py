@@ -7,7 +7,7 @@ from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from coupons.models import CouponStatus, UserCoupon
 from coupons.providers import OrderFacts
-from orders.models import Category, Order, OrderCoupon, OrderLine, Product
+from orders.models import Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
 from orders.pricing import HeldCoupon, held_coupons
 
 
@@ -100,8 +100,13 @@ def coupon_discounts_by_template(start: datetime, end: datetime) -> dict[int, De
     return {row["coupon__template_id"]: row["total"] for row in rows}
 
 
+def orders_placed_since(cutoff: datetime) -> QuerySet[Order]:
+    return Order.objects.filter(created_at__gte=cutoff).exclude(status=OrderStatus.CANCELLED)
+
+
 ORDER_FACTS = OrderFacts(
     known_skus=known_skus,
     known_categories=known_categories,
     discounts_by_template=coupon_discounts_by_template,
+    orders_placed_since=orders_placed_since,
 )

@@ -103,6 +103,7 @@ LOCAL_APPS = [
     "coupons",
     "marketing",
     "orders",
+    "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

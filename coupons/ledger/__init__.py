@@ -17,6 +17,7 @@ from coupons.ledger.bulk import ManyIssued, issue_many
 from coupons.ledger.expiry import SweepResult, coupons_expire_due
 from coupons.ledger.holds import (
     Released,
+    coupon_backdate,
     coupons_consume,
     coupons_lock_for_order,
     coupons_locked_to,
@@ -47,6 +48,7 @@ __all__ = [
     "Released",
     "SoldOut",
     "SweepResult",
+    "coupon_backdate",
     "coupons_consume",
     "coupons_expire_due",
     "coupons_lock_for_order",

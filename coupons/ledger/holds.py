@@ -114,3 +114,8 @@ def coupons_revoke_unused(*, template: CouponTemplate, now: datetime) -> int:
     template.unused_revoked = True
     template.save(update_fields=["revoked_count", "unused_revoked"])
     return revoked
+
+
+def coupon_backdate(*, coupon_id: int, valid_from: datetime, expires_at: datetime) -> None:
+    """Move an UNUSED coupon's validity into the past (demo data: a coupon the expiry sweep will end)."""
+    UserCoupon.objects.filter(pk=coupon_id, status=C.UNUSED).update(valid_from=valid_from, expires_at=expires_at)

@@ -17,7 +17,7 @@ from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.events import Event, emit
 from coupons.errors import CouponErrorCode
-from coupons.ledger import coupons_revoke_unused
+from coupons.ledger import coupons_revoke_unused, gate
 from coupons.models import CouponTemplate, TemplateStatus
 
 S = TemplateStatus
@@ -173,9 +173,8 @@ def template_submit(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
 def template_approve(*, template: CouponTemplate, actor: Any, remark: str = "") -> CouponTemplate:
     approved = _transition(template, "approve", actor, remark)
     emit(Event.TEMPLATE_APPROVED, template_id=approved.pk)
-    from coupons.signals import template_approved
-
-    transaction.on_commit(lambda: template_approved.send(sender=CouponTemplate, template=approved))
+    # The approved template opens its admission gate entry.
+    transaction.on_commit(lambda: gate.load(approved))
     return approved
 
 
@@ -201,9 +200,7 @@ def template_stop(
     if revoke_unused:
         revoked = coupons_revoke_unused(template=locked, now=timezone.now())
     stopped = _finish(locked, "stop", actor, remark, {"revoke_unused": bool(revoke_unused), "revoked": revoked})
-    from coupons.signals import template_stopped
-
-    transaction.on_commit(lambda: template_stopped.send(sender=CouponTemplate, template=stopped))
+    transaction.on_commit(lambda: gate.close(stopped.pk))
     return stopped
 
 

@@ -1,4 +1,5 @@
-"""What the admin index shows: what needs attention now and the last 30 days of coupons."""
+"""What the admin index shows of coupons: templates awaiting review, coupons ending today and the last
+30 days (added to the index by ``CouponsConfig.ready``; marketing adds the bulk grants in flight)."""
 
 from datetime import timedelta
 from typing import Any
@@ -7,10 +8,9 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.charts import bar_chart, progress_bar
+from coupons.charts import bar_chart
 from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, TemplateStatus, UserCoupon
 from coupons.services.stats import business_day_bounds, business_today
-from marketing.models import BulkGrant, BulkGrantStatus
 
 DAYS = 30
 
@@ -43,21 +43,9 @@ def dashboard_context() -> dict[str, Any]:
         .select_related("created_by")
         .order_by("updated_at")[:10]
     )
-    grants = [
-        {
-            "grant": grant,
-            "progress": progress_bar(
-                grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed, grant.targeted
-            ),
-        }
-        for grant in BulkGrant.objects.filter(
-            status__in=[BulkGrantStatus.RUNNING, BulkGrantStatus.APPROVED, BulkGrantStatus.PENDING_REVIEW]
-        ).order_by("-updated_at")[:10]
-    ]
     return {
         "pending_templates": pending,
         "pending_templates_count": CouponTemplate.objects.filter(status=TemplateStatus.PENDING_REVIEW).count(),
-        "active_grants": grants,
         "expiring_today": UserCoupon.objects.filter(
             status=CouponStatus.UNUSED, expires_at__gte=timezone.now(), expires_at__lt=end
         ).count(),
