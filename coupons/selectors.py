@@ -16,6 +16,7 @@ from coupons.models import (
     TemplateStatus,
     UserCoupon,
 )
+from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
 
 
 def templates_for_staff(*, status: str | None = None, search: str | None = None) -> QuerySet[CouponTemplate]:
@@ -55,8 +56,6 @@ def claimable_templates_for(*, user: Any, now: datetime | None = None) -> list[C
     ``claimed_by_me`` counts the coupons of the template the user has received; ``can_claim`` is false
     once the per-user limit is used up (the template stays listed, as "claimed").
     """
-    from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
-
     now = now or timezone.now()
     templates = list(live_templates(now=now))
     member = member_for(user) if any(needs_member(t.target) for t in templates) else NOBODY

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
 from coupons.models import CouponTemplate, TemplateStatus
+from marketing.api.staff_bulk_grants import progress_of
 from marketing.models import (
     Activity,
     ActivityItem,
@@ -287,8 +288,6 @@ class BulkGrantForm(forms.ModelForm):
 
 
 def progress_bar(grant: BulkGrant) -> str:
-    from marketing.api.staff_bulk_grants import progress_of
-
     share = progress_of(grant)
     done = grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed
     return format_html(

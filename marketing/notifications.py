@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.jobs import enqueue
 from marketing.models import Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -99,10 +100,8 @@ def send_after_commit(ids: list[int]) -> None:
 
 def enqueue_send(ids: list[int] | None = None) -> None:
     """Hand sending to a worker; if the broker is unreachable the rows wait for the next sweep."""
-    from marketing.tasks import send_notifications
-
     try:
-        send_notifications.delay(ids)
+        enqueue("marketing.tasks.send_notifications", ids)
     except Exception:  # the outbox keeps the rows; never fail the grant over a broker hiccup
         logger.exception("could not enqueue sending of notifications %s", ids)
 

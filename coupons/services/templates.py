@@ -19,6 +19,7 @@ from core.events import Event, emit
 from coupons.errors import CouponErrorCode
 from coupons.ledger import coupons_revoke_unused, gate
 from coupons.models import CouponTemplate, TemplateStatus
+from coupons.validation import clean_template_fields
 
 S = TemplateStatus
 
@@ -115,8 +116,6 @@ def _transition(template: CouponTemplate, action: str, actor: Any, remark: str =
 
 
 def _validated(data: dict[str, Any], instance: CouponTemplate | None = None) -> dict[str, Any]:
-    from coupons.validation import clean_template_fields
-
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(

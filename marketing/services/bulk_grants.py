@@ -38,6 +38,7 @@ from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.events import Event, emit
+from core.jobs import enqueue
 from core.statements import insert_rows, insert_rows_ignoring_duplicates
 from core.userlists import parse_user_list as parse_user_list  # re-exported for the API and admin
 from core.userlists import resolve_users
@@ -54,6 +55,7 @@ from marketing.models import (
     RecipientStatus,
 )
 from marketing.notifications import enqueue_send, granted_notification
+from marketing.services.gift_packs import pack_grant_in_transaction
 from marketing.services.segments import clean_segment, segment_profiles
 
 logger = logging.getLogger(__name__)
@@ -299,10 +301,8 @@ def bulk_grant_cancel(*, grant: BulkGrant, actor: Any, remark: str = "") -> Bulk
 
 
 def _enqueue_run(grant_id: int) -> None:
-    from marketing.tasks import run_bulk_grant
-
     try:
-        run_bulk_grant.delay(grant_id)
+        enqueue("marketing.tasks.run_bulk_grant", grant_id)
     except Exception:  # the scheduled job picks up approved grants that are due
         logger.exception("could not enqueue bulk grant %s", grant_id)
 
@@ -491,8 +491,6 @@ def _grant_template_chunk(grant: BulkGrant, user_ids: list[int], now: datetime) 
 
 
 def _grant_pack_chunk(grant: BulkGrant, user_ids: list[int]) -> _Outcome:
-    from marketing.services.gift_packs import pack_grant_in_transaction
-
     assert grant.gift_pack is not None
     outcome = _Outcome([], [], [], [])
     for uid in user_ids:
@@ -521,10 +519,8 @@ ANNOUNCE_BATCH = 1_000
 
 
 def enqueue_announce(grant_id: int) -> None:
-    from marketing.tasks import announce_bulk_grant
-
     try:
-        announce_bulk_grant.delay(grant_id)
+        enqueue("marketing.tasks.announce_bulk_grant", grant_id)
     except Exception:  # the outbox job announces what is left behind
         logger.exception("could not enqueue the announcement of bulk grant %s", grant_id)
 
