@@ -32,13 +32,14 @@ from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
-from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.errors import InvalidTransition, ValidationFailed
 from core.events import Event, emit
 from core.jobs import enqueue
+from core.review import Move, Workflow, rejection_remark, require_perm
 from core.statements import insert_rows, insert_rows_ignoring_duplicates
 from core.userlists import parse_user_list as parse_user_list  # re-exported for the API and admin
 from core.userlists import resolve_users
@@ -65,16 +66,23 @@ MAX_LIST_USERS = 1_000_000
 _RESOLVE_BATCH = 5_000
 
 # action -> (states it may start from, state it ends in, permission it needs)
-TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
-    "submit": (frozenset({S.DRAFT}), S.PENDING_REVIEW, "marketing.submit_bulkgrant"),
-    "approve": (frozenset({S.PENDING_REVIEW}), S.APPROVED, "marketing.review_bulkgrant"),
-    "reject": (frozenset({S.PENDING_REVIEW}), S.DRAFT, "marketing.review_bulkgrant"),
-    "cancel": (
+TRANSITIONS: dict[str, Move] = {
+    "submit": Move(frozenset({S.DRAFT}), S.PENDING_REVIEW, "marketing.submit_bulkgrant"),
+    "approve": Move(frozenset({S.PENDING_REVIEW}), S.APPROVED, "marketing.review_bulkgrant"),
+    "reject": Move(frozenset({S.PENDING_REVIEW}), S.DRAFT, "marketing.review_bulkgrant"),
+    "cancel": Move(
         frozenset({S.DRAFT, S.PENDING_REVIEW, S.APPROVED, S.RUNNING}),
         S.CANCELLED,
         "marketing.change_bulkgrant",
     ),
 }
+
+WORKFLOW = Workflow(
+    model=BulkGrant,
+    moves=TRANSITIONS,
+    refusal=gettext_lazy("Cannot %(action)s a bulk grant that is %(status)s."),
+    self_review=gettext_lazy("The creator of a bulk grant cannot review it."),
+)
 
 
 # Input ------------------------------------------------------------------------------------------
@@ -116,11 +124,6 @@ def _clean(
         "gift_pack": gift_pack,
         "scheduled_at": scheduled_at,
     }
-
-
-def _require(actor: Any, perm: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDeniedError(_("You do not have permission to do this."))
 
 
 def _store_list(grant: BulkGrant, identifiers: list[str]) -> None:
@@ -167,7 +170,7 @@ def bulk_grant_create(
 ) -> BulkGrant:
     """A draft bulk grant. ``users`` (ids or usernames) is the list of a USER_LIST grant, stored as
     its recipients at once; a SEGMENT is evaluated when the grant runs."""
-    _require(actor, "marketing.add_bulkgrant")
+    require_perm(actor, "marketing.add_bulkgrant")
     data = _clean(
         name=name,
         target_type=target_type,
@@ -199,7 +202,7 @@ def bulk_grant_update(
     scheduled_at: datetime | None = None,
 ) -> BulkGrant:
     """Edit a draft (a new list replaces the old one)."""
-    _require(actor, "marketing.change_bulkgrant")
+    require_perm(actor, "marketing.change_bulkgrant")
     locked = BulkGrant.objects.select_for_update().get(pk=grant.pk)
     if locked.status != S.DRAFT:
         raise InvalidTransition(
@@ -229,40 +232,15 @@ def bulk_grant_update(
 
 
 def can_transition(grant: BulkGrant, action: str, actor: Any) -> bool:
-    sources, _target, perm = TRANSITIONS[action]
-    if grant.status not in sources or not actor.has_perm(perm):
-        return False
-    return not (action in ("approve", "reject") and grant.created_by_id == actor.pk)
+    return WORKFLOW.can(grant, action, actor)
 
 
 def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "") -> BulkGrant:
-    sources, target, perm = TRANSITIONS[action]
-    _require(actor, perm)
-    locked = BulkGrant.objects.select_for_update().get(pk=grant.pk)
-    if locked.status not in sources:
-        raise InvalidTransition(
-            _("Cannot %(action)s a bulk grant that is %(status)s.")
-            % {"action": action_label(action), "status": locked.get_status_display()},
-            code=CouponErrorCode.INVALID_STATE,
-            details={"status": locked.status, "action": action},
-        )
-    if action in ("approve", "reject") and locked.created_by_id == actor.pk:
-        raise PermissionDeniedError(
-            _("The creator of a bulk grant cannot review it."), code=CouponErrorCode.SELF_REVIEW
-        )
-    from_status = locked.status
-    locked.status = target
-    fields = ["status", "updated_at"]
-    if action in ("approve", "reject"):
-        locked.reviewed_by = actor
-        locked.review_remark = remark
-        fields += ["reviewed_by", "review_remark"]
+    locked = WORKFLOW.begin(grant, action, actor)
     if action == "cancel":
         locked.finished_at = timezone.now()
-        fields.append("finished_at")
-    locked.save(update_fields=fields)
-    audit_record(subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark)
-    return locked
+        return WORKFLOW.finish(locked, action, actor, remark, fields=["finished_at"])
+    return WORKFLOW.finish(locked, action, actor, remark)
 
 
 @transaction.atomic
@@ -285,13 +263,7 @@ def bulk_grant_approve(*, grant: BulkGrant, actor: Any, remark: str = "") -> Bul
 
 @transaction.atomic
 def bulk_grant_reject(*, grant: BulkGrant, actor: Any, remark: str) -> BulkGrant:
-    if not (remark or "").strip():
-        raise ValidationFailed(
-            _("A rejection needs a remark."),
-            code=CouponErrorCode.REMARK_REQUIRED,
-            details={"remark": [_("A rejection needs a remark.")]},
-        )
-    return _transition(grant, "reject", actor, remark.strip())
+    return _transition(grant, "reject", actor, rejection_remark(remark))
 
 
 @transaction.atomic
