@@ -4,16 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from coupons.issuable import issuable_filter
 from coupons.models import (
-    UNLIMITED,
     ClaimQuota,
     CouponStatus,
     CouponTemplate,
     RedemptionCodeBatch,
-    TemplateStatus,
     UserCoupon,
 )
 from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
@@ -40,13 +39,8 @@ class ClaimCenterEntry:
 
 def live_templates(*, now: datetime) -> QuerySet[CouponTemplate]:
     """Approved, visible, inside the claim window and validity, with stock left."""
-    return (
-        CouponTemplate.objects.filter(status=TemplateStatus.APPROVED, visible_in_claim_center=True)
-        .filter(Q(issue_start_time__isnull=True) | Q(issue_start_time__lte=now))
-        .filter(Q(issue_end_time__isnull=True) | Q(issue_end_time__gt=now))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .filter(Q(total_quantity=UNLIMITED) | Q(issued_quantity__lt=F("total_quantity")))
-        .order_by("-created_at", "-id")
+    return CouponTemplate.objects.filter(issuable_filter(now), visible_in_claim_center=True).order_by(
+        "-created_at", "-id"
     )
 
 

@@ -13,6 +13,7 @@
 Everything else (orders, marketing, admin, jobs) calls these functions; none writes those tables.
 """
 
+from coupons.issuable import issuable_now
 from coupons.ledger.bulk import ManyIssued, issue_many
 from coupons.ledger.expiry import SweepResult, coupons_expire_due
 from coupons.ledger.holds import (
@@ -30,7 +31,6 @@ from coupons.ledger.issuing import (
     NotClaimable,
     NotEligible,
     SoldOut,
-    issuable_now,
     issue_coupons,
     issue_now,
     with_fresh_codes,

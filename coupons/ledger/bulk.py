@@ -18,13 +18,13 @@ from django.db.models import F
 
 from core.events import Event, emit, has_subscribers
 from core.statements import insert_rows
+from coupons.issuable import issuable_now
 from coupons.ledger import gate
 from coupons.ledger.issuing import (
     CODE_ATTEMPTS,
     COUPON_COLUMNS,
     code_maker,
     is_code_collision,
-    issuable_now,
     random_amount,
     validity_for,
 )

@@ -39,6 +39,7 @@ from core.errors import Conflict
 from core.events import Event, emit, has_subscribers
 from core.statements import insert_ignore, insert_rows, quote
 from coupons.errors import CouponErrorCode
+from coupons.issuable import has_stock, issuable_now
 from coupons.ledger import gate
 from coupons.models import (
     TYPE_CODE_DIGITS,
@@ -130,19 +131,6 @@ def random_amount(value: dict[str, Any]) -> Decimal:
     high = int(Decimal(str(value["max_amount"])) * 100)
     cents = low + secrets.randbelow(high - low + 1)
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
-
-
-def issuable_now(template: CouponTemplate, now: datetime) -> str | None:
-    """Why a template issues nothing now (a reason code), or None when it may issue."""
-    if template.status != TemplateStatus.APPROVED:
-        return template.status
-    if template.issue_start_time and now < template.issue_start_time:
-        return "NOT_STARTED"
-    if template.issue_end_time and now >= template.issue_end_time:
-        return "ENDED"
-    if template.validity_type == ValidityType.FIXED_DATE and template.valid_until and template.valid_until <= now:
-        return "VALIDITY_OVER"
-    return None
 
 
 def build_coupon(
@@ -287,7 +275,7 @@ def refusal_for(template_id: int, quantity: int, now: datetime) -> Conflict:
     if reason is not None:
         gate.forget_or_close(row)
         return not_claimable_error(template_id, reason)
-    if row.total_quantity != UNLIMITED and row.issued_quantity + quantity > row.total_quantity:
+    if not has_stock(row, quantity):
         gate.record_issued(template_id, row.issued_quantity)
         return sold_out_error(template_id)
     # The row changed between the UPDATE and this read (a very short race); let the caller retry.

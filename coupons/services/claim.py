@@ -9,10 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import NotFound
+from coupons.issuable import issuable_now
 from coupons.ledger import gate
 from coupons.ledger.issuing import (
     NotClaimable,
-    issuable_now,
     issue_now,
     not_claimable_error,
     not_eligible_error,
