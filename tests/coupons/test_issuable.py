@@ -1,4 +1,4 @@
-""""Issuable now" is defined once (``coupons.issuable``); its queryset, SQL and Lua forms agree with it."""
+""" "Issuable now" is defined once (``coupons.issuable``); its queryset, SQL and Lua forms agree with it."""
 
 import itertools
 from datetime import timedelta
