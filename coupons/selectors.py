@@ -96,12 +96,6 @@ def wallet_counts(*, user: Any, now: datetime | None = None) -> dict[str, int]:
     return UserCoupon.objects.filter(user_id=user.pk).aggregate(**aggregates)
 
 
-def usable_coupons_for(*, user: Any, now: datetime | None = None) -> QuerySet[UserCoupon]:
-    """UNUSED coupons inside their validity: what checkout may offer."""
-    now = now or timezone.now()
-    return wallet_for(user=user, status=CouponStatus.UNUSED, now=now).filter(valid_from__lte=now)
-
-
 # Redemption codes -------------------------------------------------------------------------------
 
 

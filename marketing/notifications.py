@@ -10,7 +10,7 @@ of workers and retried safely.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -89,11 +89,6 @@ def notify_coupons_issued(
     return notification
 
 
-def notifications_bulk_create(rows: Iterable[Notification]) -> list[Notification]:
-    """Write many outbox rows at once (bulk grants); the caller schedules sending."""
-    return Notification.objects.bulk_create(list(rows))
-
-
 def send_after_commit(ids: list[int]) -> None:
     transaction.on_commit(lambda: enqueue_send(ids))
 
@@ -126,10 +121,3 @@ def notifications_send(*, ids: Sequence[int] | None = None, limit: int = SEND_BA
             continue
         sent += 1
     return sent
-
-
-@transaction.atomic
-def notifications_mark_read(*, user: Any, ids: Sequence[int]) -> int:
-    return Notification.objects.filter(user_id=user.pk, pk__in=list(ids), read_at__isnull=True).update(
-        read_at=timezone.now()
-    )

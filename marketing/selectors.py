@@ -1,6 +1,6 @@
 """Read-side querysets of marketing, shared by views, services and jobs."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -12,7 +12,6 @@ from marketing.models import (
     ActivityItem,
     ActivityStatus,
     BulkGrant,
-    BulkGrantStatus,
     MemberProfile,
     Notification,
 )
@@ -40,22 +39,6 @@ def bulk_grants_for_staff(*, status: str | None = None) -> QuerySet[BulkGrant]:
     if status:
         qs = qs.filter(status=status)
     return qs
-
-
-def bulk_grants_due(*, now: datetime | None = None) -> QuerySet[BulkGrant]:
-    """Approved grants whose time has come: what the scheduled job runs (``bulk_grant_run``)."""
-    now = now or timezone.now()
-    return BulkGrant.objects.filter(status=BulkGrantStatus.APPROVED).filter(
-        Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
-    )
-
-
-def bulk_grants_stalled(
-    *, idle_for: timedelta = timedelta(minutes=15), now: datetime | None = None
-) -> QuerySet[BulkGrant]:
-    """RUNNING grants nobody advanced for a while (their worker died): the scheduled job may resume them."""
-    now = now or timezone.now()
-    return BulkGrant.objects.filter(status=BulkGrantStatus.RUNNING, updated_at__lt=now - idle_for)
 
 
 def member_facts(user: Any) -> Member:

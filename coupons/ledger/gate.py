@@ -216,13 +216,3 @@ def forget_or_close(template: CouponTemplate) -> None:
     """After the database refused a claim as not claimable: close a final template's entry."""
     if template.status in (TemplateStatus.STOPPED, TemplateStatus.ENDED):
         close(template.pk)
-
-
-def flush_entry(template_id: int) -> None:
-    client = redis_link.client() if enabled() else None
-    if client is None:
-        return
-    try:
-        client.delete(key(template_id))
-    except redis.RedisError as exc:
-        redis_link.trip(exc)

@@ -16,7 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from coupons.engine import to_money
-from coupons.models import CouponSource, CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
 from coupons.providers import order_facts
 
 ZERO = Decimal("0.00")
@@ -135,19 +135,4 @@ def template_stats(*, template: CouponTemplate, days: int = 30) -> dict[str, Any
             "redemption_rate": round(template.used_count / issued, 4) if issued else 0.0,
         },
         "daily": daily,
-    }
-
-
-def source_stats(*, source: CouponSource, ref: str) -> dict[str, Any]:
-    """Coupons handed out by one activity or bulk grant, by status (uses the (source, source_ref) index)."""
-    counts = {status: 0 for status in CouponStatus.values}
-    for row in (
-        UserCoupon.objects.filter(source=source, source_ref=ref).values("status").annotate(n=Count("id")).order_by()
-    ):
-        counts[row["status"]] = row["n"]
-    issued = sum(counts.values())
-    return {
-        "issued": issued,
-        **{status.lower(): n for status, n in counts.items()},
-        "redemption_rate": round(counts[CouponStatus.USED] / issued, 4) if issued else 0.0,
     }

@@ -75,7 +75,6 @@ def test_the_gate_admits_exactly_what_the_definition_allows():
     now = timezone.now()
     for template in grid(now):
         gate.forget()
-        gate.flush_entry(template.pk)
         gate.load(template)
         verdict = gate.admit(template.pk, 1, now)
         reason = issuable_now(template, now)
