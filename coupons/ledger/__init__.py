@@ -33,6 +33,10 @@ from coupons.ledger.issuing import (
     SoldOut,
     issue_coupons,
     issue_now,
+    limit_reached_error,
+    not_claimable_error,
+    not_eligible_error,
+    sold_out_error,
     with_fresh_codes,
 )
 from coupons.ledger.transitions import COUPON_TRANSITIONS, IllegalCouponMove
@@ -59,5 +63,9 @@ __all__ = [
     "issue_coupons",
     "issue_many",
     "issue_now",
+    "limit_reached_error",
+    "not_claimable_error",
+    "not_eligible_error",
+    "sold_out_error",
     "with_fresh_codes",
 ]

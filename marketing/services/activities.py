@@ -14,9 +14,9 @@ from core.errors import Conflict, InvalidTransition, NotFound
 from core.review import Move, Workflow
 from core.statements import insert_ignore, quote
 from coupons.errors import CouponErrorCode
-from coupons.ledger import gate
-from coupons.ledger.issuing import (
+from coupons.ledger import (
     LimitReached,
+    gate,
     issue_coupons,
     not_claimable_error,
     not_eligible_error,

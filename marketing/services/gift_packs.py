@@ -22,8 +22,7 @@ from django.utils import timezone
 
 from core.db import retry_on_conflict
 from core.errors import Conflict
-from coupons.ledger import issue_coupons
-from coupons.ledger.issuing import with_fresh_codes
+from coupons.ledger import issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, UserCoupon
 from marketing.models import GiftPack, GiftPackGrant, GiftPackItem
 from marketing.notifications import notify_coupons_granted
