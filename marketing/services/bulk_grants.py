@@ -12,8 +12,8 @@ Exactly once per (grant, user), whatever happens to the worker:
    workers share a run without overlapping), reads the next users after the grant's progress, has
    ``coupons.ledger.issue_many`` lock the template row, take stock and quotas and insert the coupons,
    records each user's outcome (the recipient row, unique per (grant, user)), and moves the progress
-   and the counters. A killed worker
-   loses only its uncommitted chunk; a committed chunk is never handled again.
+   and the counters. A killed worker loses only its uncommitted chunk; a committed chunk is never
+   handled again.
 3. The customers' "you received a coupon" messages are written after each chunk commits
    (``bulk_grant_announce``), from the GRANTED recipients, exactly once per (grant, user).
 """
