@@ -70,7 +70,7 @@ def raw_insert(template, user_ids: list[int], chunk: int) -> float:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from coupons.services.issuing import coupon_code, validity_for
+    from coupons.ledger.issuing import coupon_code, validity_for
 
     now = timezone.now()
     valid_from, expires_at = validity_for(template, now)
@@ -103,7 +103,7 @@ def raw_insert_all(template, grant, user_ids: list[int], chunk: int) -> float:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from coupons.services.issuing import coupon_code, validity_for
+    from coupons.ledger.issuing import coupon_code, validity_for
 
     now = timezone.now()
     valid_from, expires_at = validity_for(template, now)

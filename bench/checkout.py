@@ -83,8 +83,8 @@ from rest_framework.test import APIClient  # noqa: E402
 from core.models import AuditLog, IdempotencyRecord  # noqa: E402
 from coupons.engine import preview  # noqa: E402
 from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon  # noqa: E402
-from coupons.pricing import engine_cart, engine_coupons, gift_skus, pricing_context  # noqa: E402
 from orders.models import Category, Order, Product  # noqa: E402
+from orders.pricing import engine_cart, engine_coupons, gift_skus, pricing_context  # noqa: E402
 from orders.selectors import checkout_coupons_for, orderable_products  # noqa: E402
 from orders.services import checkout_preview  # noqa: E402
 

@@ -103,8 +103,8 @@ def reset_data() -> tuple[list[str], list[str]]:
 
 
 def new_template(**fields):
+    from coupons.ledger import gate
     from coupons.models import CouponTemplate, TemplateStatus
-    from coupons.services import gate
 
     defaults = {
         "name": "bench claim",

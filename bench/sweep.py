@@ -61,8 +61,8 @@ def main() -> int:
 
     from django.db import connection
 
+    from coupons.ledger.expiry import SWEEP_BATCH_SIZE, coupons_expire_due
     from coupons.models import CouponTemplate, UserCoupon
-    from coupons.services.expiry import SWEEP_BATCH_SIZE, coupons_expire_due
 
     reset_tables()
     first_user = customers(1000)

@@ -59,6 +59,11 @@ def unsubscribe(event: Event, uid: str) -> None:
     _subscribers[Event(event)] = [s for s in _subscribers.get(Event(event), []) if s.uid != uid]
 
 
+def has_subscribers(event: Event) -> bool:
+    """Whether anyone listens: a hot path may skip building a payload nobody reads."""
+    return bool(_subscribers.get(event))
+
+
 def emit(event: Event, *, after_commit: list[Callable[[], None]] | None = None, **payload: Any) -> None:
     """Announce ``event`` with ``payload`` from inside the transaction that made it true."""
     for subscriber in _subscribers.get(event, ()):

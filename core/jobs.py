@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -18,3 +18,9 @@ def scheduled_job(name: str) -> Callable[[Callable[..., Any]], Any]:
         retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
         max_retries=5,
     )
+
+
+def enqueue(task_name: str, *args: Any) -> None:
+    """``delay`` the Celery task registered as ``task_name``: a service hands work to its app's tasks
+    without importing them (the tasks module imports the services it runs)."""
+    current_app.tasks[task_name].delay(*args)

@@ -17,11 +17,11 @@ from django.utils.translation import gettext_lazy as _
 
 from core.actions import action_label
 from core.audit import audit_trail_for
-from core.dashboard import daily_series
 from core.errors import ApplicationError
 from coupons import services
 from coupons.admin_forms.editor import TemplateEditorForm, editor_form_class, value_fieldsets
 from coupons.admin_grant import grant_to_users_action
+from coupons.dashboard import daily_series
 from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.review import template_review

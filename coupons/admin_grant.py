@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
@@ -14,9 +15,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from core.userlists import parse_user_list, resolve_users
+from coupons.ledger.issuing import MAX_ISSUE_QUANTITY
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.services.grants import MAX_USERS_PER_GRANT, coupons_grant_by_staff
-from coupons.services.issuing import MAX_ISSUE_QUANTITY
 
 PAGE = """{% extends "admin/base_site.html" %}{% load i18n %}
 {% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">{% translate 'Home' %}</a>
@@ -47,10 +49,6 @@ class GrantForm(forms.Form):
     quantity = forms.IntegerField(label=_("coupons each"), min_value=1, max_value=MAX_ISSUE_QUANTITY, initial=1)
 
     def clean_users(self) -> list[Any]:
-        from django.contrib.auth import get_user_model
-
-        from marketing.services.bulk_grants import parse_user_list, resolve_users
-
         tokens = parse_user_list(self.cleaned_data["users"])
         if len(tokens) > MAX_USERS_PER_GRANT:
             raise forms.ValidationError(gettext("At most %(max)s customers at a time.") % {"max": MAX_USERS_PER_GRANT})

@@ -1,12 +1,14 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_index import add_index_section
+
 
 class CouponsConfig(AppConfig):
     name = "coupons"
     verbose_name = _("Coupons")
 
     def ready(self) -> None:
-        from coupons import receivers
+        from coupons.dashboard import dashboard_context
 
-        receivers.connect()
+        add_index_section("coupons", dashboard_context)

@@ -12,8 +12,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.clock import business_tz
 from coupons.models import CouponSource, CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
-from coupons.services.issuing import business_tz
 
 EXPORT_CHUNK = 2000
 

@@ -149,12 +149,6 @@ class CouponTemplate(TimeStampedModel):
     def is_editable(self) -> bool:
         return self.status in (TemplateStatus.DRAFT, TemplateStatus.REJECTED)
 
-    def claim_window_open(self, at=None) -> bool:
-        at = at or timezone.now()
-        if self.issue_start_time and at < self.issue_start_time:
-            return False
-        return not (self.issue_end_time and at >= self.issue_end_time)
-
 
 class CouponStatus(models.TextChoices):
     UNUSED = "UNUSED", _("Unused")

@@ -12,14 +12,15 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.members import MemberLevel, UserType
 from coupons.engine import KINDS, DefinitionError, read_definition
 from coupons.engine.kinds import FreeItem
 from coupons.models import CouponTemplate, CouponType
+from coupons.providers import order_facts
 from coupons.selectors import target_audience_size
 from coupons.sense import sense_warnings
 from coupons.services.templates import EDITABLE_FIELDS
 from coupons.summary import template_summary
-from marketing.models import MemberLevel, UserType
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,7 @@ def largest_discount(template: CouponTemplate) -> Decimal | None:
     except DefinitionError:
         return None
     if isinstance(definition.kind, FreeItem):
-        from orders.models import Product
-
-        price = Product.objects.filter(sku=definition.kind.gift_item_id).values_list("price", flat=True).first()
+        price = order_facts().dish_price(definition.kind.gift_item_id)
         return None if price is None else Decimal(price) * definition.kind.quantity
     return definition.kind.largest_cash()
 

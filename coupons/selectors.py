@@ -1,21 +1,22 @@
 """Read-side querysets shared by views and services."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from core.members import audience_size
+from coupons.issuable import issuable_filter
 from coupons.models import (
-    UNLIMITED,
     ClaimQuota,
     CouponStatus,
     CouponTemplate,
     RedemptionCodeBatch,
-    TemplateStatus,
     UserCoupon,
 )
+from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
 
 
 def templates_for_staff(*, status: str | None = None, search: str | None = None) -> QuerySet[CouponTemplate]:
@@ -39,13 +40,8 @@ class ClaimCenterEntry:
 
 def live_templates(*, now: datetime) -> QuerySet[CouponTemplate]:
     """Approved, visible, inside the claim window and validity, with stock left."""
-    return (
-        CouponTemplate.objects.filter(status=TemplateStatus.APPROVED, visible_in_claim_center=True)
-        .filter(Q(issue_start_time__isnull=True) | Q(issue_start_time__lte=now))
-        .filter(Q(issue_end_time__isnull=True) | Q(issue_end_time__gt=now))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .filter(Q(total_quantity=UNLIMITED) | Q(issued_quantity__lt=F("total_quantity")))
-        .order_by("-created_at", "-id")
+    return CouponTemplate.objects.filter(issuable_filter(now), visible_in_claim_center=True).order_by(
+        "-created_at", "-id"
     )
 
 
@@ -55,8 +51,6 @@ def claimable_templates_for(*, user: Any, now: datetime | None = None) -> list[C
     ``claimed_by_me`` counts the coupons of the template the user has received; ``can_claim`` is false
     once the per-user limit is used up (the template stays listed, as "claimed").
     """
-    from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
-
     now = now or timezone.now()
     templates = list(live_templates(now=now))
     member = member_for(user) if any(needs_member(t.target) for t in templates) else NOBODY
@@ -103,12 +97,6 @@ def wallet_counts(*, user: Any, now: datetime | None = None) -> dict[str, int]:
     return UserCoupon.objects.filter(user_id=user.pk).aggregate(**aggregates)
 
 
-def usable_coupons_for(*, user: Any, now: datetime | None = None) -> QuerySet[UserCoupon]:
-    """UNUSED coupons inside their validity: what checkout may offer."""
-    now = now or timezone.now()
-    return wallet_for(user=user, status=CouponStatus.UNUSED, now=now).filter(valid_from__lte=now)
-
-
 # Redemption codes -------------------------------------------------------------------------------
 
 
@@ -124,24 +112,5 @@ def code_batches_for_staff(*, template_id: int | None = None) -> QuerySet[Redemp
 
 
 def target_audience_size(*, target: dict[str, Any] | None, now: datetime | None = None) -> int:
-    """How many active customers a template's ``target`` lets in now: one COUNT query. Everybody counts
-    every active customer account; the other audiences count member profiles (as targeting reads them)."""
-    from django.contrib.auth import get_user_model
-
-    from marketing.models import MemberProfile
-
-    now = now or timezone.now()
-    target = target or {"type": "ALL"}
-    kind = target.get("type", "ALL")
-    if kind == "ALL":
-        return get_user_model().objects.filter(is_active=True, is_staff=False).count()
-    profiles = MemberProfile.objects.filter(user__is_active=True, user__is_staff=False)
-    if kind == "NEW_USER" and isinstance(target.get("days"), int):
-        return profiles.filter(registered_at__gte=now - timedelta(days=target["days"])).count()
-    if kind == "MEMBER_LEVELS":
-        return profiles.filter(level__in=target.get("levels") or []).count()
-    if kind == "TAGS":
-        return profiles.filter(tags__name__in=target.get("tags") or []).distinct().count()
-    if kind == "USER_TYPE":
-        return profiles.filter(user_type=target.get("user_type")).count()
-    return 0
+    """How many active customers a template's ``target`` lets in now (the member source counts them)."""
+    return audience_size(target or {"type": "ALL"}, now or timezone.now())

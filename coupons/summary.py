@@ -23,6 +23,7 @@ from django.utils.translation import get_language, gettext, ngettext, pgettext
 from core.choices import Channel
 from coupons.engine import KINDS, RULES, Param, ParamKind
 from coupons.models import UNLIMITED, CouponTemplate, ValidityType
+from coupons.providers import order_facts
 
 SEPARATOR = " · "
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -66,14 +67,8 @@ def _references(coupon_type: str, value: Any, usage_rules: Any) -> tuple[set[str
 
 
 def menu_names(skus: Iterable[str], codes: Iterable[str]) -> MenuNames:
-    from orders.models import Category, Product
-
-    skus, codes = set(skus), set(codes)
     names = MenuNames()
-    if skus:
-        names.dishes = dict(Product.objects.filter(sku__in=skus).values_list("sku", "name"))
-    if codes:
-        names.categories = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+    names.dishes, names.categories = order_facts().menu_names(skus, codes)
     return names
 
 

@@ -1,8 +1,9 @@
 """Scheduled coupon jobs: thin tasks over services (SPEC 9)."""
 
 from core.jobs import scheduled_job
-from coupons.services.expiry import coupons_expire_due, templates_end_due
+from coupons.ledger import coupons_expire_due
 from coupons.services.stats import stats_rollup_recent
+from coupons.services.templates import templates_end_due
 
 
 @scheduled_job("coupons.expire_coupons")

@@ -11,11 +11,12 @@ from typing import Any, TypeGuard
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from core.members import MemberLevel, UserType
 from coupons.engine import DefinitionError, validate_definition
 from coupons.models import UNLIMITED, CouponType, ValidityType
+from coupons.providers import order_facts
 from coupons.reasons import render_problem
 from coupons.sense import sense_errors
-from marketing.models import MemberLevel, UserType
 
 MAX_QUANTITY = 100_000_000
 MAX_PER_USER = 1_000
@@ -94,8 +95,6 @@ def clean_target(target: Any, errors: Errors) -> dict[str, Any]:
 
 
 def _check_menu_references(value: dict[str, Any], rules: list[dict[str, Any]], errors: Errors) -> None:
-    from orders.models import Category, Product
-
     skus: set[str] = set()
     categories: set[str] = set()
     if value.get("gift_item_id"):
@@ -106,8 +105,9 @@ def _check_menu_references(value: dict[str, Any], rules: list[dict[str, Any]], e
         skus.update(params.get("required_item_ids") or [])
         categories.update(params.get("category_ids") or [])
         categories.update(params.get("required_category_ids") or [])
-    missing_skus = skus - set(Product.objects.filter(sku__in=skus).values_list("sku", flat=True))
-    missing_cats = categories - set(Category.objects.filter(code__in=categories).values_list("code", flat=True))
+    facts = order_facts()
+    missing_skus = skus - facts.known_skus(skus)
+    missing_cats = categories - facts.known_categories(categories)
     if value.get("gift_item_id") in missing_skus:
         errors.add("value", _("The gift dish %(sku)s is not on the menu.") % {"sku": value["gift_item_id"]})
         missing_skus.discard(value["gift_item_id"])

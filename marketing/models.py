@@ -6,19 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.choices import Channel
+from core.members import MemberLevel, UserType
 from core.models import TimeStampedModel
-
-
-class MemberLevel(models.TextChoices):
-    NORMAL = "NORMAL", _("Normal")
-    SILVER = "SILVER", _("Silver")
-    GOLD = "GOLD", _("Gold")
-    VIP = "VIP", _("VIP")
-
-
-class UserType(models.TextChoices):
-    CONSUMER = "C", _("Consumer")
-    BUSINESS = "B", _("Business")
 
 
 class MemberTag(models.Model):

@@ -10,7 +10,7 @@ of workers and retried safely.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.jobs import enqueue
 from marketing.models import Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -73,9 +74,19 @@ def notify_coupons_granted(
     return notification
 
 
-def notifications_bulk_create(rows: Iterable[Notification]) -> list[Notification]:
-    """Write many outbox rows at once (bulk grants); the caller schedules sending."""
-    return Notification.objects.bulk_create(list(rows))
+def notify_coupons_issued(
+    *, user_id: int, template_id: int, template_name: str, coupon_ids: Sequence[int]
+) -> Notification:
+    """``notify_coupons_granted`` for coupons of one template known by their ids."""
+    notification = granted_notification(
+        user_id=user_id,
+        count=len(coupon_ids),
+        template_names=[template_name],
+        data={"coupon_ids": list(coupon_ids), "template_ids": [template_id]},
+    )
+    notification.save(force_insert=True)
+    send_after_commit([notification.pk])
+    return notification
 
 
 def send_after_commit(ids: list[int]) -> None:
@@ -84,10 +95,8 @@ def send_after_commit(ids: list[int]) -> None:
 
 def enqueue_send(ids: list[int] | None = None) -> None:
     """Hand sending to a worker; if the broker is unreachable the rows wait for the next sweep."""
-    from marketing.tasks import send_notifications
-
     try:
-        send_notifications.delay(ids)
+        enqueue("marketing.tasks.send_notifications", ids)
     except Exception:  # the outbox keeps the rows; never fail the grant over a broker hiccup
         logger.exception("could not enqueue sending of notifications %s", ids)
 
@@ -112,10 +121,3 @@ def notifications_send(*, ids: Sequence[int] | None = None, limit: int = SEND_BA
             continue
         sent += 1
     return sent
-
-
-@transaction.atomic
-def notifications_mark_read(*, user: Any, ids: Sequence[int]) -> int:
-    return Notification.objects.filter(user_id=user.pk, pk__in=list(ids), read_at__isnull=True).update(
-        read_at=timezone.now()
-    )

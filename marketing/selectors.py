@@ -3,9 +3,11 @@
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from core.members import Member
 from marketing.models import (
     Activity,
     ActivityItem,
@@ -13,6 +15,8 @@ from marketing.models import (
     BulkGrant,
     BulkGrantStatus,
     BulkGrantTarget,
+    MemberProfile,
+    MemberTag,
     Notification,
 )
 from marketing.services.segments import segment_profiles
@@ -42,22 +46,6 @@ def bulk_grants_for_staff(*, status: str | None = None) -> QuerySet[BulkGrant]:
     return qs
 
 
-def bulk_grants_due(*, now: datetime | None = None) -> QuerySet[BulkGrant]:
-    """Approved grants whose time has come: what the scheduled job runs (``bulk_grant_run``)."""
-    now = now or timezone.now()
-    return BulkGrant.objects.filter(status=BulkGrantStatus.APPROVED).filter(
-        Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
-    )
-
-
-def bulk_grants_stalled(
-    *, idle_for: timedelta = timedelta(minutes=15), now: datetime | None = None
-) -> QuerySet[BulkGrant]:
-    """RUNNING grants nobody advanced for a while (their worker died): the scheduled job may resume them."""
-    now = now or timezone.now()
-    return BulkGrant.objects.filter(status=BulkGrantStatus.RUNNING, updated_at__lt=now - idle_for)
-
-
 def segment_size(*, segment: dict[str, Any]) -> int:
     """How many customers a (cleaned) segment holds now: the estimate shown before a grant is submitted."""
     return segment_profiles(segment).count()
@@ -71,3 +59,35 @@ def bulk_grant_audience_size(*, grant: BulkGrant) -> int:
     if grant.target_type == BulkGrantTarget.USER_LIST:
         return grant.recipients.count()
     return segment_size(segment=grant.segment) if grant.segment else 0
+
+
+def member_facts(user: Any) -> Member:
+    """The targeting facts of ``user`` (two small queries; none for a user without a profile); the
+    member source of ``core.members``."""
+    profile = MemberProfile.objects.filter(user_id=user.pk).only("id", "level", "user_type", "registered_at").first()
+    if profile is None:
+        return Member(level=None, tags=frozenset(), user_type=None, registered_at=getattr(user, "date_joined", None))
+    tags = frozenset(profile.tags.values_list("name", flat=True))
+    return Member(level=profile.level, tags=tags, user_type=profile.user_type, registered_at=profile.registered_at)
+
+
+def target_audience_size(target: dict[str, Any], now: datetime) -> int:
+    """How many active customers a template's ``target`` lets in now: one COUNT query. Everybody counts
+    every active customer account; the other audiences count member profiles (as targeting reads them)."""
+    kind = target.get("type", "ALL")
+    if kind == "ALL":
+        return get_user_model().objects.filter(is_active=True, is_staff=False).count()
+    profiles = MemberProfile.objects.filter(user__is_active=True, user__is_staff=False)
+    if kind == "NEW_USER" and isinstance(target.get("days"), int):
+        return profiles.filter(registered_at__gte=now - timedelta(days=target["days"])).count()
+    if kind == "MEMBER_LEVELS":
+        return profiles.filter(level__in=target.get("levels") or []).count()
+    if kind == "TAGS":
+        return profiles.filter(tags__name__in=target.get("tags") or []).distinct().count()
+    if kind == "USER_TYPE":
+        return profiles.filter(user_type=target.get("user_type")).count()
+    return 0
+
+
+def member_tag_names() -> list[str]:
+    return list(MemberTag.objects.order_by("name").values_list("name", flat=True))

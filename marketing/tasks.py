@@ -10,6 +10,16 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from core.jobs import scheduled_job
+from marketing.models import BulkGrant
+from marketing.notifications import notifications_send
+from marketing.services.bulk_grants import bulk_grant_announce, bulk_grant_run, bulk_grants_announce_left_behind
+from marketing.services.schedules import (
+    activities_end_due,
+    birthday_packs_grant,
+    bulk_grants_start_due,
+    expiry_reminders_create,
+)
+from marketing.triggers import fire_now
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +33,6 @@ logger = logging.getLogger(__name__)
 )
 def run_bulk_grant(self, grant_id: int) -> dict[str, int] | None:
     """Run or resume one bulk grant (see ``marketing.services.bulk_grants``)."""
-    from marketing.models import BulkGrant
-    from marketing.services.bulk_grants import bulk_grant_run
-
     grant = BulkGrant.objects.filter(pk=grant_id).first()
     if grant is None:
         return None
@@ -48,16 +55,12 @@ def run_bulk_grant(self, grant_id: int) -> dict[str, int] | None:
 )
 def fire_trigger_task(self, user_id: int, trigger: str, occasion: str) -> int:
     """Fire a gift-pack trigger again after it failed in the request (exactly once per occasion)."""
-    from marketing.triggers import fire_now
-
     return fire_now(user_id=user_id, trigger=trigger, occasion=occasion)
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, retry_backoff_max=settings.CELERY_MAX_COUNTDOWN)
 def announce_bulk_grant(grant_id: int) -> int:
     """Write the messages of a bulk grant's newly granted customers; safe to run twice at once."""
-    from marketing.services.bulk_grants import bulk_grant_announce
-
     return bulk_grant_announce(grant_id=grant_id)
 
 
@@ -65,9 +68,6 @@ def announce_bulk_grant(grant_id: int) -> int:
 def send_notifications(ids: list[int] | None = None) -> int:
     """Send outbox rows (the given ones, or the oldest unsent); safe to run twice at once. The periodic
     run (no ids) first writes the messages of bulk grants whose announcement was left behind."""
-    from marketing.notifications import notifications_send
-    from marketing.services.bulk_grants import bulk_grants_announce_left_behind
-
     if ids is None:
         bulk_grants_announce_left_behind()
     return notifications_send(ids=ids)
@@ -78,27 +78,19 @@ def send_notifications(ids: list[int] | None = None) -> int:
 
 @scheduled_job("marketing.end_activities")
 def end_activities() -> int:
-    from marketing.services.schedules import activities_end_due
-
     return activities_end_due()
 
 
 @scheduled_job("marketing.run_due_bulk_grants")
 def run_due_bulk_grants() -> int:
-    from marketing.services.schedules import bulk_grants_start_due
-
     return bulk_grants_start_due()
 
 
 @scheduled_job("marketing.birthday_packs")
 def birthday_packs() -> int:
-    from marketing.services.schedules import birthday_packs_grant
-
     return birthday_packs_grant()
 
 
 @scheduled_job("marketing.expiry_reminders")
 def expiry_reminders() -> int:
-    from marketing.services.schedules import expiry_reminders_create
-
     return expiry_reminders_create()

@@ -18,19 +18,19 @@ import logging
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from core.jobs import enqueue
 from marketing.models import GiftPackTrigger
+from marketing.services import gift_packs
 
 logger = logging.getLogger(__name__)
 
 
 def fire_now(*, user_id: int, trigger: str, occasion: str) -> int:
     """Fire ``trigger`` for a user now; returns how many packs were newly given."""
-    from marketing.services.gift_packs import fire_trigger
-
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return 0
-    return len(fire_trigger(user=user, trigger=trigger, occasion=occasion))
+    return len(gift_packs.fire_trigger(user=user, trigger=trigger, occasion=occasion))
 
 
 def _fire_safely(user_id: int, trigger: str, occasion: str) -> None:
@@ -39,9 +39,7 @@ def _fire_safely(user_id: int, trigger: str, occasion: str) -> None:
     except Exception:
         logger.exception("%s packs for user %s (%s) failed; retrying in a task", trigger, user_id, occasion)
         try:
-            from marketing.tasks import fire_trigger_task
-
-            fire_trigger_task.delay(user_id, trigger, occasion)
+            enqueue("marketing.tasks.fire_trigger_task", user_id, trigger, occasion)
         except Exception:
             logger.exception("could not enqueue the retry of %s packs for user %s", trigger, user_id)
 

@@ -1,11 +1,14 @@
 from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from coupons.models import CouponStatus, UserCoupon
-from coupons.pricing import HeldCoupon, held_coupons
-from orders.models import Category, Order, OrderCoupon, OrderLine, Product
+from coupons.providers import OrderFacts
+from orders.models import Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
+from orders.pricing import HeldCoupon, held_coupons
 
 
 def active_menu() -> QuerySet[Category]:
@@ -74,3 +77,56 @@ def order_detail(*, pk: int, user: Any | None = None) -> Order | None:
 def order_of(*, user: Any, pk: int) -> Order | None:
     """The customer's order ``pk`` without its details (None when it is not theirs)."""
     return Order.objects.filter(pk=pk, user_id=user.pk).first()
+
+
+def known_skus(skus: Iterable[str]) -> set[str]:
+    return set(Product.objects.filter(sku__in=list(skus)).values_list("sku", flat=True))
+
+
+def known_categories(codes: Iterable[str]) -> set[str]:
+    return set(Category.objects.filter(code__in=list(codes)).values_list("code", flat=True))
+
+
+def coupon_discounts_by_template(start: datetime, end: datetime) -> dict[int, Decimal]:
+    """Template id -> the discount its coupons USED in [start, end) gave to their orders."""
+    rows = (
+        OrderCoupon.objects.filter(
+            coupon__status=CouponStatus.USED, coupon__used_at__gte=start, coupon__used_at__lt=end
+        )
+        .values("coupon__template_id")
+        .annotate(total=Sum("discount"))
+        .order_by()
+    )
+    return {row["coupon__template_id"]: row["total"] for row in rows}
+
+
+def orders_placed_since(cutoff: datetime) -> QuerySet[Order]:
+    return Order.objects.filter(created_at__gte=cutoff).exclude(status=OrderStatus.CANCELLED)
+
+
+def menu_names(skus: Iterable[str], codes: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    skus, codes = set(skus), set(codes)
+    dishes = dict(Product.objects.filter(sku__in=skus).values_list("sku", "name")) if skus else {}
+    categories = dict(Category.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+    return dishes, categories
+
+
+def dish_price(sku: str) -> Decimal | None:
+    return Product.objects.filter(sku=sku).values_list("price", flat=True).first()
+
+
+def menu_pickers() -> tuple[Any, Any, Any, Any]:
+    # Admin's autocomplete view finds the searched model through a relation: OrderLine.product leads
+    # to dishes, Product.category to categories.
+    return Product, Category, OrderLine._meta.get_field("product"), Product._meta.get_field("category")
+
+
+ORDER_FACTS = OrderFacts(
+    known_skus=known_skus,
+    known_categories=known_categories,
+    discounts_by_template=coupon_discounts_by_template,
+    orders_placed_since=orders_placed_since,
+    menu_names=menu_names,
+    dish_price=dish_price,
+    menu_pickers=menu_pickers,
+)

@@ -92,7 +92,7 @@ DJANGO_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "core.admin_site.BackOfficeAdminConfig",
+    "core.admin_apps.BackOfficeAdminConfig",
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
@@ -108,6 +108,7 @@ LOCAL_APPS = [
     "marketing",
     "orders",
     "webhooks",
+    "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -1,8 +1,3 @@
-from django.urls import path
-
-from core.api.auth import RegisterApi, TokenApi
-
-urlpatterns = [
-    path("auth/register", RegisterApi.as_view(), name="auth-register"),
-    path("auth/token", TokenApi.as_view(), name="auth-token"),
-]
+# Shared API routes; the customer account routes (auth/register, auth/token) are marketing's, which
+# owns the member profile a registration creates.
+urlpatterns: list = []

@@ -20,6 +20,7 @@ from django.forms import formset_factory
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.members import MemberLevel, UserType, member_tags
 from coupons.admin_forms.fields import MISSING, form_field, from_json, to_json
 from coupons.engine import KINDS, RULES, DefinitionError, Param, read_definition
 from coupons.models import CouponTemplate, CouponType
@@ -27,7 +28,6 @@ from coupons.reasons import render_problem
 from coupons.sense import sense_warnings
 from coupons.services.templates import EDITABLE_FIELDS
 from coupons.validation import clean_template_fields
-from marketing.models import MemberLevel, MemberTag, UserType
 
 JSON_FIELDS = ("value", "usage_rules", "target")
 MODEL_FIELDS = [name for name in EDITABLE_FIELDS if name not in JSON_FIELDS]
@@ -165,7 +165,7 @@ class TemplateEditorForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         instance = self.instance
         stored_tags = list((instance.target or {}).get("tags") or []) if instance.pk else []
-        names = sorted(set(MemberTag.objects.values_list("name", flat=True)) | set(stored_tags))
+        names = sorted(set(member_tags()) | set(stored_tags))
         self.fields["target_tags"].choices = [(name, name) for name in names]  # type: ignore[attr-defined]
         self.warnings: list[str] = []
         if not instance.pk:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from core.choices import Channel
 from coupons.engine import KINDS, Param, ParamKind
 from coupons.engine.declarations import MAX_MONEY
+from coupons.providers import order_facts
 from coupons.summary import money, zhe
 
 MISSING = object()
@@ -31,11 +32,7 @@ _CENT = Decimal("0.01")
 
 
 def _menu() -> tuple[Any, Any, Any, Any]:
-    from orders.models import Category, OrderLine, Product
-
-    # Admin's autocomplete view finds the searched model through a relation: OrderLine.product leads
-    # to dishes, Product.category to categories.
-    return Product, Category, OrderLine._meta.get_field("product"), Product._meta.get_field("category")
+    return order_facts().menu_pickers()
 
 
 class ZheInput(forms.NumberInput):

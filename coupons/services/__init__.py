@@ -1,7 +1,8 @@
+from coupons.ledger import issue_coupons, issue_now
+
 from .claim import coupon_claim
 from .codes import code_batch_create, code_redeem
 from .grants import coupons_grant_by_staff
-from .issuing import issue_coupons, issue_now
 from .templates import (
     template_approve,
     template_copy,

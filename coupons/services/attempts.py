@@ -17,10 +17,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import redis_link
 from core.db import retry_on_conflict
 from core.models import ThrottleCounter
-from coupons.services import redis_link
-from coupons.services.statements import insert_ignore
+from core.statements import insert_ignore
 
 _RESERVE_LUA = """
 for i, k in ipairs(KEYS) do

@@ -9,17 +9,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import NotFound
-from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
-from coupons.services import gate
-from coupons.services.eligibility import in_target, member_for, needs_member
-from coupons.services.issuing import (
+from coupons.issuable import issuable_now
+from coupons.ledger import gate
+from coupons.ledger.issuing import (
     NotClaimable,
-    issuable_now,
     issue_now,
     not_claimable_error,
     not_eligible_error,
     sold_out_error,
 )
+from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services.eligibility import in_target, member_for, needs_member
 
 # Approved templates read by this process. An approved template's definition never changes (it is
 # copied to change it); its status may, and the stock UPDATE re-checks that on every claim.

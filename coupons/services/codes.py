@@ -17,9 +17,9 @@ from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, NotFound, PermissionDeniedError, TooManyRequests, ValidationFailed
 from coupons.errors import CouponErrorCode
+from coupons.ledger.issuing import issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
 from coupons.services import attempts
-from coupons.services.issuing import issue_coupons, with_fresh_codes
 
 # Crockford base32: no I, L, O, U, so nothing is misread. 16 characters are 80 random bits.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -1,34 +1,14 @@
-"""Who may claim a template (``target``, SPEC 4.4), read against the customer's member profile."""
+"""Who may claim a template (``target``, SPEC 4.4), read against the customer's member facts
+(``core.members``: marketing, which owns the member profile, provides them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from marketing.models import MemberProfile
+from core.members import NOBODY, Member, member_for
 
-
-@dataclass(frozen=True)
-class Member:
-    """What targeting needs to know about a customer."""
-
-    level: str | None
-    tags: frozenset[str]
-    user_type: str | None
-    registered_at: datetime | None
-
-
-NOBODY = Member(level=None, tags=frozenset(), user_type=None, registered_at=None)
-
-
-def member_for(user: Any) -> Member:
-    """The targeting facts of ``user`` (two small queries; none for a user without a profile)."""
-    profile = MemberProfile.objects.filter(user_id=user.pk).only("id", "level", "user_type", "registered_at").first()
-    if profile is None:
-        return Member(level=None, tags=frozenset(), user_type=None, registered_at=getattr(user, "date_joined", None))
-    tags = frozenset(profile.tags.values_list("name", flat=True))
-    return Member(level=profile.level, tags=tags, user_type=profile.user_type, registered_at=profile.registered_at)
+__all__ = ["NOBODY", "Member", "in_target", "member_for", "needs_member"]
 
 
 def needs_member(target: dict[str, Any] | None) -> bool:

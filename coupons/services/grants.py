@@ -13,8 +13,8 @@ from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import Conflict, InvalidTransition, PermissionDeniedError, ValidationFailed
 from coupons.errors import CouponErrorCode
+from coupons.ledger import MAX_ISSUE_QUANTITY, issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
-from coupons.services.issuing import MAX_ISSUE_QUANTITY, issue_coupons, with_fresh_codes
 
 MAX_USERS_PER_GRANT = 1_000
 
@@ -37,7 +37,7 @@ def coupons_grant_by_staff(
     ``granted_by`` and one audit record on the template).
 
     Stock and per-user limits hold as for every source: a user the limit or the stock refuses is
-    skipped and reported, the others are granted. Each granted user gets a notification.
+    skipped and reported, the others are granted. Each granted user is told (``Event.COUPON_ISSUED``).
     """
     if actor is None or not actor.has_perm("coupons.grant_coupontemplate"):
         raise PermissionDeniedError(_("You do not have permission to do this."))
@@ -65,8 +65,6 @@ def coupons_grant_by_staff(
 
 @retry_on_conflict
 def _grant(template: CouponTemplate, user_ids: list[int], actor: Any, quantity: int) -> GrantResult:
-    from marketing.notifications import notify_coupons_granted
-
     result = GrantResult()
     for user_id in user_ids:
         try:
@@ -81,8 +79,7 @@ def _grant(template: CouponTemplate, user_ids: list[int], actor: Any, quantity: 
         except Conflict as exc:
             result.skipped[user_id] = exc.code
             continue
-        result.coupons.extend(issued)
-        notify_coupons_granted(user_id=user_id, coupons=issued)
+        result.coupons.extend(issued)  # COUPON_ISSUED tells the customer (a notification, in this transaction)
     audit_record(
         subject=template,
         actor=actor,

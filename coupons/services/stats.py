@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from coupons.engine import to_money
-from coupons.models import CouponSource, CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.providers import order_facts
 
 ZERO = Decimal("0.00")
 
@@ -33,8 +34,6 @@ def business_today() -> date:
 
 def stats_rollup_day(*, day: date) -> int:
     """Recompute every template's numbers for one business day; idempotent (an upsert of totals)."""
-    from orders.models import OrderCoupon
-
     start, end = business_day_bounds(day)
     rows: dict[int, dict[str, Any]] = {}
 
@@ -71,15 +70,8 @@ def stats_rollup_day(*, day: date) -> int:
         .order_by()
     ):
         put(row["template_id"], "revoked", row["n"])
-    for row in (
-        OrderCoupon.objects.filter(
-            coupon__status=CouponStatus.USED, coupon__used_at__gte=start, coupon__used_at__lt=end
-        )
-        .values("coupon__template_id")
-        .annotate(total=Sum("discount"))
-        .order_by()
-    ):
-        put(row["coupon__template_id"], "discount", to_money(row["total"] or ZERO))
+    for template_id, total in order_facts().discounts_by_template(start, end).items():
+        put(template_id, "discount", to_money(total or ZERO))
 
     existing = set(TemplateDailyStats.objects.filter(day=day).values_list("template_id", flat=True))
     for template_id in existing - set(rows):
@@ -143,19 +135,4 @@ def template_stats(*, template: CouponTemplate, days: int = 30) -> dict[str, Any
             "redemption_rate": round(template.used_count / issued, 4) if issued else 0.0,
         },
         "daily": daily,
-    }
-
-
-def source_stats(*, source: CouponSource, ref: str) -> dict[str, Any]:
-    """Coupons handed out by one activity or bulk grant, by status (uses the (source, source_ref) index)."""
-    counts = {status: 0 for status in CouponStatus.values}
-    for row in (
-        UserCoupon.objects.filter(source=source, source_ref=ref).values("status").annotate(n=Count("id")).order_by()
-    ):
-        counts[row["status"]] = row["n"]
-    issued = sum(counts.values())
-    return {
-        "issued": issued,
-        **{status.lower(): n for status, n in counts.items()},
-        "redemption_rate": round(counts[CouponStatus.USED] / issued, 4) if issued else 0.0,
     }

@@ -4,31 +4,48 @@ One transition map; every move locks the row, checks the actor, writes the audit
 transaction and leaves side effects for after commit. Admin and the staff API call these functions.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
-from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.errors import InvalidTransition, ValidationFailed
+from core.events import Event, emit
+from core.review import Move, Workflow, rejection_remark, require_perm
 from coupons.errors import CouponErrorCode
-from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.ledger import coupons_revoke_unused, gate
+from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summary_in_languages
+from coupons.validation import clean_template_fields
 
 S = TemplateStatus
 
 # action -> (states it may start from, state it ends in, permission it needs)
-TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
-    "submit": (frozenset({S.DRAFT, S.REJECTED}), S.PENDING_REVIEW, "coupons.submit_coupontemplate"),
-    "approve": (frozenset({S.PENDING_REVIEW}), S.APPROVED, "coupons.review_coupontemplate"),
-    "reject": (frozenset({S.PENDING_REVIEW}), S.REJECTED, "coupons.review_coupontemplate"),
-    "stop": (frozenset({S.APPROVED}), S.STOPPED, "coupons.stop_coupontemplate"),
+TRANSITIONS: dict[str, Move] = {
+    "submit": Move(frozenset({S.DRAFT, S.REJECTED}), S.PENDING_REVIEW, "coupons.submit_coupontemplate"),
+    "approve": Move(frozenset({S.PENDING_REVIEW}), S.APPROVED, "coupons.review_coupontemplate"),
+    "reject": Move(frozenset({S.PENDING_REVIEW}), S.REJECTED, "coupons.review_coupontemplate"),
+    "stop": Move(frozenset({S.APPROVED}), S.STOPPED, "coupons.stop_coupontemplate"),
     # Taken by the scheduled job when the claim window is over; no person acts.
-    "end": (frozenset({S.APPROVED}), S.ENDED, None),
+    "end": Move(frozenset({S.APPROVED}), S.ENDED, None),
 }
+
+WORKFLOW = Workflow(
+    model=CouponTemplate,
+    moves=TRANSITIONS,
+    refusal=gettext_lazy("Cannot %(action)s a template that is %(status)s."),
+    self_review=gettext_lazy("The creator of a template cannot review it."),
+    stamps_review_time=True,
+    audit_data=lambda template, action: (
+        # What was submitted and approved, as staff read it then (the summary in the trail).
+        {"summary": summary_in_languages(template)} if action in ("submit", "approve") else None
+    ),
+)
 
 # Fields staff may set on a draft; everything else is owned by the workflow and the counters.
 EDITABLE_FIELDS = (
@@ -55,69 +72,18 @@ EDITABLE_FIELDS = (
 
 def can_transition(template: CouponTemplate, action: str, actor: Any) -> bool:
     """Whether ``actor`` may press ``action`` now (used to show only the buttons that work)."""
-    sources, _target, perm = TRANSITIONS[action]
-    if template.status not in sources:
-        return False
-    if perm is not None and not actor.has_perm(perm):
-        return False
-    return not (action in ("approve", "reject") and template.created_by_id == actor.pk)
+    return WORKFLOW.can(template, action, actor)
 
 
 def can_edit(template: CouponTemplate, actor: Any) -> bool:
     return template.is_editable and actor.has_perm("coupons.change_coupontemplate")
 
 
-def _require_perm(actor: Any, perm: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDeniedError(_("You do not have permission to do this."))
-
-
-def _begin(template: CouponTemplate, action: str, actor: Any) -> CouponTemplate:
-    """Check the actor, lock the row and check the move is allowed from its current state."""
-    sources, _target, perm = TRANSITIONS[action]
-    if perm is not None:
-        _require_perm(actor, perm)
-    locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
-    if locked.status not in sources:
-        raise InvalidTransition(
-            _("Cannot %(action)s a template that is %(status)s.")
-            % {"action": action_label(action), "status": locked.get_status_display()},
-            code=CouponErrorCode.INVALID_STATE,
-            details={"status": locked.status, "action": action},
-        )
-    if action in ("approve", "reject") and locked.created_by_id == actor.pk:
-        raise PermissionDeniedError(_("The creator of a template cannot review it."), code=CouponErrorCode.SELF_REVIEW)
-    return locked
-
-
-def _finish(
-    locked: CouponTemplate, action: str, actor: Any, remark: str = "", data: dict[str, Any] | None = None
-) -> CouponTemplate:
-    from_status, target = locked.status, TRANSITIONS[action][1]
-    locked.status = target
-    fields = ["status", "updated_at"]
-    if action in ("approve", "reject"):
-        locked.reviewed_by = actor
-        locked.reviewed_at = timezone.now()
-        locked.review_remark = remark
-        fields += ["reviewed_by", "reviewed_at", "review_remark"]
-    locked.save(update_fields=fields)
-    if action in ("submit", "approve"):
-        # What was submitted and approved, as staff read it then (SPEC 12: the summary in the trail).
-        data = {**(data or {}), "summary": summary_in_languages(locked)}
-    audit_record(
-        subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark, data=data
-    )
-    return locked
-
-
 def _transition(template: CouponTemplate, action: str, actor: Any, remark: str = "") -> CouponTemplate:
-    return _finish(_begin(template, action, actor), action, actor, remark)
+    return WORKFLOW.move(template, action, actor, remark)
 
 
 def _validated(data: dict[str, Any], instance: CouponTemplate | None = None) -> dict[str, Any]:
-    from coupons.validation import clean_template_fields
-
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(
@@ -131,7 +97,7 @@ def _validated(data: dict[str, Any], instance: CouponTemplate | None = None) -> 
 
 @transaction.atomic
 def template_create(*, actor: Any, data: dict[str, Any]) -> CouponTemplate:
-    _require_perm(actor, "coupons.add_coupontemplate")
+    require_perm(actor, "coupons.add_coupontemplate")
     cleaned = _validated(data)
     template = CouponTemplate.objects.create(**cleaned, status=S.DRAFT, created_by=actor)
     audit_record(subject=template, actor=actor, action="create", to_status=S.DRAFT)
@@ -141,7 +107,7 @@ def template_create(*, actor: Any, data: dict[str, Any]) -> CouponTemplate:
 @transaction.atomic
 def template_update(*, template: CouponTemplate, actor: Any, data: dict[str, Any]) -> CouponTemplate:
     """Edit a draft or a rejected template. Approved templates are immutable: copy them instead."""
-    _require_perm(actor, "coupons.change_coupontemplate")
+    require_perm(actor, "coupons.change_coupontemplate")
     locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
     if not locked.is_editable:
         raise InvalidTransition(
@@ -173,21 +139,15 @@ def template_submit(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
 @transaction.atomic
 def template_approve(*, template: CouponTemplate, actor: Any, remark: str = "") -> CouponTemplate:
     approved = _transition(template, "approve", actor, remark)
-    from coupons.signals import template_approved
-
-    transaction.on_commit(lambda: template_approved.send(sender=CouponTemplate, template=approved))
+    emit(Event.TEMPLATE_APPROVED, template_id=approved.pk)
+    # The approved template opens its admission gate entry.
+    transaction.on_commit(lambda: gate.load(approved))
     return approved
 
 
 @transaction.atomic
 def template_reject(*, template: CouponTemplate, actor: Any, remark: str) -> CouponTemplate:
-    if not (remark or "").strip():
-        raise ValidationFailed(
-            _("A rejection needs a remark."),
-            code=CouponErrorCode.REMARK_REQUIRED,
-            details={"remark": [_("A rejection needs a remark.")]},
-        )
-    return _transition(template, "reject", actor, remark.strip())
+    return _transition(template, "reject", actor, rejection_remark(remark))
 
 
 @retry_on_conflict
@@ -196,19 +156,14 @@ def template_stop(
 ) -> CouponTemplate:
     """Stop issuing (止损). With ``revoke_unused`` every UNUSED coupon becomes REVOKED at once;
     LOCKED coupons finish their orders."""
-    locked = _begin(template, "stop", actor)
+    locked = WORKFLOW.begin(template, "stop", actor)
     revoked = 0
     if revoke_unused:
-        revoked = UserCoupon.objects.filter(template=locked, status=CouponStatus.UNUSED).update(
-            status=CouponStatus.REVOKED, updated_at=timezone.now()
-        )
-        locked.revoked_count += revoked
-        locked.unused_revoked = True
-        locked.save(update_fields=["revoked_count", "unused_revoked"])
-    stopped = _finish(locked, "stop", actor, remark, {"revoke_unused": bool(revoke_unused), "revoked": revoked})
-    from coupons.signals import template_stopped
-
-    transaction.on_commit(lambda: template_stopped.send(sender=CouponTemplate, template=stopped))
+        revoked = coupons_revoke_unused(template=locked, now=timezone.now())
+    stopped = WORKFLOW.finish(
+        locked, "stop", actor, remark, data={"revoke_unused": bool(revoke_unused), "revoked": revoked}
+    )
+    transaction.on_commit(lambda: gate.close(stopped.pk))
     return stopped
 
 
@@ -220,9 +175,23 @@ def template_end(*, template: CouponTemplate) -> CouponTemplate:
 @transaction.atomic
 def template_copy(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
     """Copy any template into a new draft (the way to change an approved one)."""
-    _require_perm(actor, "coupons.add_coupontemplate")
+    require_perm(actor, "coupons.add_coupontemplate")
     fields = {name: getattr(template, name) for name in EDITABLE_FIELDS}
     fields["name"] = (_("%(name)s (copy)") % {"name": template.name})[:100]
     copy = CouponTemplate.objects.create(**fields, status=S.DRAFT, created_by=actor, copied_from=template)
     audit_record(subject=copy, actor=actor, action="copy", to_status=S.DRAFT, data={"copied_from": template.pk})
     return copy
+
+
+def templates_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """APPROVED templates whose claim window is over become ENDED (one audited transition each)."""
+    now = now or timezone.now()
+    ended = 0
+    due = CouponTemplate.objects.filter(status=S.APPROVED, issue_end_time__lte=now).order_by("id")
+    for template in due[:limit]:
+        try:
+            template_end(template=template)
+        except InvalidTransition:
+            continue  # another run (or a person) moved it first
+        ended += 1
+    return ended

@@ -2,8 +2,11 @@ from django.urls import path
 
 from marketing.api import customer
 from marketing.api import staff_bulk_grants as bulk
+from marketing.api.auth import RegisterApi, TokenApi
 
 urlpatterns = [
+    path("auth/register", RegisterApi.as_view(), name="auth-register"),
+    path("auth/token", TokenApi.as_view(), name="auth-token"),
     path("activities/", customer.ActivityListApi.as_view(), name="activities"),
     path("activities/<int:pk>/claim", customer.ActivityClaimApi.as_view(), name="activity-claim"),
     path("me/notifications/", customer.NotificationListApi.as_view(), name="notifications"),

@@ -7,61 +7,52 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core.actions import action_label
-from core.audit import audit_record
 from core.db import retry_on_conflict
-from core.errors import Conflict, InvalidTransition, NotFound, PermissionDeniedError
+from core.errors import Conflict, InvalidTransition, NotFound
+from core.review import Move, Workflow
+from core.statements import insert_ignore, quote
 from coupons.errors import CouponErrorCode
-from coupons.models import CouponSource, TemplateStatus, UserCoupon
-from coupons.services import gate
-from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
-from coupons.services.issuing import (
+from coupons.ledger import (
     LimitReached,
+    gate,
     issue_coupons,
     not_claimable_error,
     not_eligible_error,
     sold_out_error,
     with_fresh_codes,
 )
-from coupons.services.statements import insert_ignore, quote
+from coupons.models import CouponSource, TemplateStatus, UserCoupon
+from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
 from marketing.models import Activity, ActivityItem, ActivityParticipation, ActivityStatus
 
 S = ActivityStatus
 
 # action -> (states it may start from, state it ends in, permission it needs)
-TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
-    "publish": (frozenset({S.DRAFT}), S.PUBLISHED, "marketing.publish_activity"),
-    "cancel": (frozenset({S.DRAFT, S.PUBLISHED}), S.CANCELLED, "marketing.publish_activity"),
+TRANSITIONS: dict[str, Move] = {
+    "publish": Move(frozenset({S.DRAFT}), S.PUBLISHED, "marketing.publish_activity"),
+    "cancel": Move(frozenset({S.DRAFT, S.PUBLISHED}), S.CANCELLED, "marketing.publish_activity"),
     # Taken by the scheduled job once end_time has passed; no person acts.
-    "end": (frozenset({S.PUBLISHED}), S.ENDED, None),
+    "end": Move(frozenset({S.PUBLISHED}), S.ENDED, None),
 }
+
+WORKFLOW = Workflow(
+    model=Activity,
+    moves=TRANSITIONS,
+    refusal=gettext_lazy("Cannot %(action)s an activity that is %(status)s."),
+)
 
 
 def can_transition(activity: Activity, action: str, actor: Any) -> bool:
-    sources, _target, perm = TRANSITIONS[action]
-    return activity.status in sources and (perm is None or actor.has_perm(perm))
+    return WORKFLOW.can(activity, action, actor)
 
 
 def _transition(activity: Activity, action: str, actor: Any, remark: str = "") -> Activity:
-    sources, target, perm = TRANSITIONS[action]
-    if perm is not None and (actor is None or not actor.has_perm(perm)):
-        raise PermissionDeniedError(_("You do not have permission to do this."))
-    locked = Activity.objects.select_for_update().get(pk=activity.pk)
-    if locked.status not in sources:
-        raise InvalidTransition(
-            _("Cannot %(action)s an activity that is %(status)s.")
-            % {"action": action_label(action), "status": locked.get_status_display()},
-            code=CouponErrorCode.INVALID_STATE,
-            details={"status": locked.status, "action": action},
-        )
+    locked = WORKFLOW.begin(activity, action, actor)
     if action == "publish":
         _check_publishable(locked)
-    from_status = locked.status
-    locked.status = target
-    locked.save(update_fields=["status", "updated_at"])
-    audit_record(subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark)
-    return locked
+    return WORKFLOW.finish(locked, action, actor, remark)
 
 
 def _check_publishable(activity: Activity) -> None:

@@ -9,22 +9,19 @@ Exactly once per (grant, user), whatever happens to the worker:
    grant is created; a segment is read from the member profiles as the run goes, as it stood when the
    run started (its time and its last user id are kept on the grant).
 2. Each chunk is one transaction. It locks the grant's row (chunks of one grant take turns, so two
-   workers share a run without overlapping), reads the next users after the grant's progress, locks
-   the template row, takes stock and quotas, inserts the coupons, records each user's outcome (the
-   recipient row, unique per (grant, user)), and moves the progress and the counters. A killed worker
-   loses only its uncommitted chunk; a committed chunk is never handled again.
+   workers share a run without overlapping), reads the next users after the grant's progress, has
+   ``coupons.ledger.issue_many`` lock the template row, take stock and quotas and insert the coupons,
+   records each user's outcome (the recipient row, unique per (grant, user)), and moves the progress
+   and the counters. A killed worker loses only its uncommitted chunk; a committed chunk is never
+   handled again.
 3. The customers' "you received a coupon" messages are written after each chunk commits
    (``bulk_grant_announce``), from the GRANTED recipients, exactly once per (grant, user).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,38 +29,24 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core.actions import action_label
 from core.audit import audit_record
 from core.db import retry_on_conflict
-from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.errors import InvalidTransition, ValidationFailed
+from core.events import Event, emit
+from core.jobs import enqueue
+from core.review import Move, Workflow, rejection_remark, require_perm
+from core.statements import insert_rows, insert_rows_ignoring_duplicates
+from core.userlists import parse_user_list as parse_user_list  # re-exported for the API and admin
+from core.userlists import resolve_users
 from coupons.errors import CouponErrorCode
-from coupons.models import (
-    UNLIMITED,
-    ClaimQuota,
-    CouponSource,
-    CouponStatus,
-    CouponTemplate,
-    CouponType,
-    TemplateStatus,
-    UserCoupon,
-)
-from coupons.services import gate
-from coupons.services.issuing import (
-    CODE_ATTEMPTS,
-    COUPON_COLUMNS,
-    code_maker,
-    is_code_collision,
-    issuable_now,
-    random_amount,
-    validity_for,
-    with_fresh_codes,
-)
-from coupons.services.statements import insert_rows, insert_rows_ignoring_duplicates
+from coupons.ledger import issue_many, with_fresh_codes
+from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
 from marketing.models import (
     BulkGrant,
     BulkGrantRecipient,
@@ -74,6 +57,7 @@ from marketing.models import (
     RecipientStatus,
 )
 from marketing.notifications import enqueue_send, granted_notification
+from marketing.services.gift_packs import pack_grant_in_transaction
 from marketing.services.segments import clean_segment, segment_profiles
 
 logger = logging.getLogger(__name__)
@@ -83,76 +67,26 @@ MAX_LIST_USERS = 1_000_000
 _RESOLVE_BATCH = 5_000
 
 # action -> (states it may start from, state it ends in, permission it needs)
-TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
-    "submit": (frozenset({S.DRAFT}), S.PENDING_REVIEW, "marketing.submit_bulkgrant"),
-    "approve": (frozenset({S.PENDING_REVIEW}), S.APPROVED, "marketing.review_bulkgrant"),
-    "reject": (frozenset({S.PENDING_REVIEW}), S.DRAFT, "marketing.review_bulkgrant"),
-    "cancel": (
+TRANSITIONS: dict[str, Move] = {
+    "submit": Move(frozenset({S.DRAFT}), S.PENDING_REVIEW, "marketing.submit_bulkgrant"),
+    "approve": Move(frozenset({S.PENDING_REVIEW}), S.APPROVED, "marketing.review_bulkgrant"),
+    "reject": Move(frozenset({S.PENDING_REVIEW}), S.DRAFT, "marketing.review_bulkgrant"),
+    "cancel": Move(
         frozenset({S.DRAFT, S.PENDING_REVIEW, S.APPROVED, S.RUNNING}),
         S.CANCELLED,
         "marketing.change_bulkgrant",
     ),
 }
 
+WORKFLOW = Workflow(
+    model=BulkGrant,
+    moves=TRANSITIONS,
+    refusal=gettext_lazy("Cannot %(action)s a bulk grant that is %(status)s."),
+    self_review=gettext_lazy("The creator of a bulk grant cannot review it."),
+)
+
 
 # Input ------------------------------------------------------------------------------------------
-
-
-def parse_user_list(raw: str | bytes) -> list[str]:
-    """User ids or usernames from an uploaded CSV (any column layout; a header row is ignored when
-    it names ``user_id``/``username``) or pasted text.
-
-    Any line ending (LF, CRLF, a bare CR); UTF-8, else GB 18030 (a spreadsheet saved in
-    Chinese Windows). What is not text (an image, a UTF-16 file, NUL bytes) raises ``ValidationError``.
-    """
-    not_text = ValidationError(
-        _("The list of customers must be a text or CSV file (UTF-8) of user ids or usernames."), code="not_text"
-    )
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = raw.decode("gb18030")
-            except UnicodeDecodeError:
-                raise not_text from None
-    else:
-        text = raw.removeprefix("\ufeff")
-    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
-        raise not_text
-    tokens: list[str] = []
-    try:
-        # newline="": the csv module itself reads \n, \r\n and a bare \r as line ends.
-        for row in csv.reader(io.StringIO(text, newline="")):
-            for cell in row:
-                for token in re.split(r"[\s;]+", cell.strip()):
-                    if token and token.lower() not in ("user_id", "username", "id", "user"):
-                        tokens.append(token)
-    except csv.Error:
-        raise ValidationError(
-            _("The list of customers could not be read as CSV (a field is too long or a quote is not closed)."),
-            code="bad_csv",
-        ) from None
-    return list(dict.fromkeys(tokens))
-
-
-def resolve_users(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
-    """(user ids found, identifiers matching no user). Digits match an id or a username."""
-    user_model = get_user_model()
-    tokens = list(dict.fromkeys(str(t).strip() for t in identifiers if str(t).strip()))
-    found: set[int] = set()
-    matched: set[str] = set()
-    for start in range(0, len(tokens), _RESOLVE_BATCH):
-        batch = tokens[start : start + _RESOLVE_BATCH]
-        digits = [int(t) for t in batch if t.isdigit() and len(t) < 19]
-        for pk in user_model.objects.filter(pk__in=digits).values_list("pk", flat=True):
-            found.add(pk)
-            matched.add(str(pk))
-        for pk, username in user_model.objects.filter(username__in=batch).values_list("pk", "username"):
-            found.add(pk)
-            matched.add(username)
-    unknown = [t for t in tokens if t not in matched and not (t.isdigit() and str(int(t)) in matched)]
-    return sorted(found), unknown
 
 
 def _clean(
@@ -191,11 +125,6 @@ def _clean(
         "gift_pack": gift_pack,
         "scheduled_at": scheduled_at,
     }
-
-
-def _require(actor: Any, perm: str) -> None:
-    if actor is None or not actor.has_perm(perm):
-        raise PermissionDeniedError(_("You do not have permission to do this."))
 
 
 def _store_list(grant: BulkGrant, identifiers: list[str]) -> None:
@@ -242,7 +171,7 @@ def bulk_grant_create(
 ) -> BulkGrant:
     """A draft bulk grant. ``users`` (ids or usernames) is the list of a USER_LIST grant, stored as
     its recipients at once; a SEGMENT is evaluated when the grant runs."""
-    _require(actor, "marketing.add_bulkgrant")
+    require_perm(actor, "marketing.add_bulkgrant")
     data = _clean(
         name=name,
         target_type=target_type,
@@ -274,7 +203,7 @@ def bulk_grant_update(
     scheduled_at: datetime | None = None,
 ) -> BulkGrant:
     """Edit a draft (a new list replaces the old one)."""
-    _require(actor, "marketing.change_bulkgrant")
+    require_perm(actor, "marketing.change_bulkgrant")
     locked = BulkGrant.objects.select_for_update().get(pk=grant.pk)
     if locked.status != S.DRAFT:
         raise InvalidTransition(
@@ -304,40 +233,15 @@ def bulk_grant_update(
 
 
 def can_transition(grant: BulkGrant, action: str, actor: Any) -> bool:
-    sources, _target, perm = TRANSITIONS[action]
-    if grant.status not in sources or not actor.has_perm(perm):
-        return False
-    return not (action in ("approve", "reject") and grant.created_by_id == actor.pk)
+    return WORKFLOW.can(grant, action, actor)
 
 
 def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "") -> BulkGrant:
-    sources, target, perm = TRANSITIONS[action]
-    _require(actor, perm)
-    locked = BulkGrant.objects.select_for_update().get(pk=grant.pk)
-    if locked.status not in sources:
-        raise InvalidTransition(
-            _("Cannot %(action)s a bulk grant that is %(status)s.")
-            % {"action": action_label(action), "status": locked.get_status_display()},
-            code=CouponErrorCode.INVALID_STATE,
-            details={"status": locked.status, "action": action},
-        )
-    if action in ("approve", "reject") and locked.created_by_id == actor.pk:
-        raise PermissionDeniedError(
-            _("The creator of a bulk grant cannot review it."), code=CouponErrorCode.SELF_REVIEW
-        )
-    from_status = locked.status
-    locked.status = target
-    fields = ["status", "updated_at"]
-    if action in ("approve", "reject"):
-        locked.reviewed_by = actor
-        locked.review_remark = remark
-        fields += ["reviewed_by", "review_remark"]
+    locked = WORKFLOW.begin(grant, action, actor)
     if action == "cancel":
         locked.finished_at = timezone.now()
-        fields.append("finished_at")
-    locked.save(update_fields=fields)
-    audit_record(subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark)
-    return locked
+        return WORKFLOW.finish(locked, action, actor, remark, fields=["finished_at"])
+    return WORKFLOW.finish(locked, action, actor, remark)
 
 
 @transaction.atomic
@@ -360,13 +264,7 @@ def bulk_grant_approve(*, grant: BulkGrant, actor: Any, remark: str = "") -> Bul
 
 @transaction.atomic
 def bulk_grant_reject(*, grant: BulkGrant, actor: Any, remark: str) -> BulkGrant:
-    if not (remark or "").strip():
-        raise ValidationFailed(
-            _("A rejection needs a remark."),
-            code=CouponErrorCode.REMARK_REQUIRED,
-            details={"remark": [_("A rejection needs a remark.")]},
-        )
-    return _transition(grant, "reject", actor, remark.strip())
+    return _transition(grant, "reject", actor, rejection_remark(remark))
 
 
 @transaction.atomic
@@ -376,10 +274,8 @@ def bulk_grant_cancel(*, grant: BulkGrant, actor: Any, remark: str = "") -> Bulk
 
 
 def _enqueue_run(grant_id: int) -> None:
-    from marketing.tasks import run_bulk_grant
-
     try:
-        run_bulk_grant.delay(grant_id)
+        enqueue("marketing.tasks.run_bulk_grant", grant_id)
     except Exception:  # the scheduled job picks up approved grants that are due
         logger.exception("could not enqueue bulk grant %s", grant_id)
 
@@ -479,6 +375,7 @@ def _finish(grant_id: int) -> None:
         # A segment member who left it during the run (an order placed, a level changed) was not handled.
         locked.targeted = locked.granted + locked.skipped_limit + locked.skipped_stock + locked.failed
         locked.save(update_fields=["status", "finished_at", "targeted", "updated_at"])
+        emit(Event.BULK_GRANT_DONE, bulk_grant_id=locked.pk, status=locked.status, granted=locked.granted)
         audit_record(
             subject=locked,
             actor=None,
@@ -552,127 +449,23 @@ def _chunk(grant_id: int, chunk_size: int) -> int | None:
 
 
 def _grant_template_chunk(grant: BulkGrant, user_ids: list[int], now: datetime) -> _Outcome:
-    # Lock order as for a claim: the template row first, then the quota rows.
     assert grant.template_id is not None
-    template = CouponTemplate.objects.select_for_update().get(pk=grant.template_id)
-    reason = issuable_now(template, now)
-    if reason is not None:
+    issued = issue_many(
+        template_id=grant.template_id,
+        user_ids=user_ids,
+        source=CouponSource.BULK_GRANT,
+        source_ref=str(grant.pk),
+        now=now,
+    )
+    if issued.refused is not None:
         BulkGrant.objects.filter(pk=grant.pk).update(
-            last_error=_("The template stopped issuing (%(reason)s).") % {"reason": reason}
+            last_error=_("The template stopped issuing (%(reason)s).") % {"reason": issued.refused}
         )
         return _Outcome([], [], [], user_ids)
-    limit = template.per_user_limit
-    eligible = user_ids
-    held: dict[int, int] = {}
-    if limit:
-        held = dict(
-            ClaimQuota.objects.filter(template=template, user_id__in=user_ids)
-            .select_for_update()
-            .values_list("user_id", "claimed")
-        )
-        eligible = [uid for uid in user_ids if held.get(uid, 0) + 1 <= limit]
-    if template.total_quantity == UNLIMITED:
-        taken = eligible
-    else:
-        taken = eligible[: max(0, template.total_quantity - template.issued_quantity)]
-    eligible_set = set(eligible)
-    outcome = _Outcome(
-        granted=taken,
-        skipped_limit=[uid for uid in user_ids if uid not in eligible_set],
-        skipped_stock=eligible[len(taken) :],
-        failed=[],
-    )
-    if not taken:
-        return outcome
-    CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=F("issued_quantity") + len(taken))
-    issued = template.issued_quantity + len(taken)
-    if limit:
-        insert_rows(
-            ClaimQuota,
-            ["user_id"],
-            [(uid,) for uid in taken if uid not in held],
-            shared={"template_id": template.pk, "claimed": 1},
-        )
-        again = [uid for uid in taken if uid in held]
-        if again:
-            ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
-    _insert_coupons(template, taken, grant, now)
-    if gate.enabled():
-        transaction.on_commit(lambda: gate.record_issued(template.pk, issued))
-    return outcome
-
-
-def _insert_coupons(template: CouponTemplate, user_ids: list[int], grant: BulkGrant, now: datetime) -> None:
-    """One coupon per user. A code that collides with an existing one (8 random digits per product
-    line, type and day) undoes only this INSERT (a savepoint); the taken codes are replaced and the
-    INSERT runs again."""
-    adapt = connection.ops.adapt_datetimefield_value
-    valid_from, expires_at = validity_for(template, now)
-    random_cash = template.type == CouponType.RANDOM_CASH
-    columns = ["code", "user_id", *(["amount"] if random_cash else [])]
-    shared = {
-        "template_id": template.pk,
-        "status": CouponStatus.UNUSED,
-        **({} if random_cash else {"amount": None}),
-        "acquired_at": adapt(now),
-        "valid_from": adapt(valid_from),
-        "expires_at": adapt(expires_at),
-        "source": CouponSource.BULK_GRANT,
-        "source_ref": str(grant.pk),
-        "order_id": None,
-        "used_at": None,
-        "granted_by_id": None,
-        "updated_at": adapt(now),
-    }
-    assert set(columns) | set(shared) == set(COUPON_COLUMNS)
-    new_code = code_maker(template, now)
-    codes: list[str] = []
-    seen: set[str] = set()
-    for _uid in user_ids:  # unique within the chunk
-        code = new_code()
-        while code in seen:
-            code = new_code()
-        seen.add(code)
-        codes.append(code)
-    # At thousands of codes a day the 8 random digits collide now and then: look first (one indexed
-    # read), so the INSERT rarely has to run twice.
-    _replace_taken(codes, seen, new_code)
-    for attempt in range(1, CODE_ATTEMPTS + 1):
-        if random_cash:
-            rows: list[tuple[Any, ...]] = [
-                (code, uid, str(random_amount(template.value))) for code, uid in zip(codes, user_ids, strict=True)
-            ]
-        else:
-            rows = list(zip(codes, user_ids, strict=True))
-        try:
-            with transaction.atomic():
-                insert_rows(UserCoupon, columns, rows, shared=shared)
-                return
-        except IntegrityError as exc:
-            if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
-                raise
-        seen = set(codes)
-        _replace_taken(codes, seen, new_code)
-    raise AssertionError("unreachable")
-
-
-def _replace_taken(codes: list[str], seen: set[str], new_code: Callable[[], str]) -> None:
-    """Give a fresh code to every code in ``codes`` that a coupon already has."""
-    while True:
-        taken = set(UserCoupon.objects.filter(code__in=codes).values_list("code", flat=True))
-        if not taken:
-            return
-        for index, code in enumerate(codes):
-            if code in taken:
-                while code in taken or code in seen:
-                    code = new_code()
-                seen.add(code)
-                codes[index] = code
+    return _Outcome(issued.granted, issued.skipped_limit, issued.skipped_stock, [])
 
 
 def _grant_pack_chunk(grant: BulkGrant, user_ids: list[int]) -> _Outcome:
-    from marketing.services.gift_packs import pack_grant_in_transaction
-
     assert grant.gift_pack is not None
     outcome = _Outcome([], [], [], [])
     for uid in user_ids:
@@ -701,10 +494,8 @@ ANNOUNCE_BATCH = 1_000
 
 
 def enqueue_announce(grant_id: int) -> None:
-    from marketing.tasks import announce_bulk_grant
-
     try:
-        announce_bulk_grant.delay(grant_id)
+        enqueue("marketing.tasks.announce_bulk_grant", grant_id)
     except Exception:  # the outbox job announces what is left behind
         logger.exception("could not enqueue the announcement of bulk grant %s", grant_id)
 

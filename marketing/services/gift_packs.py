@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from core.db import retry_on_conflict
 from core.errors import Conflict
+from coupons.ledger import issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, UserCoupon
-from coupons.services.issuing import with_fresh_codes
 from marketing.models import GiftPack, GiftPackGrant, GiftPackItem
+from marketing.notifications import notify_coupons_granted
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ def pack_grant_in_transaction(
     if skipped:
         logger.info("gift pack %s to user %s (%s): skipped %s", pack.pk, user_id, occasion, skipped)
     if notify and coupons:
-        from marketing.notifications import notify_coupons_granted
-
         notify_coupons_granted(
             user_id=user_id,
             coupons=coupons,
@@ -88,8 +87,6 @@ def _lock_order(item: GiftPackItem) -> tuple[int, int]:
 
 
 def _issue_item(item: GiftPackItem, user_id: int, pack: GiftPack, now: Any) -> list[UserCoupon]:
-    from coupons.services.issuing import issue_coupons
-
     return issue_coupons(
         template=item.template,
         user_id=user_id,

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from core.audit import audit_record
 from marketing.models import MemberLevel, MemberProfile
+from marketing.triggers import on_member_level_up
 
 LEVEL_ORDER = [MemberLevel.NORMAL, MemberLevel.SILVER, MemberLevel.GOLD, MemberLevel.VIP]
 
@@ -29,7 +30,5 @@ def member_profile_update(*, profile: MemberProfile, actor: Any, data: dict[str,
         data={"fields": sorted(data) + (["tags"] if tags is not None else [])},
     )
     if LEVEL_ORDER.index(MemberLevel(locked.level)) > LEVEL_ORDER.index(MemberLevel(old_level)):
-        from marketing.triggers import on_member_level_up
-
         on_member_level_up(locked.user_id, locked.level)
     return locked

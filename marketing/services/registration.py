@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from core.choices import Channel
 from core.errors import ValidationFailed
 from marketing.models import MemberProfile
+from marketing.triggers import on_customer_registered
 
 # Crockford base32 without I, L, O, U: nothing a customer can misread.
 INVITE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -75,6 +76,4 @@ def customer_register(
 
 
 def _fire_welcome_triggers(user_id: int, inviter_id: int | None) -> None:
-    from marketing.triggers import on_customer_registered
-
     on_customer_registered(user_id=user_id, inviter_id=inviter_id)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import InvalidTransition
+from core.jobs import enqueue
 from coupons.models import CouponStatus, UserCoupon
 from coupons.services.stats import business_today
 from marketing.models import (
@@ -25,6 +26,9 @@ from marketing.models import (
     Notification,
     NotificationKind,
 )
+from marketing.notifications import enqueue_send
+from marketing.services.activities import activity_end
+from marketing.triggers import fire_now
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +37,6 @@ BATCH = 1000
 
 def activities_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """PUBLISHED activities past their end time become ENDED (one audited transition each)."""
-    from marketing.services.activities import activity_end
-
     now = now or timezone.now()
     ended = 0
     for activity in Activity.objects.filter(status=ActivityStatus.PUBLISHED, end_time__lte=now).order_by("id")[:limit]:
@@ -64,19 +66,15 @@ def bulk_grants_due(*, now: datetime | None = None) -> list[int]:
 
 
 def bulk_grants_start_due(*, now: datetime | None = None) -> int:
-    from marketing.tasks import run_bulk_grant
-
     ids = bulk_grants_due(now=now)
     for grant_id in ids:
-        run_bulk_grant.delay(grant_id)
+        enqueue("marketing.tasks.run_bulk_grant", grant_id)
     return len(ids)
 
 
 def birthday_packs_grant(*, today: date | None = None) -> int:
     """Fire the BIRTHDAY trigger for members born on this business day (29 February birthdays are kept
     on 28 February in other years); the occasion ``birthday:<year>`` makes it once a year."""
-    from marketing.triggers import fire_now
-
     today = today or business_today()
     days = [(today.month, today.day)]
     if (today.month, today.day) == (2, 28) and not _is_leap(today.year):
@@ -107,8 +105,6 @@ def _is_leap(year: int) -> bool:
 def expiry_reminders_create(*, now: datetime | None = None) -> int:
     """One COUPON_EXPIRING notification per unused coupon expiring within 24 hours (the dedupe key makes a
     second run, or a run the next day, add nothing for the same coupon)."""
-    from marketing.notifications import enqueue_send
-
     now = now or timezone.now()
     until = now + timedelta(hours=24)
     created = 0

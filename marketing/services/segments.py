@@ -12,7 +12,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from coupons.services.issuing import business_tz
+from core.clock import business_tz
+from coupons.providers import order_facts
 from marketing.models import MemberLevel, MemberProfile
 
 KEYS = ("everybody", "levels", "tags", "registered_after", "registered_before", "no_order_days")
@@ -92,8 +93,6 @@ def _day_start(iso: str) -> datetime:
 def segment_profiles(segment: dict[str, Any], now: datetime | None = None) -> QuerySet[MemberProfile]:
     """Active customers in the segment. ``registered_after`` includes that day; ``registered_before``
     excludes it; ``no_order_days`` means no order (other than cancelled ones) in the last N days."""
-    from orders.models import Order, OrderStatus
-
     now = now or timezone.now()
     qs = MemberProfile.objects.filter(user__is_active=True, user__is_staff=False)
     if segment.get("everybody"):
@@ -111,9 +110,7 @@ def segment_profiles(segment: dict[str, Any], now: datetime | None = None) -> Qu
         qs = qs.filter(registered_at__lt=_day_start(segment["registered_before"]))
     if segment.get("no_order_days"):
         cutoff = now - timedelta(days=segment["no_order_days"])
-        recent = Order.objects.filter(user_id=OuterRef("user_id"), created_at__gte=cutoff).exclude(
-            status=OrderStatus.CANCELLED
-        )
+        recent = order_facts().orders_placed_since(cutoff).filter(user_id=OuterRef("user_id"))
         qs = qs.filter(Q(last_order_at__isnull=True) | Q(last_order_at__lt=cutoff)).filter(~Exists(recent))
     return qs
 

@@ -10,9 +10,9 @@ from rest_framework.views import APIView
 
 from core.choices import Channel
 from core.idempotency import idempotent
-from coupons.pricing import reason_payload
 from orders import services
 from orders.api.orders import OrderOutputSerializer
+from orders.pricing import reason_payload
 from orders.selectors import order_detail
 from orders.services.checkout import MAX_COUPONS_CHOSEN, MAX_LINE_QUANTITY, MAX_LINES
 

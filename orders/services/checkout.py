@@ -1,6 +1,6 @@
 """Checkout: pricing a cart with the customer's coupons (preview) and placing the order (SPEC 7, 8).
 
-Both price through ``coupons.pricing`` and the engine with the same inputs, so the preview shows what
+Both price through ``orders.pricing`` and the engine with the same inputs, so the preview shows what
 the order will charge. Placing an order is one transaction: the chosen coupons are locked
 (``SELECT ... FOR UPDATE`` in primary-key order), re-checked by the engine against the clock of the
 transaction, and become LOCKED with the order; line prices come from the menu, never from the client.
@@ -12,13 +12,11 @@ stay within the cap; unknown or inactive skus are refused (400 ``UNKNOWN_SKU``).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,8 +24,11 @@ from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import NotFound, ValidationFailed
 from coupons.engine import Application, Reason, apply_coupons, best_combination, preview, to_money
-from coupons.models import CouponStatus, CouponTemplate, UserCoupon
-from coupons.pricing import (
+from coupons.ledger import coupons_lock_for_order
+from coupons.models import CouponStatus, UserCoupon
+from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
+from orders.models import Order, OrderCoupon, OrderLine, OrderStatus, Product
+from orders.pricing import (
     HeldCoupon,
     engine_cart,
     engine_coupon,
@@ -37,8 +38,6 @@ from coupons.pricing import (
     reason_payload,
     status_reason,
 )
-from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
-from orders.models import Order, OrderCoupon, OrderLine, OrderStatus, Product
 from orders.selectors import checkout_coupons_for, chosen_coupons_for, orderable_products
 
 MAX_LINES = 100
@@ -405,17 +404,9 @@ def _write_order(
     OrderLine.objects.bulk_create(rows)
     if applied:
         OrderCoupon.objects.bulk_create(applied)
-        coupon_ids = [result.coupon_id for result in application.coupons]
-        changed = UserCoupon.objects.filter(pk__in=coupon_ids, status=CouponStatus.UNUSED).update(
-            status=CouponStatus.LOCKED, order=order, updated_at=now
+        coupons_lock_for_order(
+            order_id=order.pk,
+            template_of={result.coupon_id: locked[result.coupon_id].template_id for result in application.coupons},
+            now=now,
         )
-        # The rows are locked and were UNUSED when checked: anything else is a broken invariant.
-        if changed != len(coupon_ids):
-            raise RuntimeError(f"order {order.pk}: locked {changed} of {len(coupon_ids)} coupons")
-        per_template = Counter(locked[coupon_id].template_id for coupon_id in coupon_ids)
-        # Last in the transaction and in primary-key order: the template rows are hot.
-        for template_id in sorted(per_template):
-            CouponTemplate.objects.filter(pk=template_id).update(
-                locked_count=F("locked_count") + per_template[template_id]
-            )
     return order

@@ -19,19 +19,16 @@ Coupons and counters:
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.db import retry_on_conflict
-from coupons.models import CouponStatus, CouponTemplate, UserCoupon
-from marketing.models import MemberProfile
+from core.events import Event, emit
+from coupons.ledger import coupons_consume, coupons_locked_to, coupons_release
+from coupons.models import UserCoupon
 from orders.errors import InvalidOrderTransition
 from orders.models import Order, OrderCoupon, OrderStatus
 
@@ -63,35 +60,8 @@ def _lock_order(order: Order, to_status: str) -> Order:
 
 def _lock_coupons(order: Order) -> list[UserCoupon]:
     """The order's coupons still LOCKED to it, locked in primary-key order, templates attached."""
-    ids = list(OrderCoupon.objects.filter(order_id=order.pk).values_list("coupon_id", flat=True))
-    if not ids:
-        return []
-    coupons = [
-        c
-        for c in UserCoupon.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-        if c.status == CouponStatus.LOCKED and c.order_id == order.pk
-    ]
-    templates = CouponTemplate.objects.in_bulk({c.template_id for c in coupons})
-    for coupon in coupons:
-        coupon.template = templates[coupon.template_id]
-    return coupons
-
-
-def _bump_templates(changes: dict[int, dict[str, Any]]) -> None:
-    """Add to template counters with F() in primary-key order (the lock order of template rows)."""
-    for template_id in sorted(changes):
-        deltas = {field: F(field) + delta for field, delta in changes[template_id].items() if delta}
-        if deltas:
-            CouponTemplate.objects.filter(pk=template_id).update(**deltas)
-
-
-def _move(coupons: Iterable[UserCoupon], **fields: Any) -> None:
-    ids = [c.pk for c in coupons]
-    if not ids:
-        return
-    changed = UserCoupon.objects.filter(pk__in=ids, status=CouponStatus.LOCKED).update(**fields)
-    if changed != len(ids):  # the rows are locked: anything else is a broken invariant
-        raise RuntimeError(f"moved {changed} of {len(ids)} coupons")
+    ids = OrderCoupon.objects.filter(order_id=order.pk).values_list("coupon_id", flat=True)
+    return coupons_locked_to(order_id=order.pk, coupon_ids=ids)
 
 
 def _save(
@@ -128,18 +98,10 @@ def order_pay(*, order: Order, actor: Any) -> Order:
     order = _lock_order(order, S.PAID)
     now = timezone.now()
     coupons = _lock_coupons(order)
-    _move(coupons, status=CouponStatus.USED, used_at=now, updated_at=now)
     discounts = dict(OrderCoupon.objects.filter(order_id=order.pk).values_list("coupon_id", "discount"))
-    changes: dict[int, dict[str, Any]] = defaultdict(lambda: {"locked_count": 0, "used_count": 0})
-    for coupon in coupons:
-        change = changes[coupon.template_id]
-        change["locked_count"] -= 1
-        change["used_count"] += 1
-        change["discount_total"] = change.get("discount_total", Decimal("0.00")) + discounts[coupon.pk]
-    _bump_templates(changes)
+    coupons_consume(order_id=order.pk, coupons=coupons, discounts=discounts, now=now)
 
     first = not Order.objects.filter(user_id=order.user_id, paid_at__isnull=False).exclude(pk=order.pk).exists()
-    MemberProfile.objects.filter(user_id=order.user_id).update(last_order_at=now)
     from_status = order.status
     order.status, order.paid_at = S.PAID, now
     _save(
@@ -150,11 +112,9 @@ def order_pay(*, order: Order, actor: Any) -> Order:
         fields=["paid_at"],
         data={"coupon_ids": [c.pk for c in coupons], "first_paid_order": first},
     )
-    if first:
-        from marketing.triggers import on_first_order_paid
-
-        # Fires after commit; two first orders paid at once still give one pack (unique grant key).
-        on_first_order_paid(user_id=order.user_id, order_id=order.pk)
+    # Subscribers: the member's last order time (in this transaction) and, on a first paid order, the
+    # FIRST_ORDER_PAID pack (after commit; two first orders paid at once still give one pack).
+    emit(Event.ORDER_PAID, order_id=order.pk, user_id=order.user_id, first_paid_order=first, paid_at=now.isoformat())
     return order
 
 
@@ -165,22 +125,7 @@ def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
     order = _lock_order(order, S.CANCELLED)
     now = timezone.now()
     coupons = _lock_coupons(order)
-    # A coupon goes back only if its template returns coupons on cancel and was not stopped with
-    # "revoke unused" while the order was open; else it is forfeited (REVOKED).
-    returnable = [c for c in coupons if c.template.return_on_cancel and not c.template.unused_revoked]
-    returned = [c for c in returnable if c.expires_at > now]
-    expired = [c for c in returnable if c.expires_at <= now]
-    revoked = [c for c in coupons if c not in returnable]
-    _move(returned, status=CouponStatus.UNUSED, order=None, updated_at=now)
-    _move(expired, status=CouponStatus.EXPIRED, order=None, updated_at=now)
-    _move(revoked, status=CouponStatus.REVOKED, updated_at=now)
-    changes: dict[int, dict[str, Any]] = defaultdict(lambda: {"locked_count": 0})
-    for coupon in coupons:
-        changes[coupon.template_id]["locked_count"] -= 1
-    for group, field in ((expired, "expired_count"), (revoked, "revoked_count")):
-        for coupon in group:
-            changes[coupon.template_id][field] = changes[coupon.template_id].get(field, 0) + 1
-    _bump_templates(changes)
+    released = coupons_release(coupons=coupons, now=now)
 
     from_status = order.status
     order.status, order.cancelled_at, order.cancel_reason = S.CANCELLED, now, (reason or "")[:200]
@@ -192,9 +137,9 @@ def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
         fields=["cancelled_at", "cancel_reason"],
         remark=reason or "",
         data={
-            "returned": [c.pk for c in returned],
-            "expired": [c.pk for c in expired],
-            "revoked": [c.pk for c in revoked],
+            "returned": [c.pk for c in released.returned],
+            "expired": [c.pk for c in released.expired],
+            "revoked": [c.pk for c in released.revoked],
         },
     )
 
@@ -205,9 +150,9 @@ def order_refund(*, order: Order, actor: Any, reason: str = "") -> Order:
     order = _lock_order(order, S.REFUNDED)
     from_status = order.status
     order.status, order.refunded_at = S.REFUNDED, timezone.now()
-    return _save(
-        order, actor=actor, from_status=from_status, action="refund", fields=["refunded_at"], remark=reason or ""
-    )
+    _save(order, actor=actor, from_status=from_status, action="refund", fields=["refunded_at"], remark=reason or "")
+    emit(Event.ORDER_REFUNDED, order_id=order.pk, user_id=order.user_id)
+    return order
 
 
 @retry_on_conflict

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from core.models import ThrottleCounter
 from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
-from coupons.services import gate
+from coupons.ledger import gate
 from orders.models import Order
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, UserFactory

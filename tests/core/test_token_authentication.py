@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core.api.authentication import SingleQueryTokenAuthentication, user_for_token
 from coupons.models import CouponTemplate, TemplateStatus
-from coupons.services import gate
+from coupons.ledger import gate
 from tests.conftest import client_for
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, UserFactory

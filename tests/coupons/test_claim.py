@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from coupons.ledger.issuing import random_amount, validity_for
 from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
-from coupons.services.issuing import random_amount, validity_for
 from marketing.models import MemberProfile, MemberTag
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
@@ -335,7 +335,7 @@ def test_a_code_collision_is_retried_and_never_surfaced(customer_client, monkeyp
     template = CouponTemplateFactory(per_user_limit=0)
     taken = UserCouponFactory(template=template).code
     codes = iter([taken, taken, "070126010100000042"])
-    monkeypatch.setattr("coupons.services.issuing.coupon_code", lambda template, issued_at: next(codes))
+    monkeypatch.setattr("coupons.ledger.issuing.coupon_code", lambda template, issued_at: next(codes))
 
     response = customer_client.post(claim_url(template.pk))
 

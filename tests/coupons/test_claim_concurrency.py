@@ -8,10 +8,10 @@ from django.db.models import Count
 
 from core.errors import ApplicationError
 from core.models import IdempotencyRecord
+from coupons.ledger import gate
+from coupons.ledger.issuing import LimitReached, SoldOut
 from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
-from coupons.services import gate
 from coupons.services.claim import coupon_claim
-from coupons.services.issuing import LimitReached, SoldOut
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory
 from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401

@@ -9,10 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core import redis_link
+from coupons.ledger import gate
+from coupons.ledger.issuing import NotClaimable, SoldOut
 from coupons.models import CouponTemplate, TemplateStatus, UserCoupon
-from coupons.services import gate, redis_link
 from coupons.services.claim import coupon_claim
-from coupons.services.issuing import NotClaimable, SoldOut
 from coupons.services.templates import template_approve, template_stop
 from tests.factories import CouponTemplateFactory, StaffFactory
 from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401

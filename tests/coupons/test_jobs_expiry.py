@@ -6,8 +6,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import AuditLog
+from coupons.ledger import coupons_expire_due
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
-from coupons.services.expiry import coupons_expire_due, templates_end_due
+from coupons.services.templates import templates_end_due
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
 
 

@@ -7,9 +7,9 @@ import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from coupons.ledger.expiry import coupons_expire_due
 from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
 from coupons.services.claim import coupon_claim
-from coupons.services.expiry import coupons_expire_due
 from coupons.services.stats import business_today, stats_rollup_day, template_stats
 from coupons.services.templates import template_stop
 from orders.models import OrderCoupon

@@ -9,7 +9,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from coupons.services import claim, gate, redis_link
+from core import redis_link
+from coupons.ledger import gate
+from coupons.services import claim
 
 
 def flush_redis() -> None:

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from coupons.ledger import bulk as ledger_bulk
+from coupons.ledger.issuing import issue_now
 from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon
-from coupons.services.issuing import issue_now
 from marketing.models import (
     BulkGrant,
     BulkGrantRecipient,
@@ -669,7 +670,7 @@ def test_codes_that_collide_with_existing_coupons_are_replaced(operations_user, 
             "010126010100000005",
         ]
     )
-    monkeypatch.setattr(bulk_grants, "code_maker", lambda template, now: lambda: next(fresh))
+    monkeypatch.setattr(ledger_bulk, "code_maker", lambda template, now: lambda: next(fresh))
     grant = approved_grant(operations_user, finance_user, template=template)
 
     bulk_grant_run(grant=grant)

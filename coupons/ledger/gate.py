@@ -32,8 +32,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from core import redis_link
 from coupons.models import UNLIMITED, CouponTemplate, TemplateStatus
-from coupons.services import redis_link
 
 ADMIT = "admit"
 SOLD_OUT = "sold_out"
@@ -216,13 +216,3 @@ def forget_or_close(template: CouponTemplate) -> None:
     """After the database refused a claim as not claimable: close a final template's entry."""
     if template.status in (TemplateStatus.STOPPED, TemplateStatus.ENDED):
         close(template.pk)
-
-
-def flush_entry(template_id: int) -> None:
-    client = redis_link.client() if enabled() else None
-    if client is None:
-        return
-    try:
-        client.delete(key(template_id))
-    except redis.RedisError as exc:
-        redis_link.trip(exc)

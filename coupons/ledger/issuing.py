@@ -28,16 +28,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.clock import business_tz
 from core.db import AfterCommit, plain_transaction, retry_on_conflict
 from core.errors import Conflict
+from core.events import Event, emit, has_subscribers
+from core.statements import insert_ignore, insert_rows, quote
 from coupons.errors import CouponErrorCode
+from coupons.issuable import has_stock, issuable_now
+from coupons.ledger import gate
 from coupons.models import (
     TYPE_CODE_DIGITS,
     UNLIMITED,
@@ -50,7 +53,6 @@ from coupons.models import (
     UserCoupon,
     ValidityType,
 )
-from coupons.services.statements import insert_ignore, insert_rows, quote
 
 T = TypeVar("T")
 
@@ -97,15 +99,6 @@ def not_eligible_error(template_id: int) -> NotEligible:
 # Codes, validity and amounts ---------------------------------------------------------------------
 
 
-def business_tz() -> ZoneInfo:
-    return _zone(settings.TIME_ZONE)
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 def coupon_code(template: CouponTemplate, issued_at: datetime) -> str:
     """18 digits (seed 002): product line, type, YYMMDD in the business time zone, 8 random digits."""
     day = issued_at.astimezone(business_tz()).strftime("%y%m%d")
@@ -138,19 +131,6 @@ def random_amount(value: dict[str, Any]) -> Decimal:
     high = int(Decimal(str(value["max_amount"])) * 100)
     cents = low + secrets.randbelow(high - low + 1)
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
-
-
-def issuable_now(template: CouponTemplate, now: datetime) -> str | None:
-    """Why a template issues nothing now (a reason code), or None when it may issue."""
-    if template.status != TemplateStatus.APPROVED:
-        return template.status
-    if template.issue_start_time and now < template.issue_start_time:
-        return "NOT_STARTED"
-    if template.issue_end_time and now >= template.issue_end_time:
-        return "ENDED"
-    if template.validity_type == ValidityType.FIXED_DATE and template.valid_until and template.valid_until <= now:
-        return "VALIDITY_OVER"
-    return None
 
 
 def build_coupon(
@@ -293,13 +273,9 @@ def refusal_for(template_id: int, quantity: int, now: datetime) -> Conflict:
         return not_claimable_error(template_id, "UNKNOWN_TEMPLATE")
     reason = issuable_now(row, now)
     if reason is not None:
-        from coupons.services import gate
-
         gate.forget_or_close(row)
         return not_claimable_error(template_id, reason)
-    if row.total_quantity != UNLIMITED and row.issued_quantity + quantity > row.total_quantity:
-        from coupons.services import gate
-
+    if not has_stock(row, quantity):
         gate.record_issued(template_id, row.issued_quantity)
         return sold_out_error(template_id)
     # The row changed between the UPDATE and this read (a very short race); let the caller retry.
@@ -337,6 +313,7 @@ def issue_coupons(
     )
     if _closes_gate(template, issued):
         _after_commit_record(template.pk, issued)
+    _announce(coupons, source=source)
     return coupons
 
 
@@ -397,9 +374,20 @@ def _distinct_codes(coupons: Iterable[UserCoupon], template: CouponTemplate, now
         seen.add(coupon.code)
 
 
-def _record_issued(template_id: int, issued: int) -> None:
-    from coupons.services import gate
+def _announce(coupons: list[UserCoupon], *, source: str, after_commit: AfterCommit | None = None) -> None:
+    """``COUPON_ISSUED`` for one issuing call (one template, one user)."""
+    if has_subscribers(Event.COUPON_ISSUED):
+        emit(
+            Event.COUPON_ISSUED,
+            after_commit=after_commit,
+            template_id=coupons[0].template_id,
+            user_ids=[coupons[0].user_id],
+            coupon_ids=[c.pk for c in coupons],
+            source=source,
+        )
 
+
+def _record_issued(template_id: int, issued: int) -> None:
     if gate.enabled():
         gate.record_issued(template_id, issued)
 
@@ -435,6 +423,7 @@ def issue_now(
             coupons, issued = _issue(**fields, quantity=1, now=timezone.now())
             if _closes_gate(template, issued):
                 after_commit.append(lambda: _record_issued(template.pk, issued))
+            _announce(coupons, source=source, after_commit=after_commit)
             return coupons
 
         return with_fresh_codes(lambda: plain_transaction(plain))

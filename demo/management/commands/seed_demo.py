@@ -18,6 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from core.roles import FINANCE, OPERATIONS
 from coupons import services
+from coupons.ledger import coupon_backdate
 from coupons.models import CouponTemplate, UserCoupon
 from coupons.services.grants import coupons_grant_by_staff
 from coupons.services.stats import business_today, stats_rollup_day
@@ -342,7 +343,7 @@ class Command(BaseCommand):
             coupons_grant_by_staff(template=by_name[name], users=[customer], actor=ops)
         stale = coupons_grant_by_staff(template=by_name["新人满50减8"], users=[customer], actor=ops).coupons[0]
         expired_at = timezone.now() - timedelta(minutes=1)
-        UserCoupon.objects.filter(pk=stale.pk).update(valid_from=expired_at - timedelta(days=7), expires_at=expired_at)
+        coupon_backdate(coupon_id=stale.pk, valid_from=expired_at - timedelta(days=7), expires_at=expired_at)
         held = coupons_grant_by_staff(template=by_name["新人无门槛3元红包"], users=[customer], actor=ops).coupons[0]
         order = order_place(
             user=customer,

@@ -1,6 +1,6 @@
-"""The expiry sweep and the end of templates whose claim window is over (SPEC 9).
+"""The expiry sweep (SPEC 9): UNUSED coupons past their end become EXPIRED.
 
-Both work in bounded batches, each its own short transaction, so a run can be killed at any point and
+It works in bounded batches, each its own short transaction, so a run can be killed at any point and
 two runs at once never change a row twice.
 """
 
@@ -9,12 +9,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core.db import retry_on_conflict
-from core.errors import InvalidTransition
-from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.ledger.counters import add_to_counter_of_many
+from coupons.ledger.transitions import move
+from coupons.models import CouponStatus, UserCoupon
 
 SWEEP_BATCH_SIZE = 2000
 MIN_SWEEP_BATCH_SIZE = 500
@@ -43,15 +43,9 @@ def _expire_batch(now: datetime, batch_size: int) -> int:
     if not rows:
         return 0
     ids = [row_id for row_id, _template in rows]
-    changed = UserCoupon.objects.filter(id__in=ids, status=CouponStatus.UNUSED).update(
-        status=CouponStatus.EXPIRED, updated_at=now
-    )
-    per_template = Counter(template_id for _id, template_id in rows)
+    changed = move(ids, from_status=CouponStatus.UNUSED, to_status=CouponStatus.EXPIRED, now=now)
     # One statement for every template of the batch (a batch touches many templates).
-    CouponTemplate.objects.filter(pk__in=sorted(per_template)).update(
-        expired_count=F("expired_count")
-        + Case(*(When(pk=pk, then=Value(n)) for pk, n in per_template.items()), default=Value(0))
-    )
+    add_to_counter_of_many("expired_count", Counter(template_id for _id, template_id in rows))
     return changed
 
 
@@ -86,19 +80,3 @@ def coupons_expire_due(
             elif took > TARGET_BATCH_SECONDS:
                 size = max(size // 2, MIN_SWEEP_BATCH_SIZE)
     return result
-
-
-def templates_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """APPROVED templates whose claim window is over become ENDED (one audited transition each)."""
-    from coupons.services.templates import template_end
-
-    now = now or timezone.now()
-    ended = 0
-    due = CouponTemplate.objects.filter(status=TemplateStatus.APPROVED, issue_end_time__lte=now).order_by("id")
-    for template in due[:limit]:
-        try:
-            template_end(template=template)
-        except InvalidTransition:
-            continue  # another run (or a person) moved it first
-        ended += 1
-    return ended

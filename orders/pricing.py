@@ -15,31 +15,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
+from core.clock import business_tz
 from coupons.engine import FREE_ITEM, Cart, CartLine, Context, Coupon, GiftProduct, Reason, ReasonCode
 from coupons.models import CouponStatus, UserCoupon
 from coupons.reasons import reason_dict
-
-if TYPE_CHECKING:
-    from orders.models import Product
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def business_tz() -> ZoneInfo:
-    return _zone(settings.TIME_ZONE)
+from orders.models import Product
 
 
 def pricing_context(*, channel: str, now: datetime | None = None) -> Context:

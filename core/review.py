@@ -1,0 +1,133 @@
+"""The maker-checker workflow (SPEC 4.5, 6, 13), written once for everything staff draft and others
+approve: coupon templates, bulk grants, activities, budgets.
+
+A ``Workflow`` holds one transition map (action -> the states it may start from, the state it ends in,
+the permission it needs). Every move checks the permission, locks the row, checks the move is allowed
+from the row's current state (else ``InvalidTransition``, 409 INVALID_STATE), refuses a review by the
+object's creator (SELF_REVIEW), records the reviewer and the remark on approve/reject, and writes the
+audit row in the same transaction. A rejection needs a remark (REMARK_REQUIRED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+
+from core.actions import action_label
+from core.audit import audit_record
+from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+
+M = TypeVar("M", bound=Model)
+
+REVIEW_ACTIONS = ("approve", "reject")
+INVALID_STATE = "INVALID_STATE"
+SELF_REVIEW = "SELF_REVIEW"
+REMARK_REQUIRED = "REMARK_REQUIRED"
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[str]
+    target: str
+    # None: taken by a scheduled job, no person acts
+    perm: str | None
+
+
+@dataclass(frozen=True)
+class Workflow(Generic[M]):
+    model: type[M]
+    moves: Mapping[str, Move]
+    # "Cannot %(action)s a ... that is %(status)s." (lazy: rendered in the reader's language)
+    refusal: Promise
+    # "The creator of a ... cannot review it."
+    self_review: Promise | None = None
+    # the model records when it was reviewed (``reviewed_at``)
+    stamps_review_time: bool = False
+    # more to keep in the audit row of a move: (the moved row, action) -> data or None
+    audit_data: Callable[[Any, str], dict[str, Any] | None] | None = None
+
+    def can(self, obj: M, action: str, actor: Any) -> bool:
+        """Whether ``actor`` may press ``action`` now (used to show only the buttons that work)."""
+        move = self.moves[action]
+        if getattr(obj, "status") not in move.sources:  # noqa: B009
+            return False
+        if move.perm is not None and not actor.has_perm(move.perm):
+            return False
+        return not (action in REVIEW_ACTIONS and getattr(obj, "created_by_id") == actor.pk)  # noqa: B009
+
+    def begin(self, obj: M, action: str, actor: Any) -> M:
+        """Check the actor, lock the row and check the move is allowed from its current state."""
+        move = self.moves[action]
+        if move.perm is not None:
+            require_perm(actor, move.perm)
+        locked = self.model._default_manager.select_for_update().get(pk=obj.pk)
+        status = locked.status  # type: ignore[attr-defined]
+        if status not in move.sources:
+            raise InvalidTransition(
+                str(self.refusal) % {"action": action_label(action), "status": locked.get_status_display()},  # type: ignore[attr-defined]
+                code=INVALID_STATE,
+                details={"status": status, "action": action},
+            )
+        if action in REVIEW_ACTIONS and locked.created_by_id == actor.pk:  # type: ignore[attr-defined]
+            raise PermissionDeniedError(str(self.self_review), code=SELF_REVIEW)
+        return locked
+
+    def finish(
+        self,
+        locked: M,
+        action: str,
+        actor: Any,
+        remark: str = "",
+        data: dict[str, Any] | None = None,
+        fields: Iterable[str] = (),
+    ) -> M:
+        """Move the locked row to the action's state (``fields``: what the caller set on it besides)."""
+        from_status, target = locked.status, self.moves[action].target  # type: ignore[attr-defined]
+        locked.status = target  # type: ignore[attr-defined]
+        changed = ["status", "updated_at", *fields]
+        if action in REVIEW_ACTIONS:
+            locked.reviewed_by = actor  # type: ignore[attr-defined]
+            locked.review_remark = remark  # type: ignore[attr-defined]
+            changed += ["reviewed_by", "review_remark"]
+            if self.stamps_review_time:
+                locked.reviewed_at = timezone.now()  # type: ignore[attr-defined]
+                changed.append("reviewed_at")
+        locked.save(update_fields=changed)
+        extra = self.audit_data(locked, action) if self.audit_data is not None else None
+        if extra:
+            data = {**(data or {}), **extra}
+        audit_record(
+            subject=locked,
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=target,
+            remark=remark,
+            data=data,
+        )
+        return locked
+
+    def move(self, obj: M, action: str, actor: Any, remark: str = "") -> M:
+        return self.finish(self.begin(obj, action, actor), action, actor, remark)
+
+
+def require_perm(actor: Any, perm: str) -> None:
+    if actor is None or not actor.has_perm(perm):
+        raise PermissionDeniedError(_("You do not have permission to do this."))
+
+
+def rejection_remark(remark: str | None) -> str:
+    """The remark of a rejection, which must say why."""
+    if not (remark or "").strip():
+        raise ValidationFailed(
+            _("A rejection needs a remark."),
+            code=REMARK_REQUIRED,
+            details={"remark": [_("A rejection needs a remark.")]},
+        )
+    return (remark or "").strip()

@@ -1,0 +1,71 @@
+"""Customers named in a pasted or uploaded list (user ids or usernames): bulk grants and staff grants."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+_RESOLVE_BATCH = 5_000
+
+
+def parse_user_list(raw: str | bytes) -> list[str]:
+    """User ids or usernames from an uploaded CSV (any column layout; a header row is ignored when
+    it names ``user_id``/``username``) or pasted text.
+
+    Any line ending (LF, CRLF, a bare CR); UTF-8, else GB 18030 (a spreadsheet saved in
+    Chinese Windows). What is not text (an image, a UTF-16 file, NUL bytes) raises ``ValidationError``.
+    """
+    not_text = ValidationError(
+        _("The list of customers must be a text or CSV file (UTF-8) of user ids or usernames."), code="not_text"
+    )
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                raise not_text from None
+    else:
+        text = raw.removeprefix("\ufeff")
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise not_text
+    tokens: list[str] = []
+    try:
+        # newline="": the csv module itself reads \n, \r\n and a bare \r as line ends.
+        for row in csv.reader(io.StringIO(text, newline="")):
+            for cell in row:
+                for token in re.split(r"[\s;]+", cell.strip()):
+                    if token and token.lower() not in ("user_id", "username", "id", "user"):
+                        tokens.append(token)
+    except csv.Error:
+        raise ValidationError(
+            _("The list of customers could not be read as CSV (a field is too long or a quote is not closed)."),
+            code="bad_csv",
+        ) from None
+    return list(dict.fromkeys(tokens))
+
+
+def resolve_users(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
+    """(user ids found, identifiers matching no user). Digits match an id or a username."""
+    user_model = get_user_model()
+    tokens = list(dict.fromkeys(str(t).strip() for t in identifiers if str(t).strip()))
+    found: set[int] = set()
+    matched: set[str] = set()
+    for start in range(0, len(tokens), _RESOLVE_BATCH):
+        batch = tokens[start : start + _RESOLVE_BATCH]
+        digits = [int(t) for t in batch if t.isdigit() and len(t) < 19]
+        for pk in user_model.objects.filter(pk__in=digits).values_list("pk", flat=True):
+            found.add(pk)
+            matched.add(str(pk))
+        for pk, username in user_model.objects.filter(username__in=batch).values_list("pk", "username"):
+            found.add(pk)
+            matched.add(username)
+    unknown = [t for t in tokens if t not in matched and not (t.isdigit() and str(int(t)) in matched)]
+    return sorted(found), unknown

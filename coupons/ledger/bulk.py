@@ -1,0 +1,176 @@
+"""Issuing one coupon each to many users in one transaction: the bulk grants' chunks (SPEC 6).
+
+The same rules as every other source (SPEC 5): stock, the template's issue window and each user's
+``per_user_limit``. A chunk is granted with a handful of statements whatever its size: the template row
+is locked first (the lock order of a claim), then the users' quota rows; the users the stock or their
+limit refuses are reported, the others get their coupon in one multi-row INSERT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+
+from core.events import Event, emit, has_subscribers
+from core.statements import insert_rows
+from coupons.issuable import issuable_now
+from coupons.ledger import gate
+from coupons.ledger.issuing import (
+    CODE_ATTEMPTS,
+    COUPON_COLUMNS,
+    code_maker,
+    is_code_collision,
+    random_amount,
+    validity_for,
+)
+from coupons.models import UNLIMITED, ClaimQuota, CouponStatus, CouponTemplate, CouponType, UserCoupon
+
+
+@dataclass
+class ManyIssued:
+    """What ``issue_many`` did for each user, in the order given."""
+
+    granted: list[int] = field(default_factory=list)
+    skipped_limit: list[int] = field(default_factory=list)
+    skipped_stock: list[int] = field(default_factory=list)
+    # Why the template issues nothing now (a reason code); then nobody was granted.
+    refused: str | None = None
+
+
+def issue_many(*, template_id: int, user_ids: list[int], source: str, source_ref: str, now: datetime) -> ManyIssued:
+    """One coupon of the template to each of ``user_ids`` (distinct), inside the caller's transaction.
+
+    Users are granted in the order given while the stock lasts; a user at the template's limit is
+    skipped. A code that collides with an existing coupon is replaced (the INSERT runs again inside a
+    savepoint), so the caller needs no retry of its own.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("issue_many must run inside a transaction")
+    # Lock order as for a claim: the template row first, then the quota rows.
+    template = CouponTemplate.objects.select_for_update().get(pk=template_id)
+    reason = issuable_now(template, now)
+    if reason is not None:
+        return ManyIssued(refused=reason)
+    limit = template.per_user_limit
+    eligible = user_ids
+    held: dict[int, int] = {}
+    if limit:
+        held = dict(
+            ClaimQuota.objects.filter(template=template, user_id__in=user_ids)
+            .select_for_update()
+            .values_list("user_id", "claimed")
+        )
+        eligible = [uid for uid in user_ids if held.get(uid, 0) + 1 <= limit]
+    if template.total_quantity == UNLIMITED:
+        taken = eligible
+    else:
+        taken = eligible[: max(0, template.total_quantity - template.issued_quantity)]
+    eligible_set = set(eligible)
+    outcome = ManyIssued(
+        granted=taken,
+        skipped_limit=[uid for uid in user_ids if uid not in eligible_set],
+        skipped_stock=eligible[len(taken) :],
+    )
+    if not taken:
+        return outcome
+    CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=F("issued_quantity") + len(taken))
+    issued = template.issued_quantity + len(taken)
+    if limit:
+        insert_rows(
+            ClaimQuota,
+            ["user_id"],
+            [(uid,) for uid in taken if uid not in held],
+            shared={"template_id": template.pk, "claimed": 1},
+        )
+        again = [uid for uid in taken if uid in held]
+        if again:
+            ClaimQuota.objects.filter(template=template, user_id__in=again).update(claimed=F("claimed") + 1)
+    codes = _insert_coupons(template, taken, source=source, source_ref=source_ref, now=now)
+    if gate.enabled():
+        transaction.on_commit(lambda: gate.record_issued(template.pk, issued))
+    if has_subscribers(Event.COUPON_ISSUED):
+        emit(
+            Event.COUPON_ISSUED,
+            template_id=template.pk,
+            user_ids=list(taken),
+            coupon_ids=None,
+            coupon_codes=codes,
+            source=source,
+            source_ref=source_ref,
+        )
+    return outcome
+
+
+def _insert_coupons(
+    template: CouponTemplate, user_ids: list[int], *, source: str, source_ref: str, now: datetime
+) -> list[str]:
+    """One coupon per user; returns their codes. A code that collides with an existing one (8 random
+    digits per product line, type and day) undoes only this INSERT (a savepoint); the taken codes are
+    replaced and the INSERT runs again."""
+    adapt = connection.ops.adapt_datetimefield_value
+    valid_from, expires_at = validity_for(template, now)
+    random_cash = template.type == CouponType.RANDOM_CASH
+    columns = ["code", "user_id", *(["amount"] if random_cash else [])]
+    shared = {
+        "template_id": template.pk,
+        "status": CouponStatus.UNUSED,
+        **({} if random_cash else {"amount": None}),
+        "acquired_at": adapt(now),
+        "valid_from": adapt(valid_from),
+        "expires_at": adapt(expires_at),
+        "source": source,
+        "source_ref": str(source_ref)[:64],
+        "order_id": None,
+        "used_at": None,
+        "granted_by_id": None,
+        "updated_at": adapt(now),
+    }
+    assert set(columns) | set(shared) == set(COUPON_COLUMNS)
+    new_code = code_maker(template, now)
+    codes: list[str] = []
+    seen: set[str] = set()
+    for _uid in user_ids:  # unique within the chunk
+        code = new_code()
+        while code in seen:
+            code = new_code()
+        seen.add(code)
+        codes.append(code)
+    # At thousands of codes a day the 8 random digits collide now and then: look first (one indexed
+    # read), so the INSERT rarely has to run twice.
+    _replace_taken(codes, seen, new_code)
+    for attempt in range(1, CODE_ATTEMPTS + 1):
+        if random_cash:
+            rows: list[tuple[Any, ...]] = [
+                (code, uid, str(random_amount(template.value))) for code, uid in zip(codes, user_ids, strict=True)
+            ]
+        else:
+            rows = list(zip(codes, user_ids, strict=True))
+        try:
+            with transaction.atomic():
+                insert_rows(UserCoupon, columns, rows, shared=shared)
+                return codes
+        except IntegrityError as exc:
+            if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
+                raise
+        seen = set(codes)
+        _replace_taken(codes, seen, new_code)
+    raise AssertionError("unreachable")
+
+
+def _replace_taken(codes: list[str], seen: set[str], new_code: Callable[[], str]) -> None:
+    """Give a fresh code to every code in ``codes`` that a coupon already has."""
+    while True:
+        taken = set(UserCoupon.objects.filter(code__in=codes).values_list("code", flat=True))
+        if not taken:
+            return
+        for index, code in enumerate(codes):
+            if code in taken:
+                while code in taken or code in seen:
+                    code = new_code()
+                seen.add(code)
+                codes[index] = code

@@ -1,0 +1,110 @@
+"""The ledger: one transition map for a held coupon, one refusal, and the events it states."""
+
+import pytest
+from django.db import transaction
+
+from core import events
+from core.events import Event
+from coupons.ledger import COUPON_TRANSITIONS, IllegalCouponMove, issue_now
+from coupons.ledger.transitions import check_move, move
+from coupons.models import CouponSource, CouponStatus, UserCoupon
+from orders.services import order_cancel, order_pay, order_place, order_refund
+from tests.factories import CouponTemplateFactory, UserFactory
+from tests.factories.checkout import seed_menu, wallet_coupon
+
+C = CouponStatus
+LINES = [{"sku": "d-101", "quantity": 1}, {"sku": "d-201", "quantity": 1}]
+
+
+@pytest.fixture
+def heard():
+    seen: list[tuple[Event, dict]] = []
+
+    def listen(event, **payload):
+        seen.append((event, payload))
+
+    for event in Event:
+        events.subscribe(event, listen, uid=f"test.ledger.{event}", in_transaction=True)
+    yield seen
+    for event in Event:
+        events.unsubscribe(event, f"test.ledger.{event}")
+
+
+def test_the_map_names_every_status_and_the_final_ones_go_nowhere():
+    assert set(COUPON_TRANSITIONS) == set(C.values)
+    for final in (C.USED, C.EXPIRED, C.REVOKED):
+        assert COUPON_TRANSITIONS[final] == frozenset()
+    assert COUPON_TRANSITIONS[C.UNUSED] == {C.LOCKED, C.EXPIRED, C.REVOKED}
+    assert COUPON_TRANSITIONS[C.LOCKED] == {C.USED, C.UNUSED, C.EXPIRED, C.REVOKED}
+
+
+@pytest.mark.django_db
+def test_an_illegal_move_is_refused_before_any_row_changes():
+    coupon = issue_now(template=CouponTemplateFactory(), user_id=UserFactory().pk)[0]
+
+    with pytest.raises(IllegalCouponMove) as refused:
+        move([coupon.pk], from_status=C.UNUSED, to_status=C.USED, now=coupon.acquired_at)
+
+    assert refused.value.code == "INVALID_STATE"
+    assert refused.value.details == {"status": C.UNUSED, "to": C.USED}
+    coupon.refresh_from_db()
+    assert coupon.status == C.UNUSED
+    with pytest.raises(IllegalCouponMove):
+        check_move(C.USED, C.UNUSED)
+
+
+@pytest.mark.django_db
+def test_each_issuing_call_states_one_coupon_issued_event(heard):
+    template = CouponTemplateFactory(per_user_limit=3)
+    user = UserFactory()
+
+    with transaction.atomic():
+        coupons = issue_now(template=template, user_id=user.pk, quantity=2, source=CouponSource.ADMIN)
+
+    assert heard == [
+        (
+            Event.COUPON_ISSUED,
+            {
+                "template_id": template.pk,
+                "user_ids": [user.pk],
+                "coupon_ids": [c.pk for c in coupons],
+                "source": CouponSource.ADMIN,
+            },
+        )
+    ]
+    assert UserCoupon.objects.filter(user=user).count() == 2
+
+
+@pytest.mark.django_db
+def test_paying_states_coupons_used_and_order_paid_with_the_first_order_flag(heard):
+    seed_menu()
+    customer = UserFactory()
+    coupon = wallet_coupon(customer, "new_user_68_10")
+    first = order_place(user=customer, lines=LINES, channel="APP", coupon_ids=[coupon.pk])
+    second = order_place(user=customer, lines=LINES, channel="APP", coupon_ids=[])
+    heard.clear()
+
+    order_pay(order=first, actor=customer)
+    order_pay(order=second, actor=customer)
+    order_refund(order=second, actor=customer)
+
+    kinds = [(event, payload.get("order_id"), payload.get("first_paid_order")) for event, payload in heard]
+    assert kinds == [
+        (Event.COUPON_USED, first.pk, None),
+        (Event.ORDER_PAID, first.pk, True),
+        (Event.ORDER_PAID, second.pk, False),
+        (Event.ORDER_REFUNDED, second.pk, None),
+    ]
+    assert heard[0][1]["coupon_ids"] == [coupon.pk]
+
+
+@pytest.mark.django_db
+def test_cancelling_states_no_payment(heard):
+    seed_menu()
+    customer = UserFactory()
+    order = order_place(user=customer, lines=LINES, channel="APP", coupon_ids=[])
+    heard.clear()
+
+    order_cancel(order=order, actor=customer)
+
+    assert [event for event, _payload in heard] == []
