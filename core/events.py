@@ -35,6 +35,8 @@ class Event(StrEnum):
 
 
 Handler = Callable[..., None]
+# (event, facts known before the transaction) -> whether an in-transaction subscriber has work to do
+Wants = Callable[[Event, dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -42,17 +44,24 @@ class _Subscriber:
     handler: Handler
     in_transaction: bool
     uid: str
+    wants: Wants | None = None
 
 
 _subscribers: dict[Event, list[_Subscriber]] = {}
 
 
-def subscribe(event: Event, handler: Handler, *, uid: str, in_transaction: bool = False) -> None:
-    """Call ``handler(event=..., **payload)`` whenever ``event`` is emitted; ``uid`` makes it idempotent."""
+def subscribe(
+    event: Event, handler: Handler, *, uid: str, in_transaction: bool = False, wants: Wants | None = None
+) -> None:
+    """Call ``handler(event=..., **payload)`` whenever ``event`` is emitted; ``uid`` makes it idempotent.
+
+    ``wants`` (in-transaction subscribers) tells cheaply whether the handler would do anything for an
+    event with given facts, so that a hot path can commit without it (see ``wanted_in_transaction``).
+    """
     subscribers = _subscribers.setdefault(Event(event), [])
     if any(subscriber.uid == uid for subscriber in subscribers):
         return
-    subscribers.append(_Subscriber(handler, in_transaction, uid))
+    subscribers.append(_Subscriber(handler, in_transaction, uid, wants))
 
 
 def unsubscribe(event: Event, uid: str) -> None:
@@ -62,6 +71,19 @@ def unsubscribe(event: Event, uid: str) -> None:
 def has_subscribers(event: Event) -> bool:
     """Whether anyone listens: a hot path may skip building a payload nobody reads."""
     return bool(_subscribers.get(event))
+
+
+def wanted_in_transaction(event: Event, **facts: Any) -> bool:
+    """Whether some subscriber must run inside the transaction of ``event`` with these ``facts``.
+
+    A path that can commit on the server alone (the claim's stored procedure) asks first and takes it
+    only when nobody needs the transaction; its in-transaction subscribers then run right after the
+    commit, where they find nothing to do (or, if a subscription appeared meanwhile, still record it).
+    """
+    return any(
+        subscriber.in_transaction and (subscriber.wants is None or subscriber.wants(event, facts))
+        for subscriber in _subscribers.get(event, ())
+    )
 
 
 def emit(event: Event, *, after_commit: list[Callable[[], None]] | None = None, **payload: Any) -> None:

@@ -50,4 +50,10 @@ def connect() -> None:
     register_tag_lister(member_tag_names)
     subscribe(Event.ORDER_PAID, record_last_order, uid="marketing.last_order", in_transaction=True)
     subscribe(Event.ORDER_PAID, first_order_pack, uid="marketing.first_order_pack")
-    subscribe(Event.COUPON_ISSUED, tell_granted_customer, uid="marketing.granted_message", in_transaction=True)
+    subscribe(
+        Event.COUPON_ISSUED,
+        tell_granted_customer,
+        uid="marketing.granted_message",
+        in_transaction=True,
+        wants=lambda event, facts: facts.get("source") == CouponSource.ADMIN,
+    )

@@ -8,10 +8,12 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from core import events
-        from webhooks.services.outbox import record_event
+        from webhooks.services.outbox import record_event, subscribed_to
         from webhooks.tasks import enqueue_pending_deliveries
 
         # Every event: its outbox rows inside the transaction, the hand-over to the broker after commit.
         for event in events.Event:
-            events.subscribe(event, record_event, uid=f"webhooks.record:{event}", in_transaction=True)
+            events.subscribe(
+                event, record_event, uid=f"webhooks.record:{event}", in_transaction=True, wants=subscribed_to
+            )
             events.subscribe(event, enqueue_pending_deliveries, uid=f"webhooks.enqueue:{event}")

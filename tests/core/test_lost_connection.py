@@ -9,17 +9,19 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.models import ThrottleCounter
-from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
 from coupons.ledger import gate
+from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
 from orders.models import Order
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, UserFactory
 from tests.factories.checkout import seed_menu
+from webhooks.models import WebhookEndpoint
+from webhooks.services.outbox import forget_event_types
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,6 +69,16 @@ def _gate_memory():
     gate.forget()
 
 
+@pytest.fixture
+def statements_one_by_one():
+    """A webhook endpoint subscribed to ``coupon.issued`` needs the claim's transaction, so the claim sends
+    its statements one by one instead of its one ``CALL``."""
+    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hook", event_types=["coupon.issued"], is_active=True)
+    forget_event_types()
+    yield
+    forget_event_types()
+
+
 def claimed(template: CouponTemplate, user) -> tuple[int, int, int]:
     template.refresh_from_db()
     quota = ClaimQuota.objects.filter(template=template, user=user).values_list("claimed", flat=True).first()
@@ -83,7 +95,7 @@ def claimed(template: CouponTemplate, user) -> tuple[int, int, int]:
         pytest.param(lambda sql: "usercoupon" in sql and sql.startswith("INSERT"), id="insert-coupon"),
     ],
 )
-def test_a_claim_killed_before_its_commit_is_run_again_and_issues_once(statement):
+def test_a_claim_killed_before_its_commit_is_run_again_and_issues_once(statement, statements_one_by_one):
     user = UserFactory()
     template = CouponTemplateFactory(total_quantity=10, per_user_limit=3)
     client = customer_client(user)
@@ -97,7 +109,7 @@ def test_a_claim_killed_before_its_commit_is_run_again_and_issues_once(statement
     assert UserCoupon.objects.get().pk == response.json()["id"]
 
 
-def test_a_claim_killed_at_its_commit_answers_503_and_may_be_retried():
+def test_a_claim_killed_at_its_commit_answers_503_and_may_be_retried(statements_one_by_one):
     user = UserFactory()
     template = CouponTemplateFactory(total_quantity=10, per_user_limit=3)
     client = customer_client(user)
@@ -113,6 +125,37 @@ def test_a_claim_killed_at_its_commit_answers_503_and_may_be_retried():
     retry = client.post(f"/api/v1/templates/{template.pk}/claim")
     assert retry.status_code == 201
     assert claimed(template, user) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("lost_after", [False, True], ids=["before-the-call", "after-the-call-committed"])
+def test_a_claim_whose_call_lost_its_connection_is_answered_once(lost_after):
+    # given: the claim is one CALL of the stored procedure (nobody needs its transaction)
+    user = UserFactory()
+    template = CouponTemplateFactory(total_quantity=10, per_user_limit=3)
+    client = customer_client(user)
+    calls: list[str] = []
+
+    def kill_around_call(execute, sql, params, many, context):
+        if not sql.startswith("CALL") or calls:
+            return execute(sql, params, many, context)
+        calls.append(sql)
+        thread_id = context["connection"].connection.thread_id()
+        if not lost_after:
+            _kill(thread_id)
+            return execute(sql, params, many, context)
+        execute(sql, params, many, context)  # committed on the server; the answer never arrives
+        _kill(thread_id)
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    # when
+    with connection.execute_wrapper(kill_around_call):
+        response = client.post(f"/api/v1/templates/{template.pk}/claim")
+
+    # then: the fresh connection finds out by the coupon's code whether the CALL committed
+    assert len(calls) == 1
+    assert response.status_code == 201, response.content
+    assert claimed(template, user) == (1, 1, 1)
+    assert UserCoupon.objects.get().pk == response.json()["id"]
 
 
 def test_a_connection_lost_again_on_the_second_run_answers_503():

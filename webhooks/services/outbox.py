@@ -42,6 +42,11 @@ def subscribed_event_types() -> frozenset[str]:
     return types
 
 
+def subscribed_to(event: Event, facts: dict[str, Any]) -> bool:
+    """Whether an active endpoint subscribes to ``event`` (``record_event`` has work to do)."""
+    return event in subscribed_event_types()
+
+
 def forget_event_types() -> None:
     global _types
     _types = None

@@ -1,0 +1,261 @@
+"""One coupon claimed in one round trip on MySQL/MariaDB: the stored procedure ``coupons_claim_one``.
+
+Sent one by one, a claim's statements take five round trips (START TRANSACTION, the stock UPDATE, the
+quota INSERT IGNORE, the coupon INSERT, COMMIT; six when the quota row exists). The procedure runs the same
+conditional statements, in the same lock order, inside its own transaction on the server, and answers with
+one row:
+
+1. ``UPDATE template SET issued = issued + 1 WHERE id = ? AND status = APPROVED AND <window open at now>
+   AND (total = -1 OR issued + 1 <= total)``, first, so the template row's X lock comes before the foreign
+   key checks of the inserts (the lock order explained in ``issuing``);
+2. when the template has a per-user limit: ``INSERT IGNORE`` the user's quota row (claimed = 1), else
+   ``UPDATE ... SET claimed = claimed + 1 WHERE claimed + 1 <= limit``;
+3. ``INSERT`` the coupon with the values the caller prepared (code, amount, validity, source...).
+
+A refused statement rolls the transaction back and the answer names the guarantee that refused: the stock
+UPDATE's refusal is explained from the row as read after it (not approved, window not open or over, sold
+out), the way ``issuing.refusal_for`` explains it. Any error (a deadlock, a lock wait timeout, a code that
+collides with the unique key) rolls back and reaches the caller unchanged: deadlocks are retried here, a
+code collision by the caller with a fresh code.
+
+Migration ``0005_claim_procedure`` creates the procedure on MySQL/MariaDB; other databases send the
+statements one by one. The procedure's parameter and variable types are read from the models when it is
+created; a change to the coupon columns needs a migration that creates it again.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.models import Model
+from django.db.utils import DatabaseError
+
+from core.db import MAX_ATTEMPTS, is_connection_lost, is_retryable
+from core.statements import quote as qn
+from coupons.models import UNLIMITED, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
+
+PROCEDURE = "coupons_claim_one"
+
+# The coupon columns the procedure inserts from the caller's values, after template_id and user_id.
+COLUMNS = (
+    "code", "status", "amount", "acquired_at", "valid_from", "expires_at", "source", "source_ref", "order_id",
+    "used_at", "granted_by_id", "updated_at",
+)  # fmt: skip
+_ROW_KEYS = frozenset((*COLUMNS, "template_id", "user_id"))
+
+SOLD_OUT = "SOLD_OUT"
+LIMIT_REACHED = "LIMIT_REACHED"
+NOT_CLAIMABLE = "NOT_CLAIMABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    coupon_id: int
+    issued: int  # the template's issued count after this claim
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    guarantee: str  # SOLD_OUT, LIMIT_REACHED or NOT_CLAIMABLE
+    # NOT_CLAIMABLE: the template's status when it is not APPROVED, else NOT_STARTED, ENDED, VALIDITY_OVER,
+    # UNKNOWN_TEMPLATE, or BUSY (the row changed between the UPDATE and the read).
+    reason: str | None = None
+    template_status: str | None = None  # as read after a refused stock UPDATE
+    issued: int | None = None  # the committed issued count read after a refused stock UPDATE
+
+
+_CALL = f"CALL {PROCEDURE}({', '.join(['%s'] * (4 + len(COLUMNS)))})"
+
+
+def claim_one(
+    *, template_id: int, user_id: int, per_user_limit: int, now: datetime, coupon: Mapping[str, Any]
+) -> Claimed | Refused:
+    """Claim one coupon of a template for a user with one ``CALL``, committed when it returns ``Claimed``.
+
+    ``per_user_limit`` 0 means no limit; ``now`` is the moment the claim window is checked at. ``coupon``
+    maps the coupon's columns (``issuing.COUPON_COLUMNS``) to values in database form. Deadlocks and lock
+    wait timeouts are retried; a code collision raises ``IntegrityError`` with nothing written.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("claim_one commits its own transaction: it cannot run inside atomic()")
+    if coupon.keys() != _ROW_KEYS or coupon["template_id"] != template_id or coupon["user_id"] != user_id:
+        raise ValueError(f"not a coupon row of template {template_id} for user {user_id}: {sorted(coupon)}")
+    params = [
+        template_id, user_id, per_user_limit, connection.ops.adapt_datetimefield_value(now),
+        *(coupon[column] for column in COLUMNS),
+    ]  # fmt: skip
+    reconnected = False
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_CALL, params)
+                row = cursor.fetchone()
+        except DatabaseError as exc:
+            if is_connection_lost(exc) and not reconnected:
+                reconnected = True
+                connection.close()
+                landed = _landed(coupon["code"])
+                if landed is not None:
+                    return landed
+                continue
+            if attempt == MAX_ATTEMPTS or not is_retryable(exc):
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            continue
+        return _answer(row)
+    raise AssertionError("unreachable")
+
+
+def _landed(code: str) -> Claimed | None:
+    """The claim whose coupon has ``code``, if its transaction committed."""
+    coupon, template = UserCoupon._meta, CouponTemplate._meta
+    sql = (
+        f"SELECT c.{qn(coupon.pk.column)}, t.{qn(template.get_field('issued_quantity').column)} "
+        f"FROM {qn(coupon.db_table)} c JOIN {qn(template.db_table)} t "
+        f"ON t.{qn(template.pk.column)} = c.{qn(coupon.get_field('template').column)} "
+        f"WHERE c.{qn(coupon.get_field('code').column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [code])
+        row = cursor.fetchone()
+    return None if row is None else Claimed(coupon_id=int(row[0]), issued=int(row[1]))
+
+
+def _answer(row: Sequence[Any]) -> Claimed | Refused:
+    guarantee, reason, template_status, issued, coupon_id = row
+    if guarantee is None:
+        return Claimed(coupon_id=int(coupon_id), issued=int(issued))
+    return Refused(
+        guarantee=guarantee,
+        reason=reason,
+        template_status=template_status,
+        issued=None if issued is None else int(issued),
+    )
+
+
+# Creating the procedure (migration 0006) -------------------------------------------------------------
+
+_BODY = """
+CREATE PROCEDURE {procedure}(
+    IN p_template_id {template_id}, IN p_user_id {user_id}, IN p_limit {limit}, IN p_now {moment},
+    {coupon_params}
+)
+MODIFIES SQL DATA
+claim: BEGIN
+    DECLARE v_found BOOL DEFAULT TRUE;
+    DECLARE v_status {status};
+    DECLARE v_total {total};
+    DECLARE v_issued {issued};
+    DECLARE v_start, v_end, v_valid_until {moment};
+    DECLARE v_validity {validity};
+    DECLARE v_coupon_id BIGINT UNSIGNED;  -- the type of LAST_INSERT_ID()
+    DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = FALSE;
+    -- A deadlock, a lock wait timeout or a duplicate code: undo everything and tell the caller.
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+
+    START TRANSACTION;
+    UPDATE {template} SET issued_quantity = issued_quantity + 1
+     WHERE id = p_template_id AND status = {approved}
+       AND (total_quantity = {unlimited} OR issued_quantity + 1 <= total_quantity)
+       AND (issue_start_time IS NULL OR issue_start_time <= p_now)
+       AND (issue_end_time IS NULL OR issue_end_time > p_now);
+    IF ROW_COUNT() <> 1 THEN
+        ROLLBACK;
+        SELECT status, total_quantity, issued_quantity, issue_start_time, issue_end_time, validity_type, valid_until
+          INTO v_status, v_total, v_issued, v_start, v_end, v_validity, v_valid_until
+          FROM {template} WHERE id = p_template_id;
+        IF NOT v_found THEN
+            SELECT {not_claimable}, 'UNKNOWN_TEMPLATE', NULL, NULL, NULL;
+        ELSEIF v_status <> {approved} THEN
+            SELECT {not_claimable}, v_status, v_status, v_issued, NULL;
+        ELSEIF v_start IS NOT NULL AND p_now < v_start THEN
+            SELECT {not_claimable}, 'NOT_STARTED', v_status, v_issued, NULL;
+        ELSEIF v_end IS NOT NULL AND p_now >= v_end THEN
+            SELECT {not_claimable}, 'ENDED', v_status, v_issued, NULL;
+        ELSEIF v_validity = {fixed_date} AND v_valid_until IS NOT NULL AND v_valid_until <= p_now THEN
+            SELECT {not_claimable}, 'VALIDITY_OVER', v_status, v_issued, NULL;
+        ELSEIF v_total <> {unlimited} AND v_issued + 1 > v_total THEN
+            SELECT {sold_out}, NULL, v_status, v_issued, NULL;
+        ELSE
+            SELECT {not_claimable}, 'BUSY', v_status, v_issued, NULL;
+        END IF;
+        LEAVE claim;
+    END IF;
+    SELECT issued_quantity INTO v_issued FROM {template} WHERE id = p_template_id;
+
+    IF p_limit > 0 THEN
+        INSERT IGNORE INTO {quota} (template_id, user_id, claimed) VALUES (p_template_id, p_user_id, 1);
+        IF ROW_COUNT() <> 1 THEN
+            UPDATE {quota} SET claimed = claimed + 1
+             WHERE template_id = p_template_id AND user_id = p_user_id AND claimed + 1 <= p_limit;
+            IF ROW_COUNT() <> 1 THEN
+                ROLLBACK;
+                SELECT {limit_reached}, NULL, NULL, NULL, NULL;
+                LEAVE claim;
+            END IF;
+        END IF;
+    END IF;
+
+    INSERT INTO {coupon} (template_id, user_id, {coupon_columns})
+        VALUES (p_template_id, p_user_id, {coupon_values});
+    SET v_coupon_id = LAST_INSERT_ID();
+    COMMIT;
+    SELECT NULL, NULL, NULL, v_issued, v_coupon_id;
+END claim
+"""
+
+
+def drop_sql() -> str:
+    return f"DROP PROCEDURE IF EXISTS {PROCEDURE}"
+
+
+def create_sql(
+    schema_editor: BaseDatabaseSchemaEditor,
+    *,
+    template_model: type[Model],
+    quota_model: type[Model],
+    coupon_model: type[Model],
+) -> str:
+    """The ``CREATE PROCEDURE`` statement for these (historical) models on MySQL/MariaDB."""
+    db = schema_editor.connection
+
+    def column_type(model: type[Model], column: str) -> str:
+        (field,) = [f for f in model._meta.concrete_fields if f.column == column]
+        kind = field.db_type(db)
+        assert kind is not None
+        return kind
+
+    def literal(value: Any) -> str:
+        return str(schema_editor.quote_value(value))
+
+    template, quota, coupon = (db.ops.quote_name(m._meta.db_table) for m in (template_model, quota_model, coupon_model))
+    return _BODY.format(
+        procedure=PROCEDURE,
+        template=template,
+        quota=quota,
+        coupon=coupon,
+        template_id=column_type(quota_model, "template_id"),
+        user_id=column_type(quota_model, "user_id"),
+        limit=column_type(template_model, "per_user_limit"),
+        moment=column_type(template_model, "issue_start_time"),
+        status=column_type(template_model, "status"),
+        total=column_type(template_model, "total_quantity"),
+        issued=column_type(template_model, "issued_quantity"),
+        validity=column_type(template_model, "validity_type"),
+        coupon_params=",\n    ".join(f"IN p_{c} {column_type(coupon_model, c)}" for c in COLUMNS),
+        coupon_columns=", ".join(db.ops.quote_name(c) for c in COLUMNS),
+        coupon_values=", ".join(f"p_{c}" for c in COLUMNS),
+        approved=literal(TemplateStatus.APPROVED.value),
+        fixed_date=literal(ValidityType.FIXED_DATE.value),
+        unlimited=int(UNLIMITED),
+        sold_out=literal(SOLD_OUT),
+        limit_reached=literal(LIMIT_REACHED),
+        not_claimable=literal(NOT_CLAIMABLE),
+    )
