@@ -5,4 +5,5 @@ urlpatterns = [
     path("", include("coupons.api.urls")),
     path("", include("marketing.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]

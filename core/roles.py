@@ -1,5 +1,7 @@
 """The staff roles and their permissions; applied by a data migration and by ``create_staff``."""
 
+from collections.abc import Iterable
+
 OPERATIONS = "Operations"
 FINANCE = "Finance"
 
@@ -53,6 +55,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.view_orderline",
         "orders.view_ordercoupon",
         "core.view_auditlog",
+        "webhooks.add_webhookendpoint",
+        "webhooks.change_webhookendpoint",
+        "webhooks.view_webhookendpoint",
+        "webhooks.view_webhookdelivery",
+        "webhooks.retry_webhookdelivery",
+        "webhooks.view_webhookattempt",
     ],
     FINANCE: [
         "coupons.view_coupontemplate",
@@ -80,9 +88,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 ROLES = {"operations": OPERATIONS, "finance": FINANCE}
 
 
-def sync_role_groups(group_model, permission_model, *, only_missing: bool = False) -> None:
+def sync_role_groups(
+    group_model, permission_model, *, only_missing: bool = False, app_labels: Iterable[str] | None = None
+) -> None:
     """Create the role groups and give them exactly their permissions (idempotent). With
-    ``only_missing`` groups that exist are left alone."""
+    ``only_missing`` groups that exist are left alone. With ``app_labels`` only the permissions of those
+    apps are set, the others left as they are: the data migration of an app added later gives the roles
+    its permissions that way."""
+    labels = set(app_labels) if app_labels is not None else None
     for group_name, perms in ROLE_PERMISSIONS.items():
         group, created = group_model.objects.get_or_create(name=group_name)
         if only_missing and not created:
@@ -90,5 +103,12 @@ def sync_role_groups(group_model, permission_model, *, only_missing: bool = Fals
         wanted = []
         for dotted in perms:
             app_label, codename = dotted.split(".", 1)
-            wanted.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
-        group.permissions.set(wanted)
+            if labels is None or app_label in labels:
+                wanted.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
+        if labels is None:
+            group.permissions.set(wanted)
+        else:
+            group.permissions.remove(
+                *group.permissions.filter(content_type__app_label__in=labels).exclude(pk__in=[p.pk for p in wanted])
+            )
+            group.permissions.add(*wanted)

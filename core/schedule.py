@@ -16,6 +16,8 @@ SCHEDULE: dict[str, tuple[str, str, Any]] = {
     # Notifications are sent right after commit; this catches any the broker did not take at the time.
     "Send waiting notifications": ("marketing.tasks.send_notifications", "every", 60),
     "Purge expired idempotency records and throttle counters": ("core.purge_expired_records", "every", 3600),
+    # Webhook retries that are due, deliveries the broker never took, and those whose sender died.
+    "Send due webhook deliveries": ("webhooks.send_due_deliveries", "every", 60),
 }
 
 

@@ -1,29 +1,34 @@
 """Admin for coupon templates and the coupons people hold. Every button calls a service."""
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.actions import action_label
 from core.audit import audit_trail_for
 from core.dashboard import daily_series
 from core.errors import ApplicationError
 from coupons import services
+from coupons.admin_forms.editor import TemplateEditorForm, editor_form_class, value_fieldsets
 from coupons.admin_grant import grant_to_users_action
 from coupons.exports import template_coupons_csv, template_stats_csv
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.review import template_review
 from coupons.services.stats import template_stats
 from coupons.services.templates import EDITABLE_FIELDS, can_edit, can_transition
-from coupons.validation import clean_template_fields
+from coupons.summary import summaries_for, template_summary
+from coupons.workflow_access import require_template_action
 
 STATUS_COLOURS = {
     TemplateStatus.DRAFT: "#6c757d",
@@ -40,6 +45,10 @@ STATUS_COLOURS = {
 }
 
 
+def _json_block(value: Any) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, ensure_ascii=False, indent=2))
+
+
 def badge(value: str, label: str) -> str:
     colour = STATUS_COLOURS.get(value, "#6c757d")  # type: ignore[call-overload]
     return format_html(
@@ -49,42 +58,12 @@ def badge(value: str, label: str) -> str:
     )
 
 
-class CouponTemplateForm(forms.ModelForm):
-    class Meta:
-        model = CouponTemplate
-        fields = EDITABLE_FIELDS
-        help_texts = {
-            "value": _(
-                'CASH_VOUCHER {"amount": "10.00"}; PERCENTAGE_DISCOUNT {"percentage": 12, "max_off": "20.00"}; '
-                'RANDOM_CASH {"min_amount": "1.00", "max_amount": "8.88"}; '
-                'FREE_ITEM {"gift_item_id": "d-401", "quantity": 1}'
-            ),
-            "usage_rules": _('A list of rules, e.g. [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}]'),
-            "target": _(
-                '{"type": "ALL"}, {"type": "NEW_USER", "days": 7}, '
-                '{"type": "MEMBER_LEVELS", "levels": ["GOLD", "VIP"]}, {"type": "TAGS", "tags": ["..."]}, '
-                '{"type": "USER_TYPE", "user_type": "C"}'
-            ),
-        }
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
-        try:
-            cleaned.update(clean_template_fields({name: cleaned.get(name) for name in EDITABLE_FIELDS}))
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
-        return cleaned
-
-
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(admin.ModelAdmin):
-    form = CouponTemplateForm
+    form = TemplateEditorForm
     list_display = [
         "name",
-        "short_name",
+        "summary_display",
         "type",
         "status_badge",
         "stock",
@@ -99,6 +78,10 @@ class CouponTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name", "short_name", "description"]
     list_select_related = ["created_by"]
     readonly_fields = [
+        "summary_display",
+        "value_json",
+        "usage_rules_json",
+        "target_json",
         "status_badge",
         "issued_quantity",
         "remaining_display",
@@ -111,7 +94,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "short_name", "description", "type", "value", "usage_rules"]}),
+        (None, {"fields": ["name", "short_name", "description", "type"]}),
         (
             _("Stock and limits"),
             {"fields": ["total_quantity", "issued_quantity", "remaining_display", "per_user_limit"]},
@@ -129,7 +112,22 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Audience"), {"fields": ["visible_in_claim_center", "target", "product_line", "return_on_cancel"]}),
+        (
+            _("Audience"),
+            {
+                "fields": [
+                    "visible_in_claim_center",
+                    "target_type",
+                    "target_days",
+                    "target_levels",
+                    "target_tags",
+                    "target_user_type",
+                    "product_line",
+                    "return_on_cancel",
+                ]
+            },
+        ),
+        (_("Checks"), {"fields": ["confirm_warnings"]}),
         (
             _("Review"),
             {
@@ -148,6 +146,38 @@ class CouponTemplateAdmin(admin.ModelAdmin):
     ]
     change_form_template = "admin/coupons/coupontemplate/change_form.html"
     actions = [grant_to_users_action]
+
+    class Media:
+        css = {"all": ["coupons/admin/editor.css"]}
+
+    @admin.display(description=_("summary"))
+    def summary_display(self, obj: CouponTemplate) -> str:
+        return getattr(obj, "summary_text", None) or template_summary(obj)
+
+    @admin.display(description=_("value (JSON)"))
+    def value_json(self, obj: CouponTemplate) -> str:
+        return _json_block(obj.value)
+
+    @admin.display(description=_("usage rules (JSON)"))
+    def usage_rules_json(self, obj: CouponTemplate) -> str:
+        return _json_block(obj.usage_rules)
+
+    @admin.display(description=_("who may claim (JSON)"))
+    def target_json(self, obj: CouponTemplate) -> str:
+        return _json_block(obj.target)
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # One batch for the page's summaries (menu names in two queries at most), not one per row.
+        rows = list(changelist.result_list)  # evaluated once; the list view iterates the same objects
+        summaries = summaries_for(rows)
+        for row in rows:
+            row.summary_text = summaries.get(row.pk, "")
+        return changelist
+
+    def get_form(self, request: HttpRequest, obj: CouponTemplate | None = None, change: bool = False, **kwargs: Any):  # type: ignore[override]
+        kwargs["form"] = editor_form_class()
+        return super().get_form(request, obj, change, **kwargs)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: CouponTemplate) -> str:
@@ -170,9 +200,26 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         return f"{start} – {end}"
 
     def get_fieldsets(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]
+        advanced = (
+            _("Advanced: stored JSON"),
+            {"fields": ["value_json", "usage_rules_json", "target_json"], "classes": ["collapse"]},
+        )
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only: the summary and the stored JSON instead of the editor's fields.
+            return [
+                (None, {"fields": ["name", "short_name", "description", "type", "summary_display"]}),
+                self.fieldsets[1],
+                self.fieldsets[2],
+                (_("Audience"), {"fields": ["visible_in_claim_center", "product_line", "return_on_cancel"]}),
+                self.fieldsets[-1],
+                advanced,
+            ]
+        values = value_fieldsets()
+        values[-1][1]["classes"].append("coupon-rules-anchor")
+        editor = [self.fieldsets[0], *values, *self.fieldsets[1:5]]
         if obj is None:
-            return [fs for fs in self.fieldsets if fs[0] != _("Review")]
-        return self.fieldsets
+            return editor
+        return [*editor, self.fieldsets[-1], advanced]
 
     def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]
         if obj is None:
@@ -229,7 +276,9 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                 if (action == "copy" and request.user.has_perm("coupons.add_coupontemplate"))
                 or (action != "copy" and can_transition(obj, action, request.user))
             ]
-            extra_context["audit_trail"] = audit_trail_for(obj)
+            extra_context["audit_trail"] = trail = audit_trail_for(obj)
+            extra_context["audit_summaries"] = recorded_summaries(trail)
+            extra_context["summary"] = template_summary(obj)
             extra_context["stats"] = template_stats(template=obj)
             extra_context["stats_chart"] = daily_series(template=obj)["chart"]
         return super().change_view(request, object_id, form_url, extra_context)
@@ -250,6 +299,8 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         template = get_object_or_404(CouponTemplate, pk=object_id)
         if action not in WORKFLOW_LABELS or not self.has_view_permission(request, template):
             raise PermissionDenied
+        if request.method != "POST":  # a forged POST is refused by the service, with its message
+            require_template_action(template=template, action=action, user=request.user)
         # Bound on every POST: a submit has no fields, so its POST may be empty and must still act.
         form = WorkflowForm(request.POST if request.method == "POST" else None, action=action)
         if request.method == "POST" and form.is_valid():
@@ -270,8 +321,21 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             "title": f"{WORKFLOW_LABELS[action]}: {template}",
             "form": form,
             "action_label": WORKFLOW_LABELS[action],
+            "review": template_review(template) if action in ("submit", "approve", "reject") else None,
         }
         return TemplateResponse(request, "admin/coupons/coupontemplate/workflow.html", context)
+
+
+def recorded_summaries(trail: Any) -> list[tuple[Any, str, str]]:
+    """(entry, action label, summary in the reader's language) of the entries that recorded one."""
+    language = get_language() or ""
+    rows = []
+    for entry in trail:
+        texts = entry.data.get("summary") if isinstance(entry.data, dict) else None
+        if isinstance(texts, dict) and texts:
+            text = texts.get(language) or next(iter(texts.values()))
+            rows.append((entry, action_label(entry.action), text))
+    return rows
 
 
 WORKFLOW_LABELS = {

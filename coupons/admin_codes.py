@@ -38,6 +38,18 @@ class CodeBatchForm(forms.ModelForm):
             raise forms.ValidationError(gettext("The codes must expire in the future."))
         return value
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        template, quantity = cleaned.get("template"), cleaned.get("quantity")
+        if template is not None and quantity is not None and template.remaining is not None:
+            if quantity > template.remaining:
+                self.add_error(
+                    "quantity",
+                    gettext("The batch (%(quantity)s codes) is larger than the remaining stock (%(remaining)s).")
+                    % {"quantity": quantity, "remaining": template.remaining},
+                )
+        return cleaned
+
 
 class RedemptionCodeBatchAdmin(admin.ModelAdmin):
     form = CodeBatchForm

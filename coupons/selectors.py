@@ -1,7 +1,7 @@
 """Read-side querysets shared by views and services."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
@@ -121,3 +121,27 @@ def code_batches_for_staff(*, template_id: int | None = None) -> QuerySet[Redemp
     if template_id:
         qs = qs.filter(template_id=template_id)
     return qs
+
+
+def target_audience_size(*, target: dict[str, Any] | None, now: datetime | None = None) -> int:
+    """How many active customers a template's ``target`` lets in now: one COUNT query. Everybody counts
+    every active customer account; the other audiences count member profiles (as targeting reads them)."""
+    from django.contrib.auth import get_user_model
+
+    from marketing.models import MemberProfile
+
+    now = now or timezone.now()
+    target = target or {"type": "ALL"}
+    kind = target.get("type", "ALL")
+    if kind == "ALL":
+        return get_user_model().objects.filter(is_active=True, is_staff=False).count()
+    profiles = MemberProfile.objects.filter(user__is_active=True, user__is_staff=False)
+    if kind == "NEW_USER" and isinstance(target.get("days"), int):
+        return profiles.filter(registered_at__gte=now - timedelta(days=target["days"])).count()
+    if kind == "MEMBER_LEVELS":
+        return profiles.filter(level__in=target.get("levels") or []).count()
+    if kind == "TAGS":
+        return profiles.filter(tags__name__in=target.get("tags") or []).distinct().count()
+    if kind == "USER_TYPE":
+        return profiles.filter(user_type=target.get("user_type")).count()
+    return 0

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from coupons.engine import DefinitionError, validate_definition
 from coupons.models import UNLIMITED, CouponType, ValidityType
 from coupons.reasons import render_problem
+from coupons.sense import sense_errors
 from marketing.models import MemberLevel, UserType
 
 MAX_QUANTITY = 100_000_000
@@ -181,6 +182,9 @@ def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
         else:
             cleaned["value"], cleaned["usage_rules"] = definition.value, definition.usage_rules
             _check_menu_references(definition.value, definition.usage_rules, errors)
+            for field, messages in sense_errors(cleaned).items():
+                for message in messages:
+                    errors.add(field, message)
 
     errors.raise_if_any()
     return cleaned

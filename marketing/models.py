@@ -283,6 +283,9 @@ class BulkGrant(TimeStampedModel):
     last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
     # The granted recipients up to this user id have their "you received a coupon" message written.
     announced_user_id = models.BigIntegerField(default=0, editable=False)
+    # Touched as the run starts and as each chunk commits: a RUNNING grant whose heartbeat is older than
+    # BULK_GRANT_STALL_SECONDS lost its worker and is resumed by the due-grants job.
+    heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True, editable=False)
 
     class Meta(TimeStampedModel.Meta):
         verbose_name = _("bulk grant")

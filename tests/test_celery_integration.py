@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from coupons.models import CouponStatus, UserCoupon
@@ -193,9 +194,8 @@ def _many_customers(n: int) -> list[int]:
     return [user.pk for user in users]
 
 
-def test_a_worker_killed_in_the_middle_of_a_bulk_grant_resumes_and_grants_each_user_once(celery_processes):
-    # given: an approved bulk grant of 3,000 customers, run 25 customers per transaction
-    user_ids = _many_customers(3000)
+def _approved_list_grant(n: int):
+    user_ids = _many_customers(n)
     template = CouponTemplateFactory(total_quantity=-1, per_user_limit=1, visible_in_claim_center=False)
     operations, finance = StaffFactory(role="operations"), StaffFactory(role="finance")
     grant = bulk_grant_create(
@@ -206,40 +206,100 @@ def test_a_worker_killed_in_the_middle_of_a_bulk_grant_resumes_and_grants_each_u
         template=template,
     )
     bulk_grant_submit(grant=grant, actor=operations)
-    processes = celery_processes(BULK_GRANT_CHUNK_SIZE="25", BULK_GRANT_STALL_SECONDS="2")
+    return grant, template, finance
+
+
+def _handled(grant) -> int:
+    return BulkGrantRecipient.objects.filter(grant=grant).exclude(status="PENDING").count()
+
+
+def _assert_everyone_granted_once(grant, template, n: int) -> None:
+    grant.refresh_from_db()
+    assert grant.status == BulkGrantStatus.DONE
+    assert (grant.targeted, grant.granted, grant.failed, grant.skipped_limit, grant.skipped_stock) == (n, n, 0, 0, 0)
+    assert BulkGrantRecipient.objects.filter(grant=grant, status="GRANTED").count() == n
+    issued = UserCoupon.objects.filter(template=template, source="BULK_GRANT", source_ref=str(grant.pk))
+    assert issued.count() == n
+    assert issued.values("user_id").distinct().count() == n
+    assert template.__class__.objects.get(pk=template.pk).issued_quantity == n
+
+
+def test_a_worker_killed_in_the_middle_of_a_bulk_grant_is_resumed_by_the_due_grants_job(celery_processes):
+    # given: an approved bulk grant of 3,000 customers, run 25 customers per transaction
+    from marketing.services.schedules import bulk_grants_due
+    from marketing.tasks import run_due_bulk_grants
+
+    grant, template, finance = _approved_list_grant(3000)
+    processes = celery_processes(BULK_GRANT_CHUNK_SIZE="25")
     processes.worker()
 
-    def granted() -> int:
-        return BulkGrantRecipient.objects.filter(grant=grant).exclude(status="PENDING").count()
-
-    # when: finance approves (the run is enqueued), and the worker is killed with SIGKILL mid-way
+    # when: finance approves (the run is enqueued), and the whole worker is killed with SIGKILL mid-way
     bulk_grant_approve(grant=grant, actor=finance)
     try:
-        _wait_for(lambda: granted() >= 300, 60, "the first chunks")
+        _wait_for(lambda: _handled(grant) >= 300, 60, "the first chunks")
     except AssertionError:
         raise AssertionError(processes.logs()) from None
     processes.kill("worker")
-    done_at_kill = granted()
+    done_at_kill = _handled(grant)
     assert 0 < done_at_kill < 3000
-    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.RUNNING
+    grant.refresh_from_db()
+    assert grant.status == BulkGrantStatus.RUNNING
+    # The broker holds the killed worker's task unacknowledged (for the visibility timeout): only the
+    # heartbeat tells that the run stopped. Fresh, it is left alone; past the stall window, it is due.
+    assert grant.heartbeat_at is not None
+    assert grant.pk not in bulk_grants_due()
+    stalled_at = grant.heartbeat_at + timedelta(seconds=settings.BULK_GRANT_STALL_SECONDS + 1)
+    assert grant.pk in bulk_grants_due(now=stalled_at)
 
-    # then: a new worker and beat pick the stalled grant up, and every customer gets exactly one coupon
-    _one_second_schedule()
+    # then: the due-grants job, run as Beat runs it once the window has passed, resumes the grant on a
+    # new worker, and every customer gets exactly one coupon
     processes.worker("worker2")
-    processes.beat()
+    with override_settings(BULK_GRANT_STALL_SECONDS=0):
+        assert run_due_bulk_grants.apply().get() == 1
     try:
-        _wait_for(lambda: BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.DONE, 120, "the resumed grant")
+        _wait_for(lambda: BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.DONE, 60, "the resumed grant")
     except AssertionError:
         raise AssertionError(processes.logs()) from None
-    grant.refresh_from_db()
-    assert (grant.targeted, grant.granted, grant.failed, grant.skipped_limit, grant.skipped_stock) == (
-        3000,
-        3000,
-        0,
-        0,
-        0,
-    )
-    issued = UserCoupon.objects.filter(template=template, source="BULK_GRANT", source_ref=str(grant.pk))
-    assert issued.count() == 3000
-    assert issued.values("user_id").distinct().count() == 3000
-    assert template.__class__.objects.get(pk=template.pk).issued_quantity == 3000
+    assert _handled(grant) == 3000
+    _assert_everyone_granted_once(grant, template, 3000)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_pool_process_killed_mid_grant_gives_the_task_back_at_once(celery_processes):
+    # given: a worker with one pool process, running a bulk grant of 2,000 customers in chunks of 25
+    grant, template, finance = _approved_list_grant(2000)
+    processes = celery_processes(BULK_GRANT_CHUNK_SIZE="25")
+    worker = processes.start(
+        "prefork", "worker", "--pool=prefork", "--concurrency=1", "--loglevel=INFO", "-n", "prefork@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    )  # fmt: skip
+    bulk_grant_approve(grant=grant, actor=finance)
+    try:
+        _wait_for(lambda: _handled(grant) >= 200, 60, "the first chunks")
+    except AssertionError:
+        raise AssertionError(processes.logs()) from None
+
+    # when: the pool process dies (as when the kernel's OOM killer picks it), the worker itself lives
+    (child,) = _children(worker.pid)
+    os.kill(child, signal.SIGKILL)
+    assert _handled(grant) < 2000
+
+    # then: the worker rejects the task back to the queue (task_reject_on_worker_lost) and its new pool
+    # process resumes the grant with no stall window and no scheduled job
+    try:
+        _wait_for(lambda: BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.DONE, 60, "the requeued grant")
+    except AssertionError:
+        raise AssertionError(processes.logs()) from None
+    assert "WorkerLostError" in (processes.tmp_path / "prefork.log").read_text()
+    _assert_everyone_granted_once(grant, template, 2000)

@@ -107,6 +107,7 @@ LOCAL_APPS = [
     "coupons",
     "marketing",
     "orders",
+    "webhooks",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -199,8 +200,25 @@ CLAIM_GATE = env.bool("CLAIM_GATE", default=True)
 CLAIM_GATE_PREFIX = env("CLAIM_GATE_PREFIX", default="claimgate")
 # Users per transaction when a bulk grant runs.
 BULK_GRANT_CHUNK_SIZE = env.int("BULK_GRANT_CHUNK_SIZE", default=1000)
-# A running bulk grant with no progress for this many seconds is resumed by the due-grants job.
-BULK_GRANT_STALL_SECONDS = env.int("BULK_GRANT_STALL_SECONDS", default=300)
+# A running bulk grant whose heartbeat (each committed chunk) is older than this many seconds lost its
+# worker and is resumed by the every-minute due-grants job. Far above a chunk's time (well under a second
+# for 1,000 coupons); resuming a run that is only slow is harmless.
+BULK_GRANT_STALL_SECONDS = env.int("BULK_GRANT_STALL_SECONDS", default=45)
+
+# WEBHOOKS
+# ------------------------------------------------------------------------------
+# Seconds a webhook request may wait to connect or for each read.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
+# Attempts per delivery before it is FAILED; the wait after attempt n is BASE * 2^(n-1), at most MAX.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=10)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+# A delivery claimed this long ago and not finished lost its sender: the every-minute job sends it again.
+# Far above WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_CLAIM_TIMEOUT = env.int("WEBHOOK_CLAIM_TIMEOUT", default=60)
+# Seconds a process keeps the set of subscribed event types before reading it again.
+WEBHOOK_EVENT_TYPES_TTL = env.float("WEBHOOK_EVENT_TYPES_TTL", default=2)
+
 # Mount the no-op DRF endpoint the claim benchmark compares against (never in production).
 BENCH_NOOP = env.bool("BENCH_NOOP", default=False)
 

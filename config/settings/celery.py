@@ -14,8 +14,12 @@ CELERY_TIMEZONE = env("TIME_ZONE", default="Asia/Shanghai")
 CELERY_ENABLE_UTC = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
-# A task is acknowledged only after it finished: a worker killed mid-task gives it back to the queue,
-# which is safe because every task is idempotent.
+# A task is acknowledged only after it finished (acks_late), and a task whose pool process died (the OOM
+# killer, a SIGKILL of the child) is given back to the queue at once by its worker (reject_on_worker_lost):
+# safe because every task is idempotent, and none is known to kill its own process (which would loop).
+# When the whole worker dies, Redis hands its unacknowledged task out again only after the visibility
+# timeout below; what must not wait that long recovers on its own every minute through Beat (a bulk
+# grant's heartbeat, BULK_GRANT_STALL_SECONDS; a webhook delivery's claim, WEBHOOK_CLAIM_TIMEOUT).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

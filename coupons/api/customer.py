@@ -14,14 +14,16 @@ from coupons.models import CouponStatus, UserCoupon
 from coupons.selectors import claimable_templates_for, wallet_counts, wallet_for
 from coupons.services.claim import coupon_claim
 from coupons.services.codes import code_redeem
+from coupons.summary import summaries_for, template_summary
 
 _DATETIME = serializers.DateTimeField()
 _CENT = Decimal("0.01")
 
 
-def coupon_payload(coupon: UserCoupon) -> dict[str, Any]:
+def coupon_payload(coupon: UserCoupon, summary: str | None = None) -> dict[str, Any]:
     """A coupon a customer holds, as every customer endpoint shows it (SPEC 8). Built directly: the
-    claim endpoint is hot, and a serializer instance per response costs as much as a query."""
+    claim endpoint is hot, and a serializer instance per response costs as much as a query. The
+    template's summary is kept in memory per template and language (``coupons.summary``)."""
     template = coupon.template
     return {
         "id": coupon.pk,
@@ -31,6 +33,7 @@ def coupon_payload(coupon: UserCoupon) -> dict[str, Any]:
         "short_name": template.short_name,
         "type": template.type,
         "value": template.value,
+        "summary": template_summary(template) if summary is None else summary,
         "amount": None if coupon.amount is None else str(Decimal(coupon.amount).quantize(_CENT)),
         "status": coupon.effective_status(),
         "valid_from": _DATETIME.to_representation(coupon.valid_from),
@@ -49,6 +52,7 @@ class CouponOutputSerializer(serializers.Serializer):
     short_name = serializers.CharField(source="template.short_name")
     type = serializers.CharField(source="template.type")
     value = serializers.JSONField(source="template.value")
+    summary = serializers.CharField(help_text="The template's summary in the reader's language.")
     amount = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
     status = serializers.SerializerMethodField()
     valid_from = serializers.DateTimeField()
@@ -59,7 +63,8 @@ class CouponOutputSerializer(serializers.Serializer):
         return coupon.effective_status()
 
     def to_representation(self, instance: UserCoupon) -> dict[str, Any]:
-        return coupon_payload(instance)
+        summaries = self.context.get("summaries") or {}
+        return coupon_payload(instance, summaries.get(instance.template_id))
 
 
 class ClaimCenterApi(APIView):
@@ -70,17 +75,23 @@ class ClaimCenterApi(APIView):
         type = serializers.CharField(source="template.type")
         value = serializers.JSONField(source="template.value")
         usage_rules = serializers.JSONField(source="template.usage_rules")
+        summary = serializers.SerializerMethodField()
         remaining = serializers.IntegerField(source="template.remaining", allow_null=True)
         claimed_by_me = serializers.IntegerField()
         per_user_limit = serializers.IntegerField(source="template.per_user_limit")
         can_claim = serializers.BooleanField()
         issue_end_time = serializers.DateTimeField(source="template.issue_end_time", allow_null=True)
 
+        def get_summary(self, entry: Any) -> str:
+            """The template's summary in the reader's language."""
+            return (self.context.get("summaries") or {}).get(entry.template.pk) or template_summary(entry.template)
+
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(claimable_templates_for(user=request.user), request, view=self)  # type: ignore[arg-type]
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        context = {"summaries": summaries_for(entry.template for entry in page or [])}
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
 
 
 def no_input(request: Any) -> None:
@@ -124,7 +135,8 @@ class WalletApi(APIView):
         page = paginator.paginate_queryset(
             wallet_for(user=request.user, status=filters.validated_data.get("status") or None), request, view=self
         )
-        response = paginator.get_paginated_response(CouponOutputSerializer(page, many=True).data)
+        context = {"summaries": summaries_for(coupon.template for coupon in page or [])}
+        response = paginator.get_paginated_response(CouponOutputSerializer(page, many=True, context=context).data)
         response.data["counts"] = wallet_counts(user=request.user)
         return response
 

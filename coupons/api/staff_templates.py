@@ -12,12 +12,17 @@ from core.api.serializers import StrictSerializer
 from core.audit import audit_trail_for
 from core.idempotency import idempotent
 from coupons import services
+from coupons.api.declared import CouponValueField, UsageRulesField
 from coupons.models import CouponTemplate, CouponType, TemplateStatus, ValidityType
 from coupons.selectors import templates_for_staff
 from coupons.services.templates import EDITABLE_FIELDS
+from coupons.summary import summaries_for, template_summary
 
 
 class TemplateOutputSerializer(serializers.ModelSerializer):
+    value = CouponValueField(read_only=True)
+    usage_rules = UsageRulesField(read_only=True)
+    summary = serializers.SerializerMethodField()
     remaining = serializers.IntegerField(allow_null=True, read_only=True)
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, read_only=True)
@@ -29,6 +34,7 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             *EDITABLE_FIELDS,
+            "summary",
             "issued_quantity",
             "remaining",
             "status",
@@ -40,6 +46,11 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_summary(self, template: CouponTemplate) -> str:
+        """The human summary in the reader's language, e.g. "满100元减10元 · 每人限1张 · 共1000张"."""
+        summaries = self.context.get("summaries") or {}
+        return summaries.get(template.pk) or template_summary(template)
 
 
 class AuditOutputSerializer(serializers.Serializer):
@@ -59,8 +70,8 @@ class TemplateInputSerializer(StrictSerializer):
     short_name = serializers.CharField(max_length=40, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     type = serializers.ChoiceField(choices=CouponType.choices)
-    value = serializers.JSONField()
-    usage_rules = serializers.JSONField(required=False)
+    value = CouponValueField()
+    usage_rules = UsageRulesField(required=False)
     total_quantity = serializers.IntegerField(required=False, min_value=-1, max_value=100_000_000)
     per_user_limit = serializers.IntegerField(required=False, min_value=0, max_value=1_000)
     issue_start_time = serializers.DateTimeField(required=False, allow_null=True)
@@ -95,7 +106,8 @@ class TemplateListCreateApi(APIView):
         filters.is_valid(raise_exception=True)
         paginator = Pagination()
         page = paginator.paginate_queryset(templates_for_staff(**filters.validated_data), request, view=self)
-        return paginator.get_paginated_response(TemplateOutputSerializer(page, many=True).data)
+        context = {"summaries": summaries_for(page or [])}
+        return paginator.get_paginated_response(TemplateOutputSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=TemplateInputSerializer, responses={201: TemplateOutputSerializer})
     @idempotent

@@ -10,6 +10,8 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
 from coupons.engine.codes import ProblemCode
+from coupons.engine.declarations import Param, ParamKind, names
+from coupons.engine.messages import gettext_noop
 from coupons.engine.money import Cents, percentage_of, to_cents, to_money
 from coupons.engine.params import Issue, ParamError, Params
 from coupons.engine.types import (
@@ -67,13 +69,29 @@ class GiftItem(Benefit):
 
 
 class CouponKind(ABC):
+    """One coupon type. ``params`` declares its ``value`` (validation, admin widgets, API schema and
+    summary come from it); ``label`` names the type. ``summary`` / ``summary_for`` give the msgid of the
+    value's phrase in a template's summary; ``threshold_summary``, when set, is used instead when the
+    template has a spend threshold rule, with that amount as ``%(threshold)s`` ("满100元减10元")."""
+
     coupon_type: ClassVar[str]
-    keys: ClassVar[tuple[str, ...]]
+    params: ClassVar[tuple[Param, ...]]
+    label: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    threshold_summary: ClassVar[str] = ""
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return names(cls.params)
+
+    @classmethod
+    def summary_for(cls, value: Mapping[str, Any], *, threshold: bool) -> str:
+        return cls.threshold_summary if threshold and cls.threshold_summary else cls.summary
 
     @classmethod
     def parse(cls, raw: object) -> Self:
         """Read ``value``; raise ``ParamError`` with every problem found."""
-        params = Params(raw, cls.keys)
+        params = Params(raw, cls.keys())
         kind = cls._read(params)
         params.done()
         assert kind is not None
@@ -90,16 +108,24 @@ class CouponKind(ABC):
     @abstractmethod
     def benefit(self, coupon: Coupon) -> Benefit: ...
 
+    def largest_cash(self) -> Decimal | None:
+        """The most money one coupon can take off, when the value alone bounds it (None: it does not,
+        as a percentage without a cap or a gift whose worth is the dish's price)."""
+        return None
+
 
 @dataclass(frozen=True)
 class CashVoucher(CouponKind):
     coupon_type: ClassVar[str] = CASH_VOUCHER
-    keys: ClassVar[tuple[str, ...]] = ("amount",)
+    label: ClassVar[str] = gettext_noop("Cash voucher")
+    params: ClassVar[tuple[Param, ...]] = (Param("amount", ParamKind.MONEY, gettext_noop("Amount off (¥)")),)
+    summary: ClassVar[str] = gettext_noop("¥%(amount)s off, no minimum spend")
+    threshold_summary: ClassVar[str] = gettext_noop("¥%(amount)s off orders of ¥%(threshold)s or more")
     amount: Decimal
 
     @classmethod
     def _read(cls, params: Params) -> Self | None:
-        amount = params.money("amount")
+        amount = params.read(cls.params[0])
         return None if amount is None else cls(amount)
 
     def to_value(self) -> dict[str, Any]:
@@ -108,19 +134,37 @@ class CashVoucher(CouponKind):
     def benefit(self, coupon: Coupon) -> Benefit:
         return CashOff(to_cents(self.amount))
 
+    def largest_cash(self) -> Decimal | None:
+        return self.amount
+
 
 @dataclass(frozen=True)
 class PercentageDiscount(CouponKind):
     coupon_type: ClassVar[str] = PERCENTAGE_DISCOUNT
-    keys: ClassVar[tuple[str, ...]] = ("percentage", "max_off")
+    label: ClassVar[str] = gettext_noop("Percentage discount")
+    params: ClassVar[tuple[Param, ...]] = (
+        Param(
+            "percentage",
+            ParamKind.PERCENT_OFF,
+            gettext_noop("Discount (折)"),
+            maximum=Decimal(100),
+            help_text=gettext_noop("Enter 8.8 for 8.8折, which is 12 % off."),
+        ),
+        Param("max_off", ParamKind.MONEY, gettext_noop("At most (¥)"), required=False),
+    )
     percentage: Decimal
     max_off: Decimal | None
 
     @classmethod
+    def summary_for(cls, value: Mapping[str, Any], *, threshold: bool) -> str:
+        if value.get("max_off") is not None:
+            return gettext_noop("%(percentage)s, at most ¥%(max_off)s")
+        return "%(percentage)s"
+
+    @classmethod
     def _read(cls, params: Params) -> Self | None:
-        percentage = params.decimal("percentage", places=2, maximum=Decimal(100))
-        max_off = params.money("max_off", required=False)
-        return None if percentage is None else cls(percentage, max_off)
+        read = params.read_all(cls.params)
+        return None if read["percentage"] is None else cls(read["percentage"], read["max_off"])
 
     def to_value(self) -> dict[str, Any]:
         # A whole percentage stays a JSON number as in the spec ({"percentage": 12}); 12.5 is "12.5".
@@ -132,6 +176,9 @@ class PercentageDiscount(CouponKind):
             value["max_off"] = str(self.max_off)
         return value
 
+    def largest_cash(self) -> Decimal | None:
+        return self.max_off
+
     def benefit(self, coupon: Coupon) -> Benefit:
         basis_points = int(self.percentage.scaleb(2))
         return PercentOff(basis_points, None if self.max_off is None else to_cents(self.max_off))
@@ -140,13 +187,22 @@ class PercentageDiscount(CouponKind):
 @dataclass(frozen=True)
 class RandomCash(CouponKind):
     coupon_type: ClassVar[str] = RANDOM_CASH
-    keys: ClassVar[tuple[str, ...]] = ("min_amount", "max_amount")
+    label: ClassVar[str] = gettext_noop("Random red packet")
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("min_amount", ParamKind.MONEY, gettext_noop("At least (¥)")),
+        Param("max_amount", ParamKind.MONEY, gettext_noop("At most (¥)")),
+    )
+    summary: ClassVar[str] = gettext_noop("a random ¥%(min_amount)s-%(max_amount)s off")
+    threshold_summary: ClassVar[str] = gettext_noop(
+        "a random ¥%(min_amount)s-%(max_amount)s off orders of ¥%(threshold)s or more"
+    )
     min_amount: Decimal
     max_amount: Decimal
 
     @classmethod
     def _read(cls, params: Params) -> Self | None:
-        low, high = params.money("min_amount"), params.money("max_amount")
+        read = params.read_all(cls.params)
+        low, high = read["min_amount"], read["max_amount"]
         if low is None or high is None:
             return None
         if low > high:
@@ -156,6 +212,9 @@ class RandomCash(CouponKind):
 
     def to_value(self) -> dict[str, Any]:
         return {"min_amount": str(self.min_amount), "max_amount": str(self.max_amount)}
+
+    def largest_cash(self) -> Decimal | None:
+        return self.max_amount
 
     def benefit(self, coupon: Coupon) -> Benefit:
         # The amount was drawn when the coupon was issued; it is the instance's, not the template's.
@@ -168,14 +227,21 @@ class RandomCash(CouponKind):
 @dataclass(frozen=True)
 class FreeItem(CouponKind):
     coupon_type: ClassVar[str] = FREE_ITEM
-    keys: ClassVar[tuple[str, ...]] = ("gift_item_id", "quantity")
+    label: ClassVar[str] = gettext_noop("Free item")
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("gift_item_id", ParamKind.DISH, gettext_noop("Gift dish")),
+        Param(
+            "quantity", ParamKind.INTEGER, gettext_noop("Quantity"), required=False, minimum=1, maximum=99, default=1
+        ),
+    )
+    summary: ClassVar[str] = gettext_noop("a free %(gift_item_id)s × %(quantity)s")
     gift_item_id: str
     quantity: int
 
     @classmethod
     def _read(cls, params: Params) -> Self | None:
-        sku = params.string("gift_item_id")
-        quantity = params.integer("quantity", low=1, high=99, default=1)
+        read = params.read_all(cls.params)
+        sku, quantity = read["gift_item_id"], read["quantity"]
         return None if sku is None or quantity is None else cls(sku, quantity)
 
     def to_value(self) -> dict[str, Any]:

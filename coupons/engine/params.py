@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from coupons.engine.codes import ProblemCode
+from coupons.engine.declarations import MAX_MONEY, Param, ParamKind
 
-MAX_MONEY = Decimal("100000.00")
+__all__ = ["MAX_MONEY", "Issue", "ParamError", "Params", "parse_number", "time_of_day"]
 _NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -228,6 +229,63 @@ class Params:
                 good.append(value)
         self._no_duplicates(key, good)
         return tuple(good)
+
+    def slots(self, key: str) -> tuple[tuple[str, str], ...]:
+        """A non-empty list of ``{"start": "HH:MM", "end": "HH:MM"}``; a slot may wrap midnight."""
+        slots: list[tuple[str, str]] = []
+        for index, raw in enumerate(self.array(key, required=True, non_empty=True)):
+            slot = self.nested(raw, ("start", "end"), f"{key}[{index}].")
+            if not isinstance(raw, Mapping):
+                continue
+            times = {}
+            for end in ("start", "end"):
+                if not slot.present(end, required=True):
+                    continue
+                if time_of_day(slot.data[end]) is None:
+                    slot.add(ProblemCode.INVALID_TIME, {"key": slot.key(end), "value": slot.data[end]})
+                else:
+                    times[end] = slot.data[end]
+            if len(times) == 2:
+                if times["start"] == times["end"]:
+                    slot.add(ProblemCode.EMPTY_SLOT, {"key": self.key(f"{key}[{index}]")})
+                else:
+                    slots.append((times["start"], times["end"]))
+        return tuple(slots)
+
+    # declared params
+
+    def read(self, param: Param) -> Any:
+        """The value of one declared param, read by its kind; problems are collected here."""
+        name, kind = param.name, param.kind
+        if kind == ParamKind.MONEY:
+            return self.money(name, required=param.required)
+        if kind == ParamKind.PERCENT_OFF:
+            maximum = Decimal(param.maximum if param.maximum is not None else 100)
+            return self.decimal(name, places=2, maximum=maximum, required=param.required)
+        if kind == ParamKind.INTEGER:
+            low = int(param.minimum if param.minimum is not None else 0)
+            high = int(param.maximum if param.maximum is not None else 2**31 - 1)
+            return self.integer(name, low=low, high=high, default=None if param.required else param.default)
+        if kind == ParamKind.DISH:
+            return self.string(name)
+        if kind in (ParamKind.DISHES, ParamKind.CATEGORIES):
+            return self.strings(name, required=param.required, non_empty=param.required)
+        if kind == ParamKind.TIME_SLOTS:
+            return self.slots(name)
+        if kind == ParamKind.WEEKDAYS:
+            return self.integers(name, low=1, high=7)
+        if kind in (ParamKind.CHANNELS, ParamKind.COUPON_TYPES):
+            return self.choices(name, param.choices, non_empty=param.required)
+        if kind == ParamKind.BOOL:
+            if not param.required and not self.present(name, required=False):
+                return bool(param.default)
+            return self.boolean(name)
+        if kind == ParamKind.CHOICE:
+            return self.choice(name, param.choices, default=param.default)
+        raise ValueError(f"no reader for {kind}")
+
+    def read_all(self, params: Iterable[Param]) -> dict[str, Any]:
+        return {param.name: self.read(param) for param in params}
 
     def nested(self, raw: object, allowed: Iterable[str], prefix: str) -> Params:
         """Read a nested object; its problems are collected here."""

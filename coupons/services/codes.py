@@ -85,6 +85,12 @@ def code_batch_create(
             code=CouponErrorCode.INVALID_STATE,
             details={"template_id": locked.pk, "status": locked.status},
         )
+    if locked.remaining is not None and quantity > locked.remaining:
+        message = _("The batch (%(quantity)s codes) is larger than the remaining stock (%(remaining)s).") % {
+            "quantity": quantity,
+            "remaining": locked.remaining,
+        }
+        raise ValidationFailed(message, details={"quantity": [message]})
     batch = RedemptionCodeBatch.objects.create(
         name=name, template=locked, quantity=quantity, expires_at=expires_at, created_by=actor
     )

@@ -16,6 +16,7 @@ from core.db import retry_on_conflict
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from coupons.errors import CouponErrorCode
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.summary import summary_in_languages
 
 S = TemplateStatus
 
@@ -101,6 +102,9 @@ def _finish(
         locked.review_remark = remark
         fields += ["reviewed_by", "reviewed_at", "review_remark"]
     locked.save(update_fields=fields)
+    if action in ("submit", "approve"):
+        # What was submitted and approved, as staff read it then (SPEC 12: the summary in the trail).
+        data = {**(data or {}), "summary": summary_in_languages(locked)}
     audit_record(
         subject=locked, actor=actor, action=action, from_status=from_status, to_status=target, remark=remark, data=data
     )

@@ -409,7 +409,8 @@ def _start(grant_id: int) -> BulkGrant | None:
     else:
         locked.targeted = BulkGrantRecipient.objects.filter(grant=locked).count()
     locked.status = S.RUNNING
-    locked.save(update_fields=["targeted", "status", "started_at", "last_user_id", "updated_at"])
+    locked.heartbeat_at = now
+    locked.save(update_fields=["targeted", "status", "started_at", "last_user_id", "heartbeat_at", "updated_at"])
     audit_record(
         subject=locked,
         actor=None,
@@ -517,6 +518,7 @@ def _chunk(grant_id: int, chunk_size: int) -> int | None:
         skipped_stock=F("skipped_stock") + len(outcome.skipped_stock),
         failed=F("failed") + len(outcome.failed),
         progress_user_id=user_ids[-1],
+        heartbeat_at=now,
         updated_at=now,
     )
     if grant.template_id and outcome.granted:

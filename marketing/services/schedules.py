@@ -47,14 +47,18 @@ def activities_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
 
 
 def bulk_grants_due(*, now: datetime | None = None) -> list[int]:
-    """Grants to run now: approved ones whose time has come, and running ones whose worker stopped making
-    progress (killed mid-way: the run resumes from the recipients still PENDING)."""
+    """Grants to run now: approved ones whose time has come, and running ones whose heartbeat (touched as
+    the run starts and as each chunk commits) is older than ``BULK_GRANT_STALL_SECONDS``: their worker
+    died, and the run resumes after the last committed chunk. Resuming a run that was merely slow is
+    harmless: chunks of one grant take turns on the grant's row lock."""
     now = now or timezone.now()
     stalled_before = now - timedelta(seconds=settings.BULK_GRANT_STALL_SECONDS)
     due = BulkGrant.objects.filter(
         Q(status=BulkGrantStatus.APPROVED, scheduled_at__isnull=True)
         | Q(status=BulkGrantStatus.APPROVED, scheduled_at__lte=now)
-        | Q(status=BulkGrantStatus.RUNNING, updated_at__lt=stalled_before)
+        | Q(status=BulkGrantStatus.RUNNING, heartbeat_at__lt=stalled_before)
+        # Started before the heartbeat existed.
+        | Q(status=BulkGrantStatus.RUNNING, heartbeat_at__isnull=True, updated_at__lt=stalled_before)
     )
     return list(due.order_by("id").values_list("id", flat=True)[:100])
 

@@ -63,8 +63,13 @@ def test_the_migration_gives_each_group_exactly_its_permissions():
     migration = importlib.import_module("core.migrations.0002_staff_groups")
     state = MigrationLoader(connection).project_state(("core", "0002_staff_groups"), at_end=False)
 
-    # when the data migration's function runs, on the models as they were at that migration
+    # when the data migration's function runs, on the models as they were at that migration, and then
+    # that of the app added later (webhooks), which gives the roles its own permissions
     migration.create_groups(state.apps, None)
+    assert not {perm for perm in perms_of(OPERATIONS) if perm.startswith("webhooks.")}
+    later = importlib.import_module("webhooks.migrations.0002_role_permissions")
+    later_state = MigrationLoader(connection).project_state(("webhooks", "0002_role_permissions"), at_end=False)
+    later.give_roles_webhook_permissions(later_state.apps, None)
 
     # then
     assert perms_of(OPERATIONS) == set(ROLE_PERMISSIONS[OPERATIONS])

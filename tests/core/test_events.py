@@ -40,6 +40,8 @@ def test_after_commit_subscribers_do_not_run_when_the_transaction_rolls_back(rec
     assert [kind for kind, _, _ in recorder] == ["in"]
 
 
+# Every event also reaches the webhook outbox, which may read the endpoints: these tests need the database.
+@pytest.mark.django_db
 def test_a_plain_transaction_collects_after_commit_subscribers_in_its_list(recorder):
     after_commit: list = []
     events.emit(Event.ORDER_PAID, after_commit=after_commit, order_id=9)
@@ -49,6 +51,7 @@ def test_a_plain_transaction_collects_after_commit_subscribers_in_its_list(recor
     assert recorder[-1] == ("after", Event.ORDER_PAID, {"order_id": 9})
 
 
+@pytest.mark.django_db
 def test_subscribing_twice_with_one_uid_subscribes_once(recorder):
     events.subscribe(Event.ORDER_PAID, lambda **kw: None, uid="test.in", in_transaction=True)
     after_commit: list = []

@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 COUPON_KEYS = {
-    "id", "code", "template_id", "name", "short_name", "type", "value", "amount", "status", "valid_from",
-    "expires_at", "source",
+    "id", "code", "template_id", "name", "short_name", "type", "value", "summary", "amount", "status",
+    "valid_from", "expires_at", "source",
 }  # fmt: skip
 
 
@@ -289,6 +289,9 @@ def test_the_claim_center_lists_live_templates_with_what_the_customer_may_do(cus
         "per_user_limit": 1,
         "can_claim": False,
         "issue_end_time": None,
+        "summary": (
+            "¥10 off orders of ¥100 or more · valid for 7 days after claiming · limit 1 per person · 10 in total"
+        ),
     }
     assert rows[limited.pk]["usage_rules"] == limited.usage_rules
     assert (rows[unlimited.pk]["remaining"], rows[unlimited.pk]["claimed_by_me"]) == (None, 0)

@@ -37,7 +37,7 @@ def codes_of(batch) -> list[str]:
 
 
 def test_staff_generate_a_batch_of_unique_unguessable_codes(operations_client, operations_user):
-    template = CouponTemplateFactory(visible_in_claim_center=False)
+    template = CouponTemplateFactory(visible_in_claim_center=False, total_quantity=1000)
 
     response = operations_client.post(
         BATCHES, {"template_id": template.pk, "name": "Weibo", "quantity": 250}, format="json"
@@ -304,3 +304,19 @@ def test_the_limit_holds_under_concurrent_wrong_guesses(settings, with_redis):
     assert sorted(results) == [404] * 10 + [429] * 30
     if not with_redis:
         assert ThrottleCounter.objects.get(key=f"redeem:user:{user.pk}").count == 10
+
+
+def test_a_batch_larger_than_the_remaining_stock_is_a_400_on_quantity(operations_client):
+    template = CouponTemplateFactory(total_quantity=100, issued_quantity=40)
+
+    refused = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "Weibo", "quantity": 61}, format="json"
+    )
+    accepted = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "Weibo", "quantity": 60}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert "quantity" in refused.json()["error"]["details"]
+    assert accepted.status_code == 201, accepted.content
+    assert RedemptionCodeBatch.objects.get().quantity == 60

@@ -80,6 +80,9 @@ def test_a_coupon_object_has_the_contract_fields(customer_client, wallet):
         "short_name": coupon.template.short_name,
         "type": coupon.template.type,
         "value": coupon.template.value,
+        "summary": (
+            "¥10 off orders of ¥100 or more · valid for 7 days after claiming · limit 1 per person · 100 in total"
+        ),
         "amount": None,
         "status": "UNUSED",
         "valid_from": row["valid_from"],

@@ -3,13 +3,15 @@
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from coupons.models import CouponStatus
+from coupons.models import CouponStatus, UserCoupon
 from marketing.models import (
     Activity,
     ActivityStatus,
     BulkGrant,
+    BulkGrantRecipient,
     BulkGrantStatus,
     BulkGrantTarget,
     GiftPack,
@@ -20,6 +22,7 @@ from marketing.models import (
     Notification,
     NotificationKind,
 )
+from marketing.services.bulk_grants import bulk_grant_run
 from marketing.services.schedules import (
     activities_end_due,
     birthday_packs_grant,
@@ -52,11 +55,11 @@ def test_published_activities_past_their_end_are_ended_once():
 
 
 def test_due_bulk_grants_are_approved_ones_whose_time_came_and_running_ones_that_stalled(settings):
-    settings.BULK_GRANT_STALL_SECONDS = 60
+    settings.BULK_GRANT_STALL_SECONDS = 45
     template = CouponTemplateFactory()
     now = timezone.now()
 
-    def grant(status, scheduled_at=None, idle=timedelta(0)):
+    def grant(status, scheduled_at=None, idle=timedelta(0), heartbeat=True, touched=timedelta(0)):
         g = BulkGrant.objects.create(
             name=status,
             target_type=BulkGrantTarget.SEGMENT,
@@ -65,18 +68,54 @@ def test_due_bulk_grants_are_approved_ones_whose_time_came_and_running_ones_that
             status=status,
             scheduled_at=scheduled_at,
         )
-        BulkGrant.objects.filter(pk=g.pk).update(updated_at=now - idle)
+        BulkGrant.objects.filter(pk=g.pk).update(
+            heartbeat_at=now - idle if heartbeat else None, updated_at=now - (idle if not heartbeat else touched)
+        )
         return g.pk
 
     now_due = grant(BulkGrantStatus.APPROVED)
     past_due = grant(BulkGrantStatus.APPROVED, scheduled_at=now - timedelta(minutes=1))
     grant(BulkGrantStatus.APPROVED, scheduled_at=now + timedelta(hours=1))
-    stalled = grant(BulkGrantStatus.RUNNING, idle=timedelta(minutes=5))
-    grant(BulkGrantStatus.RUNNING, idle=timedelta(seconds=5))
+    stalled = grant(BulkGrantStatus.RUNNING, idle=timedelta(seconds=46))
+    # The heartbeat decides, not the row's last save.
+    grant(BulkGrantStatus.RUNNING, idle=timedelta(seconds=5), touched=timedelta(hours=1))
+    started_before_heartbeats = grant(BulkGrantStatus.RUNNING, idle=timedelta(minutes=5), heartbeat=False)
+    grant(BulkGrantStatus.RUNNING, idle=timedelta(seconds=5), heartbeat=False)
     grant(BulkGrantStatus.PENDING_REVIEW)
     grant(BulkGrantStatus.DONE, idle=timedelta(days=1))
 
-    assert bulk_grants_due(now=now) == sorted([now_due, past_due, stalled])
+    assert bulk_grants_due(now=now) == sorted([now_due, past_due, stalled, started_before_heartbeats])
+
+
+def test_a_running_grant_beats_as_it_starts_and_as_each_chunk_commits():
+    # given: an approved grant of 30 customers
+    users = [UserFactory() for _ in range(30)]
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=1, visible_in_claim_center=False)
+    grant = BulkGrant.objects.create(
+        name="heartbeat",
+        target_type=BulkGrantTarget.USER_LIST,
+        template=template,
+        status=BulkGrantStatus.APPROVED,
+    )
+    BulkGrantRecipient.objects.bulk_create([BulkGrantRecipient(grant=grant, user=user) for user in users])
+    before = timezone.now()
+
+    # when: one chunk of 10 runs, then nothing (the worker died)
+    bulk_grant_run(grant=grant, chunk_size=10, max_chunks=1)
+
+    # then: the heartbeat is fresh, so the grant is not resumed until the stall window has passed
+    grant.refresh_from_db()
+    assert grant.status == BulkGrantStatus.RUNNING and grant.granted == 10
+    assert grant.heartbeat_at is not None and grant.heartbeat_at >= before.replace(microsecond=0)
+    stall = timedelta(seconds=settings.BULK_GRANT_STALL_SECONDS)
+    assert grant.pk not in bulk_grants_due(now=grant.heartbeat_at + stall - timedelta(seconds=1))
+    assert grant.pk in bulk_grants_due(now=grant.heartbeat_at + stall + timedelta(seconds=1))
+
+    # and a resumed run beats again and grants the rest, each customer once
+    bulk_grant_run(grant=grant, chunk_size=10)
+    grant.refresh_from_db()
+    assert (grant.status, grant.granted) == (BulkGrantStatus.DONE, 30)
+    assert UserCoupon.objects.filter(template=template).count() == 30
 
 
 def _birthday_pack():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
+from coupons.engine.declarations import Param, ParamKind
 from coupons.engine.messages import gettext_noop
-from coupons.engine.params import Params
 from coupons.engine.rules.base import Rule, Situation
 from coupons.engine.types import CHANNELS, Reason
 
@@ -14,13 +14,13 @@ from coupons.engine.types import CHANNELS, Reason
 @dataclass(frozen=True)
 class Channels(Rule):
     rule_type: ClassVar[str] = "CHANNELS"
-    keys: ClassVar[tuple[str, ...]] = ("channels",)
+    label: ClassVar[str] = gettext_noop("Channels")
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("channels", ParamKind.CHANNELS, gettext_noop("Usable on"), choices=CHANNELS),
+    )
     message: ClassVar[str] = gettext_noop("Usable only on %(channels)s")
+    summary: ClassVar[str] = gettext_noop("only on %(channels)s")
     channels: tuple[str, ...]
-
-    @classmethod
-    def _read(cls, params: Params) -> Self | None:
-        return cls(params.choices("channels", CHANNELS, non_empty=True))
 
     def to_params(self) -> dict[str, Any]:
         return {"channels": list(self.channels)}

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from coupons.engine.cart import PricedLine
-from coupons.engine.codes import ProblemCode
+from coupons.engine.declarations import Param, ParamKind
 from coupons.engine.messages import gettext_noop
-from coupons.engine.params import Params
 from coupons.engine.rules.base import Rule, Situation
 from coupons.engine.types import COUPON_TYPES, FREE_ITEM, Reason
 
@@ -21,23 +20,29 @@ ANY = "ANY"
 ALL = "ALL"
 
 
-def _read_selection(params: Params, item_key: str, category_key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    items = params.strings(item_key)
-    categories = params.strings(category_key)
-    if not any(isinstance(params.data.get(key), list) and params.data[key] for key in (item_key, category_key)):
-        params.add(ProblemCode.NO_ITEMS, {"keys": [item_key, category_key]})
-    return items, categories
+def _selection(item_key: str, category_key: str, items_label: str, categories_label: str) -> tuple[Param, ...]:
+    return (
+        Param(item_key, ParamKind.DISHES, items_label, required=False),
+        Param(category_key, ParamKind.CATEGORIES, categories_label, required=False),
+    )
+
+
+def _summary(
+    params: Mapping[str, Any], items: str, categories: str, both: str, item_key: str, category_key: str
+) -> str:
+    if params.get(item_key) and params.get(category_key):
+        return both
+    return items if params.get(item_key) else categories
 
 
 @dataclass(frozen=True)
 class _Selection(Rule):
-    keys: ClassVar[tuple[str, ...]] = ("item_ids", "category_ids")
+    params: ClassVar[tuple[Param, ...]] = _selection(
+        "item_ids", "category_ids", gettext_noop("Dishes"), gettext_noop("Categories")
+    )
+    one_of: ClassVar[tuple[str, ...]] = ("item_ids", "category_ids")
     item_ids: tuple[str, ...]
     category_ids: tuple[str, ...]
-
-    @classmethod
-    def _read(cls, params: Params) -> Self | None:
-        return cls(*_read_selection(params, "item_ids", "category_ids"))
 
     def to_params(self) -> dict[str, Any]:
         return {"item_ids": list(self.item_ids), "category_ids": list(self.category_ids)}
@@ -51,13 +56,40 @@ class ItemEligibility(_Selection):
     """The order holds any (``logic`` ANY, the default) or all (ALL) of the listed items and categories."""
 
     rule_type: ClassVar[str] = "ITEM_ELIGIBILITY"
-    keys: ClassVar[tuple[str, ...]] = ("item_ids", "category_ids", "logic")
+    label: ClassVar[str] = gettext_noop("Order must include")
+    params: ClassVar[tuple[Param, ...]] = (
+        *_Selection.params,
+        Param(
+            "logic",
+            ParamKind.CHOICE,
+            gettext_noop("Any or all of them"),
+            required=False,
+            choices=(ANY, ALL),
+            choice_labels=(gettext_noop("any of them"), gettext_noop("all of them")),
+            default=ANY,
+        ),
+    )
     logic: str = ANY
 
     @classmethod
-    def _read(cls, params: Params) -> Self | None:
-        items, categories = _read_selection(params, "item_ids", "category_ids")
-        return cls(items, categories, params.choice("logic", (ANY, ALL), default=ANY))
+    def summary_for(cls, params: Mapping[str, Any]) -> str:
+        if params.get("logic") == ALL:
+            return _summary(
+                params,
+                gettext_noop("the order must include all of %(item_ids)s"),
+                gettext_noop("the order must include something from each of %(category_ids)s"),
+                gettext_noop("the order must include all of %(item_ids)s and something from %(category_ids)s"),
+                "item_ids",
+                "category_ids",
+            )
+        return _summary(
+            params,
+            gettext_noop("the order must include %(item_ids)s"),
+            gettext_noop("the order must include %(category_ids)s"),
+            gettext_noop("the order must include %(item_ids)s or %(category_ids)s"),
+            "item_ids",
+            "category_ids",
+        )
 
     def to_params(self) -> dict[str, Any]:
         return {**super().to_params(), "logic": self.logic}
@@ -87,10 +119,22 @@ class ItemDiscountScope(_Selection):
     """The discount base is only the listed items and categories (default: the whole order)."""
 
     rule_type: ClassVar[str] = "ITEM_DISCOUNT_SCOPE"
+    label: ClassVar[str] = gettext_noop("Only on these dishes")
     coupon_types: ClassVar[frozenset[str]] = frozenset(COUPON_TYPES) - {FREE_ITEM}
     message: ClassVar[str] = gettext_noop("None of the dishes in this order are covered by this coupon")
     base_stage: ClassVar[int | None] = 0
     scopes_items: ClassVar[bool] = True
+
+    @classmethod
+    def summary_for(cls, params: Mapping[str, Any]) -> str:
+        return _summary(
+            params,
+            gettext_noop("only on %(item_ids)s"),
+            gettext_noop("only on %(category_ids)s"),
+            gettext_noop("only on %(category_ids)s and %(item_ids)s"),
+            "item_ids",
+            "category_ids",
+        )
 
     def keeps(self, line: PricedLine) -> bool:
         return self.selects(line)
@@ -101,8 +145,20 @@ class ExcludeItems(_Selection):
     """The listed items and categories leave the discount base, and so the spend thresholds too."""
 
     rule_type: ClassVar[str] = "EXCLUDE_ITEMS"
+    label: ClassVar[str] = gettext_noop("Not on these dishes")
     message: ClassVar[str] = gettext_noop("Every dish in this order is excluded from this coupon")
     base_stage: ClassVar[int | None] = 1
+
+    @classmethod
+    def summary_for(cls, params: Mapping[str, Any]) -> str:
+        return _summary(
+            params,
+            gettext_noop("not on %(item_ids)s"),
+            gettext_noop("not on %(category_ids)s"),
+            gettext_noop("not on %(category_ids)s or %(item_ids)s"),
+            "item_ids",
+            "category_ids",
+        )
 
     def keeps(self, line: PricedLine) -> bool:
         return not self.selects(line)
@@ -113,15 +169,26 @@ class ConditionalGiftItem(Rule):
     """FREE_ITEM only: the order must hold one of the listed items or categories."""
 
     rule_type: ClassVar[str] = "CONDITIONAL_GIFT_ITEM"
-    keys: ClassVar[tuple[str, ...]] = ("required_item_ids", "required_category_ids")
+    label: ClassVar[str] = gettext_noop("Gift with these dishes")
+    params: ClassVar[tuple[Param, ...]] = _selection(
+        "required_item_ids", "required_category_ids", gettext_noop("Dishes"), gettext_noop("Categories")
+    )
+    one_of: ClassVar[tuple[str, ...]] = ("required_item_ids", "required_category_ids")
     coupon_types: ClassVar[frozenset[str]] = frozenset({FREE_ITEM})
     message: ClassVar[str] = gettext_noop("Order one of the qualifying dishes to get this gift")
     required_item_ids: tuple[str, ...]
     required_category_ids: tuple[str, ...]
 
     @classmethod
-    def _read(cls, params: Params) -> Self | None:
-        return cls(*_read_selection(params, "required_item_ids", "required_category_ids"))
+    def summary_for(cls, params: Mapping[str, Any]) -> str:
+        return _summary(
+            params,
+            gettext_noop("when the order includes %(required_item_ids)s"),
+            gettext_noop("when the order includes %(required_category_ids)s"),
+            gettext_noop("when the order includes %(required_item_ids)s or %(required_category_ids)s"),
+            "required_item_ids",
+            "required_category_ids",
+        )
 
     def to_params(self) -> dict[str, Any]:
         return {

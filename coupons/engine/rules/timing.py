@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from coupons.engine.codes import ProblemCode
+from coupons.engine.declarations import Param, ParamKind
 from coupons.engine.messages import gettext_noop
 from coupons.engine.params import Params, time_of_day
 from coupons.engine.rules.base import Rule, Situation
@@ -34,31 +33,16 @@ class Slot:
 @dataclass(frozen=True)
 class ValidTimeSlots(Rule):
     rule_type: ClassVar[str] = "VALID_TIME_SLOTS"
-    keys: ClassVar[tuple[str, ...]] = ("slots",)
+    label: ClassVar[str] = gettext_noop("Time of day")
+    params: ClassVar[tuple[Param, ...]] = (Param("slots", ParamKind.TIME_SLOTS, gettext_noop("Time slots")),)
     message: ClassVar[str] = gettext_noop("Usable only during %(slots)s")
+    summary: ClassVar[str] = "%(slots)s"
+    summary_group: ClassVar[str] = "when"
     slots: tuple[Slot, ...]
 
     @classmethod
     def _read(cls, params: Params) -> Self | None:
-        slots = []
-        for index, raw in enumerate(params.array("slots", required=True, non_empty=True)):
-            slot = params.nested(raw, ("start", "end"), f"slots[{index}].")
-            if not isinstance(raw, Mapping):
-                continue
-            times = {}
-            for key in ("start", "end"):
-                if not slot.present(key, required=True):
-                    continue
-                if time_of_day(slot.data[key]) is None:
-                    slot.add(ProblemCode.INVALID_TIME, {"key": slot.key(key), "value": slot.data[key]})
-                else:
-                    times[key] = slot.data[key]
-            if len(times) == 2:
-                if times["start"] == times["end"]:
-                    slot.add(ProblemCode.EMPTY_SLOT, {"key": f"slots[{index}]"})
-                else:
-                    slots.append(Slot(times["start"], times["end"]))
-        return cls(tuple(slots))
+        return cls(tuple(Slot(start, end) for start, end in params.slots("slots")))
 
     def to_params(self) -> dict[str, Any]:
         return {"slots": [{"start": slot.start, "end": slot.end} for slot in self.slots]}
@@ -75,13 +59,12 @@ class ValidDaysOfWeek(Rule):
     """ISO weekdays, 1 = Monday."""
 
     rule_type: ClassVar[str] = "VALID_DAYS_OF_WEEK"
-    keys: ClassVar[tuple[str, ...]] = ("days",)
+    label: ClassVar[str] = gettext_noop("Days of the week")
+    params: ClassVar[tuple[Param, ...]] = (Param("days", ParamKind.WEEKDAYS, gettext_noop("Days")),)
     message: ClassVar[str] = gettext_noop("Usable only on %(days)s")
+    summary: ClassVar[str] = "%(days)s"
+    summary_group: ClassVar[str] = "when"
     days: tuple[int, ...]
-
-    @classmethod
-    def _read(cls, params: Params) -> Self | None:
-        return cls(params.integers("days", low=1, high=7))
 
     def to_params(self) -> dict[str, Any]:
         return {"days": list(self.days)}

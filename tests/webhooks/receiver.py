@@ -1,0 +1,85 @@
+"""A real HTTP receiver on 127.0.0.1 (port 0) that checks each request's signature as a customer's
+server would, answers with a scripted status and can hold a request open."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from webhooks.signing import verify
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    valid_signature: bool
+    answered: int
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    def __init__(self, *, answers: list[int] | None = None, hold: set[int] | None = None) -> None:
+        """``answers``: the status of the 1st, 2nd, ... request (200 after the list); ``hold``: the
+        request numbers (1-based) kept open until ``release()``."""
+        self.secret = ""
+        self.answers = list(answers or [])
+        self.hold = hold or set()
+        self.requests: list[Received] = []
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._lock:
+                    number = len(receiver.requests) + 1
+                    answer = receiver.answers[number - 1] if number <= len(receiver.answers) else 200
+                    receiver.requests.append(
+                        Received(
+                            headers=dict(self.headers.items()),
+                            body=body,
+                            valid_signature=verify(
+                                secret=receiver.secret,
+                                timestamp=self.headers.get("X-Webhook-Timestamp", ""),
+                                body=body,
+                                signature=self.headers.get("X-Webhook-Signature", ""),
+                            ),
+                            answered=answer,
+                        )
+                    )
+                receiver.arrived.set()
+                if number in receiver.hold:
+                    receiver.released.wait(120)
+                self.send_response(answer)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def release(self) -> None:
+        self.released.set()

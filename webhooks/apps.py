@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+    verbose_name = _("Webhooks")
+
+    def ready(self) -> None:
+        from core import events
+        from webhooks.services.outbox import record_event
+        from webhooks.tasks import enqueue_pending_deliveries
+
+        # Every event: its outbox rows inside the transaction, the hand-over to the broker after commit.
+        for event in events.Event:
+            events.subscribe(event, record_event, uid=f"webhooks.record:{event}", in_transaction=True)
+            events.subscribe(event, enqueue_pending_deliveries, uid=f"webhooks.enqueue:{event}")

@@ -1,0 +1,204 @@
+"""Sending a delivery: claim it, POST it signed, record the attempt, and decide what comes next.
+
+A delivery is claimed by one conditional UPDATE (due PENDING, or SENDING with a claim older than
+WEBHOOK_CLAIM_TIMEOUT, whose sender died) that also counts the attempt: two senders never send one
+delivery at the same time, and a sender killed mid-request leaves a claim that ages into a new send.
+So every delivery arrives at least once; a receiver drops repeats by the event id (``X-Webhook-Id``).
+The request goes out with no database transaction or lock held.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.client import HTTPException
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit_record
+from core.errors import InvalidTransition, PermissionDeniedError
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from webhooks.signing import sign
+
+logger = logging.getLogger(__name__)
+
+S = DeliveryStatus
+USER_AGENT = "coupons-webhooks/1.0"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    retry_in: float | None  # seconds until the next attempt is due (PENDING), else None
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): doubling from the base."""
+    return float(min(settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.WEBHOOK_RETRY_MAX_SECONDS))
+
+
+def _sendable(now: datetime) -> Q:
+    stale = now - timedelta(seconds=settings.WEBHOOK_CLAIM_TIMEOUT)
+    return Q(status=S.PENDING, next_attempt_at__lte=now) | Q(status=S.SENDING, claimed_at__lt=stale)
+
+
+def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> int | None:
+    """Claim a delivery that is due (or whose sender died); the attempt number, or None if not ours."""
+    now = now or timezone.now()
+    attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first()
+    if attempts is None:
+        return None
+    claimed = WebhookDelivery.objects.filter(_sendable(now), pk=delivery_id, attempts=attempts).update(
+        status=S.SENDING, claimed_at=now, attempts=attempts + 1, updated_at=now
+    )
+    return attempts + 1 if claimed else None
+
+
+def deliveries_claim_due(*, now: datetime | None = None, limit: int = 500) -> list[tuple[int, int]]:
+    """Claim the deliveries that are due or whose sender died (the every-minute job); (id, attempt) each."""
+    now = now or timezone.now()
+    candidates = list(
+        WebhookDelivery.objects.filter(_sendable(now))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    claimed = []
+    for delivery_id in candidates:
+        attempt = delivery_claim(delivery_id=delivery_id, now=now)
+        if attempt is not None:
+            claimed.append((delivery_id, attempt))
+    return claimed
+
+
+def request_body(delivery: WebhookDelivery) -> bytes:
+    return json.dumps(
+        {
+            "id": str(delivery.event_id),
+            "type": delivery.event_type,
+            "created_at": delivery.occurred_at.isoformat(),
+            "data": delivery.payload,
+        },
+        cls=DjangoJSONEncoder,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer that is not 2xx, not a place to send the secret's signature
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            response.read(1024)
+            code = response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except urllib.error.URLError as exc:
+        return None, str(exc.reason)[:500]
+    except (OSError, HTTPException, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    return code, "" if 200 <= code < 300 else f"HTTP {code}"
+
+
+def delivery_send(*, delivery_id: int, attempt: int | None = None) -> Outcome | None:
+    """Send one delivery: claim it first, or, given ``attempt``, send the claim the job made. None when
+    the delivery is not this caller's to send (already sent, not due, another sender has it)."""
+    if attempt is None:
+        attempt = delivery_claim(delivery_id=delivery_id)
+        if attempt is None:
+            return None
+    delivery = (
+        WebhookDelivery.objects.select_related("endpoint")
+        .filter(pk=delivery_id, status=S.SENDING, attempts=attempt)
+        .first()
+    )
+    if delivery is None:
+        return None
+    body = request_body(delivery)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Webhook-Id": str(delivery.event_id),
+        "X-Webhook-Event": delivery.event_type,
+        "X-Webhook-Timestamp": timestamp,
+        "X-Webhook-Signature": sign(secret=delivery.endpoint.secret, timestamp=timestamp, body=body),
+        "X-Webhook-Attempt": str(attempt),
+    }
+    started_at = timezone.now()
+    started = time.monotonic()
+    status_code, error = _post(delivery.endpoint.url, body, headers)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    return _record(delivery, attempt, started_at, status_code, error, latency_ms)
+
+
+def _record(
+    delivery: WebhookDelivery, attempt: int, started_at: datetime, status_code: int | None, error: str, latency_ms: int
+) -> Outcome:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "last_status_code": status_code,
+        "last_error": error,
+        "last_latency_ms": latency_ms,
+        "claimed_at": None,
+        "updated_at": now,
+    }
+    retry_in = None
+    if not error:
+        fields.update(status=S.DELIVERED, delivered_at=now, next_attempt_at=None)
+    elif attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
+        fields.update(status=S.FAILED, next_attempt_at=None)
+    else:
+        retry_in = retry_delay(attempt)
+        fields.update(status=S.PENDING, next_attempt_at=now + timedelta(seconds=retry_in))
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=attempt,
+            started_at=started_at,
+            status_code=status_code,
+            error=error,
+            latency_ms=latency_ms,
+        )
+        # Only while the claim is still ours: a sender that was thought dead must not undo a later send.
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=S.SENDING, attempts=attempt).update(**fields)
+    if error:
+        logger.warning("webhook %s to %s, attempt %s: %s", delivery.event_id, delivery.endpoint.url, attempt, error)
+    return Outcome(fields["status"], retry_in)
+
+
+@transaction.atomic
+def delivery_retry_now(*, delivery: WebhookDelivery, actor: Any) -> WebhookDelivery:
+    """Make a pending or failed delivery due now (a failed one gets one more attempt)."""
+    if actor is None or not actor.has_perm("webhooks.retry_webhookdelivery"):
+        raise PermissionDeniedError(_("You do not have permission to do this."))
+    locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if locked.status not in (S.PENDING, S.FAILED):
+        raise InvalidTransition(
+            _("Only a pending or failed delivery can be retried."), details={"status": locked.status}
+        )
+    from_status = locked.status
+    locked.status = S.PENDING
+    locked.next_attempt_at = timezone.now()
+    locked.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    audit_record(subject=locked, actor=actor, action="retry", from_status=from_status, to_status=S.PENDING)
+    return locked
