@@ -109,6 +109,30 @@ class AdminBrowser:
     def select(self, css: str, value: str) -> None:
         Select(self.find(css)).select_by_value(value)
 
+    def click(self, css: str) -> None:
+        """Click something that changes the page in place (no navigation)."""
+        self.until(ec.element_to_be_clickable((By.CSS_SELECTOR, css)), f"{css} to be clickable").click()
+
+    def autocomplete(self, css: str, search: str, choice: str) -> None:
+        """Pick ``choice`` in admin's autocomplete (select2) for the <select> at ``css``, typing ``search``."""
+        select = self.present(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", select)
+        select.find_element(By.XPATH, "following-sibling::span[contains(@class, 'select2')]").find_element(
+            By.CSS_SELECTOR, ".select2-selection"
+        ).click()
+        self.find(".select2-container--open .select2-search__field").send_keys(search)
+        option = self.until(
+            lambda d: next(
+                (o for o in d.find_elements(By.CSS_SELECTOR, ".select2-results__option") if o.text.strip() == choice),
+                False,
+            ),
+            f"{choice!r} among the choices for {search!r}",
+        )
+        option.click()
+        self.until(
+            lambda d: choice in [o.text.strip() for o in Select(select).all_selected_options], f"{choice!r} picked"
+        )
+
     def check(self, css: str) -> None:
         box = self.find(css)
         if not box.is_selected():
