@@ -28,7 +28,7 @@ class Screenshots:
         self.folder = folder
         self.count = 0
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.png"):  # a rerun replaces the last run's pictures
+        for old in [*folder.glob("*.png"), *folder.glob("*.html")]:  # a rerun replaces the last run's
             old.unlink()
 
     def take(self, driver: WebDriver, step: str) -> Path:
