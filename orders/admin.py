@@ -19,6 +19,9 @@ class CategoryAdmin(admin.ModelAdmin):
     list_editable = ["sort_order"]
     list_filter = ["is_active"]
     search_fields = ["name", "code"]
+    # The product count's GROUP BY drops Meta.ordering: order explicitly, or the list and the
+    # autocomplete of categories page through an unordered result.
+    ordering = ["sort_order", "id"]
     inlines = [ProductInline]
     actions = ["deactivate"]
 
