@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -230,6 +231,18 @@ def load(
         return result
 
     return asyncio.run(main())
+
+
+def from_list(requests: list[Request]) -> Callable[[], Request | None]:
+    """The requests in turn, each once."""
+    feed = iter(requests)
+    return lambda: next(feed, None)
+
+
+def cycling(requests: list[Request]) -> Callable[[], Request | None]:
+    """The requests in turn, round and round."""
+    feed = itertools.cycle(requests)
+    return lambda: next(feed)
 
 
 def merge(total: Result, part: Result) -> None:
