@@ -70,7 +70,8 @@ def approved_templates(n: int, **fields) -> list[int]:
                 "type": "CASH_VOUCHER", "value": {"amount": "5.00"}, "usage_rules": [],
                 "total_quantity": -1, "per_user_limit": 0, "status": "APPROVED",
                 "validity_type": "RELATIVE_DAYS", "valid_days_after_issue": 30, "issued_quantity": 0,
-                "used_count": 0, "locked_count": 0, "expired_count": 0, "revoked_count": 0, **fields,
+                "used_count": 0, "locked_count": 0, "expired_count": 0, "revoked_count": 0, "discount_total": 0,
+                **fields,
             },
         )  # fmt: skip
         ids.append(template.pk)

@@ -110,7 +110,7 @@ class Report:
 
     def add(self, figure: str, value: str, reference: str = "", ratio: float | None = None, target: str = "",
             ok: bool | None = None) -> Row:  # fmt: skip
-        row = Row(figure, value, reference, None if ratio is None else round(ratio, 3), target, ok)
+        row = Row(figure, value, reference, None if ratio is None else float(f"{ratio:.4g}"), target, ok)
         self.rows.append(row)
         return row
 
@@ -141,6 +141,12 @@ class Report:
         }
 
 
+def ratio_text(ratio: float | None) -> str:
+    if ratio is None:
+        return ""
+    return f"{ratio:.2f}" if abs(ratio) >= 0.01 else f"{ratio:.2g}"
+
+
 def table(results: list[dict[str, Any]], *, with_load: bool = False) -> str:
     """A plain-text table of the rows of ``results`` (as ``Report.as_dict`` makes them)."""
     head = ["benchmark", "figure", "value", "reference", "ratio", "target", "verdict"]
@@ -154,7 +160,7 @@ def table(results: list[dict[str, Any]], *, with_load: bool = False) -> str:
                 row["figure"],
                 row["value"],
                 row["reference"],
-                "" if row["ratio"] is None else f"{row['ratio']:.2f}",
+                ratio_text(row["ratio"]),
                 row["target"],
                 row["verdict"],
             ]

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._report import describe_load
+from bench._report import describe_load, ratio_text
 
 RESULTS = ROOT / "bench" / "results.json"
 README = ROOT / "README.md"
@@ -37,14 +37,13 @@ def render(summary: dict) -> str:
     ]
     for result in summary["benchmarks"]:
         for index, row in enumerate(result["rows"]):
-            ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
             first = index == 0
             cells = [
                 f"`{result['command']}`" if first else "",
                 row["figure"],
                 row["value"],
                 row["reference"],
-                ratio,
+                ratio_text(row["ratio"]),
                 row["target"],
                 row["verdict"],
                 describe_load(result["load"]) if first and result["load"] else "",
