@@ -62,7 +62,7 @@ def parse() -> argparse.Namespace:
     # Two gunicorn workers per core, as the README's production set-up.
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1))))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
-    parser.add_argument("--duration", type=float, default=max(0.5, 2.5 * scale()), help="seconds per side and figure")
+    parser.add_argument("--duration", type=float, default=max(0.5, 4 * scale()), help="seconds per side and figure")
     parser.add_argument("--runs", type=int, default=3 if scale() >= 0.5 else 1, help="runs (the median is quoted)")
     parser.add_argument("--levels", default="4,8,16", help="concurrency levels searched for the peak")
     parser.add_argument("--hot-stock", type=int, default=scaled(1000, least=100))
