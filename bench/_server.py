@@ -1,5 +1,6 @@
-"""Shared benchmark helpers: a bench database, a gunicorn server, a keep-alive HTTP load generator and
-per-schema row counters. Imported by bench/claim.py and bench/bulk_grant.py (not part of the tests)."""
+"""Shared benchmark helpers: a bench database, a gunicorn server, a keep-alive HTTP load generator (closed
+or open loop, two workloads in alternating slices) and per-schema row counters. Imported by the
+benchmarks under bench/ (not part of the tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import itertools
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -256,8 +256,8 @@ def paired(
     port: int, a: tuple, b: tuple, duration: float, slices: int = 5, rate: float | None = None
 ) -> tuple[Result, Result]:
     """Measure two workloads ``(make_source, concurrency)`` in alternating slices (A B A B ...), so
-    that a burst of load from elsewhere on the machine hits both alike. ``duration`` is the total of
-    both; with ``rate`` both run open loop at that rate."""
+    that a burst of load from elsewhere on the machine hits both alike. ``duration`` is each side's
+    total; with ``rate`` both run open loop at that rate."""
     results = (Result(), Result())
     sources = (a[0](), b[0]())
     for _ in range(slices):
@@ -268,10 +268,6 @@ def paired(
             )  # fmt: skip
             merge(results[index], part)
     return results
-
-
-def median_rate(runs: list[Result]) -> float:
-    return statistics.median(r.rate for r in runs)
 
 
 # What the database did ---------------------------------------------------------------------------
@@ -305,7 +301,3 @@ def rows_delta(after: dict[str, tuple[int, int]], before: dict[str, tuple[int, i
         if read - old_read or changed - old_changed:
             delta[table] = (read - old_read, changed - old_changed)
     return delta
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
