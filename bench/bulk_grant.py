@@ -72,9 +72,10 @@ def ensure_customers(count: int) -> None:
         )
 
 
-def raw_insert(template, user_ids: list[int], chunk: int) -> float:
+def raw_insert(template, user_ids: list[int], chunk: int, codes: set[str]) -> float:
     """The reference: the same coupon rows with multi-row INSERTs, one transaction per chunk, codes from
-    the same ``code_maker`` the grant uses (one per chunk, as the grant makes them)."""
+    the same ``code_maker`` the grant uses (one per chunk, as the grant makes them), kept unique against
+    ``codes``, those its template already has (its own product line: unique against itself is enough)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -92,11 +93,10 @@ def raw_insert(template, user_ids: list[int], chunk: int) -> float:
         valid_from, expires_at = validity_for(template, now)
         stamp, start_, end_ = adapt(now), adapt(valid_from), adapt(expires_at)
         new_code = code_maker(template, now)
-        codes: set[str] = set()
         rows, params = [], []
         for uid in batch:
             code = new_code()
-            while code in codes:  # its own product line: unique within the chunk is enough
+            while code in codes:
                 code = new_code()
             codes.add(code)
             rows.append("(%s, %s, %s, 'UNUSED', NULL, %s, %s, %s, 'BULK_GRANT', 'raw', NULL, NULL, NULL, %s)")
@@ -106,7 +106,7 @@ def raw_insert(template, user_ids: list[int], chunk: int) -> float:
     return time.perf_counter() - started
 
 
-def raw_insert_all(template, grant, user_ids: list[int], chunk: int) -> float:
+def raw_insert_all(template, grant, user_ids: list[int], chunk: int, codes: set[str]) -> float:
     """A second reference, for the record: every row the grant's transactions write (recipient, quota,
     coupon), as plain multi-row INSERTs, one transaction per chunk, the same code maker."""
     from django.db import connection, transaction
@@ -122,7 +122,6 @@ def raw_insert_all(template, grant, user_ids: list[int], chunk: int) -> float:
         valid_from, expires_at = validity_for(template, now)
         stamp, start_, end_ = adapt(now), adapt(valid_from), adapt(expires_at)
         new_code = code_maker(template, now)
-        codes: set[str] = set()
         recipients, quotas, coupons = [], [], []
         for uid in batch:
             code = new_code()
@@ -226,15 +225,17 @@ def main() -> int:
     grant_rates: list[float] = []
     all_rates: list[float] = []
     granted = 0
+    raw_codes: set[str] = set()
+    all_codes: set[str] = set()
     for offset in range(0, len(user_ids), per_slice):
         users = user_ids[offset : offset + per_slice]
-        raw_rates.append(len(users) / raw_insert(raw_template, users, chunk))
+        raw_rates.append(len(users) / raw_insert(raw_template, users, chunk, raw_codes))
         started = time.perf_counter()
         grant = bulk_grant_run(grant=grant, max_chunks=chunks_per_slice)
         elapsed = time.perf_counter() - started
         grant_rates.append((grant.granted - granted) / elapsed)
         granted = grant.granted
-        all_rates.append(len(users) / raw_insert_all(all_template, all_grant, users, chunk))
+        all_rates.append(len(users) / raw_insert_all(all_template, all_grant, users, chunk, all_codes))
         print(
             f"  raw INSERT {raw_rates[-1]:7.0f} rows/s   grant {grant_rates[-1]:7.0f} coupons/s   raw INSERT of"
             f" all its rows {all_rates[-1]:7.0f} coupons/s",

@@ -26,11 +26,20 @@ def cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def load_cell(result: dict) -> str:
+    text = describe_load(result["load"]) if result.get("load") else ""
+    if result.get("scale", 1) != 1:
+        text = f"`BENCH_SCALE={result['scale']}`; {text}"
+    return text
+
+
 def render(summary: dict) -> str:
-    when = datetime.fromisoformat(summary["generated_at"]).strftime("%Y-%m-%d %H:%M UTC")
+    finished = sorted(r.get("finished_at", summary["generated_at"]) for r in summary["benchmarks"])
+    first, last = (datetime.fromisoformat(t).strftime("%Y-%m-%d %H:%M UTC") for t in (finished[0], finished[-1]))
+    when = first if first == last else f"{first} to {last}"
     lines = [
-        f"Generated from `bench/results.json` by `make bench-readme`: run of {when}, {summary['seconds']} s,"
-        f" `BENCH_SCALE={summary['scale']}`; machine over the whole run: {describe_load(summary['load'])}.",
+        f"Generated from `bench/results.json` by `make bench-readme`: runs finished {when}, {summary['seconds']} s"
+        f" in all, `BENCH_SCALE={summary['scale']}`; machine over the whole run: {describe_load(summary['load'])}.",
         "",
         "| command | figure | value | reference | ratio | target | verdict | machine load |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -46,7 +55,7 @@ def render(summary: dict) -> str:
                 ratio_text(row["ratio"]),
                 row["target"],
                 row["verdict"],
-                describe_load(result["load"]) if first and result["load"] else "",
+                load_cell(result) if first else "",
             ]
             lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return "\n".join(lines)

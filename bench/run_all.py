@@ -2,8 +2,10 @@
 reference, ratio, target, verdict, and the machine's load while that benchmark ran), written to
 ``bench/results.json``; ``bench/readme_table.py`` makes the README's table from that file.
 
-Run from the repository root: ``.venv/bin/python bench/run_all.py [name ...]`` (``make bench``);
-``BENCH_SCALE=0.05`` for a quick run of all of them. Exits 1 when any target is missed.
+Run from the repository root: ``.venv/bin/python bench/run_all.py`` (``make bench``);
+``BENCH_SCALE=0.05`` for a quick run of all of them. With names (``run_all.py claim sweep``) only those
+run, and their entries in ``bench/results.json`` are replaced (each entry keeps the time it finished and
+the machine load it ran at). Exits 1 when any target is missed.
 """
 
 from __future__ import annotations
@@ -55,13 +57,27 @@ def main() -> int:
                     ],
                 }  # fmt: skip
             result["exit_status"] = code
+            result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             results.append(result)
     load = machine.stop()
+    seconds = round(time.monotonic() - started)
+    if sys.argv[1:] and RESULTS.exists():
+        # A partial run: its entries replace the same benchmarks' in the last results, others stay.
+        earlier = json.loads(RESULTS.read_text())
+        fresh = {result["name"]: result for result in results}
+        kept = [result for result in earlier["benchmarks"] if result["name"] not in fresh]
+        for result in kept:
+            result.setdefault("finished_at", earlier["generated_at"])
+        results = sorted(
+            kept + results, key=lambda r: BENCHMARKS.index(r["name"]) if r["name"] in BENCHMARKS else len(BENCHMARKS)
+        )
+        seconds = sum(result.get("seconds", 0) for result in results)
+        load = earlier["load"] if kept else load
     passed = all(row["ok"] is not False for result in results for row in result["rows"])
     summary = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scale": scale(),
-        "seconds": round(time.monotonic() - started),
+        "scale": min(result.get("scale", scale()) for result in results),
+        "seconds": round(seconds),
         "load": load,
         "passed": passed,
         "benchmarks": results,
@@ -70,7 +86,8 @@ def main() -> int:
     print()
     print(table(results, with_load=True))
     print(
-        f"\n{summary['seconds']} s at BENCH_SCALE {scale()}; machine over the whole run: {describe_load(load)};"
+        f"\n{summary['seconds']} s at BENCH_SCALE {summary['scale']}; machine over the whole run:"
+        f" {describe_load(load)};"
         f" written to {RESULTS.relative_to(ROOT)}; {'all targets met' if passed else 'TARGETS MISSED'}"
     )
     return 0 if passed else 1
