@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/coupons
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test lint format install install-dev migrate seed messages bench clean
+.PHONY: run test lint format install install-dev migrate seed messages bench bench-readme clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,14 @@ messages: install-dev
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py makemessages -l zh_Hans -l en --no-obsolete \
 		--ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py compilemessages --ignore '.venv/*'
+
+# Every benchmark (MariaDB and Redis on loopback, databases coupons_bench*), one table, bench/results.json.
+# BENCH_SCALE=0.05 for a quick run; `make bench-readme` then writes the README's table from the results.
+bench: install-dev
+	$(BIN)/python bench/run_all.py
+
+bench-readme:
+	$(BIN)/python bench/readme_table.py
 
 clean:
 	rm -rf var db.sqlite3

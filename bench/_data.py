@@ -3,11 +3,18 @@ INSERT ... SELECT per million rows) so that setting up millions of coupons takes
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
-DB_URL_SWEEP = "mysql://root@127.0.0.1:3306/coupons_bench_jobs"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._report import redis_url
+
+DB_URL_SWEEP = os.environ.get("BENCH_JOBS_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_jobs")
+REDIS_URL = redis_url("BENCH_JOBS_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def setup_django(database_url: str) -> None:
@@ -63,7 +70,8 @@ def approved_templates(n: int, **fields) -> list[int]:
                 "type": "CASH_VOUCHER", "value": {"amount": "5.00"}, "usage_rules": [],
                 "total_quantity": -1, "per_user_limit": 0, "status": "APPROVED",
                 "validity_type": "RELATIVE_DAYS", "valid_days_after_issue": 30, "issued_quantity": 0,
-                "used_count": 0, "locked_count": 0, "expired_count": 0, "revoked_count": 0, **fields,
+                "used_count": 0, "locked_count": 0, "expired_count": 0, "revoked_count": 0, "discount_total": 0,
+                **fields,
             },
         )  # fmt: skip
         ids.append(template.pk)
@@ -71,14 +79,23 @@ def approved_templates(n: int, **fields) -> list[int]:
 
 
 def insert_coupons(
-    *, count: int, first_user: int, users: int, templates: list[int], expired_every: int = 0, days_spread: int = 1
+    *,
+    count: int,
+    first_user: int,
+    users: int,
+    templates: list[int],
+    expired_every: int = 0,
+    days_spread: int = 1,
+    expired_bands: int = 1,
 ) -> float:
     """Insert ``count`` UNUSED coupons; every ``expired_every``-th one already past its expiry. Issue times
-    are spread over the last ``days_spread`` days. Returns the seconds it took."""
+    are spread over the last ``days_spread`` days. The expired ones fall in ``expired_bands`` bands, one
+    minute apart from a day ago (``band_end``), so that a sweep can be run band by band. Returns the
+    seconds it took."""
     from django.db import connection
     from django.utils import timezone
 
-    now = timezone.now().replace(tzinfo=None, microsecond=0)
+    now = timezone.now().replace(tzinfo=None, second=0, microsecond=0)
     first_template, n_templates = templates[0], len(templates)
     assert templates == list(range(first_template, first_template + n_templates)), "template ids not consecutive"
     past = now - timedelta(days=1)
@@ -88,7 +105,12 @@ def insert_coupons(
     with connection.cursor() as cursor:
         while done < count:
             size = min(1_000_000, count - done)
-            expiry = f"IF(MOD(seq, {expired_every}) = 0, %s, %s)" if expired_every else "%s"
+            expiry = (
+                f"IF(MOD(seq, {expired_every}) = 0,"
+                f" %s + INTERVAL MOD(seq DIV {expired_every}, {expired_bands}) MINUTE, %s)"
+                if expired_every
+                else "%s"
+            )
             params = [past, future] if expired_every else [future]
             cursor.execute(
                 f"""
@@ -111,3 +133,14 @@ def insert_coupons(
             + ")"
         )
     return time.monotonic() - started
+
+
+def band_end(band: int):
+    """The end (inclusive) of expiry band ``band`` (from 0) of the coupons ``insert_coupons`` made."""
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from coupons.models import UserCoupon
+
+    first = UserCoupon.objects.filter(expires_at__lt=timezone.now()).aggregate(first=Min("expires_at"))["first"]
+    return first + timedelta(minutes=band)

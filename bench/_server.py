@@ -1,14 +1,15 @@
-"""Shared benchmark helpers: a bench database, a gunicorn server, a keep-alive HTTP load generator and
-per-schema row counters. Imported by bench/claim.py and bench/bulk_grant.py (not part of the tests)."""
+"""Shared benchmark helpers: a bench database, a gunicorn server, a keep-alive HTTP load generator (closed
+or open loop, two workloads in alternating slices) and per-schema row counters. Imported by the
+benchmarks under bench/ (not part of the tests)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -137,24 +138,43 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-# A request: (method, path, token); bodies are empty (the claim endpoints take none).
-Request = tuple[str, str, str]
+# A request: (method, path, token), optionally followed by a JSON body (bytes) and extra headers.
+Request = tuple
 
 
 async def _client(
-    port: int, next_request: Callable[[], Request | None], result: Result, stop_at: float | None, keep_codes: bool
+    port: int,
+    next_request: Callable[[], Request | None],
+    result: Result,
+    stop_at: float | None,
+    keep_codes: bool,
+    schedule: tuple[float, float] | None = None,
 ) -> None:
+    """One keep-alive connection sending requests one after another (closed loop), or with ``schedule``
+    (first send time, interval) at fixed times whatever the answers take (open loop): a request's
+    latency then counts from the time it was due, so a server falling behind shows in it."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    due = schedule[0] if schedule else 0.0
     try:
         while stop_at is None or time.perf_counter() < stop_at:
+            if schedule:
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if stop_at is not None and due >= stop_at:
+                    return
             request = next_request()
             if request is None:
                 return
-            method, path, token = request
-            started = time.perf_counter()
+            method, path, token = request[:3]
+            body: bytes = request[3] if len(request) > 3 else b""
+            extra = "".join(f"{k}: {v}\r\n" for k, v in (request[4] if len(request) > 4 else {}).items())
+            content_type = "Content-Type: application/json\r\n" if body else ""
+            started = due if schedule else time.perf_counter()
             writer.write(
-                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
-                f"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n".encode()
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n{extra}"
+                f"{content_type}Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n".encode()
+                + body
             )
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -168,15 +188,17 @@ async def _client(
                     length = int(value)
                 elif name == "connection" and value.strip().lower() == "close":
                     close = True
-            body = await reader.readexactly(length) if length else b""
+            answer = await reader.readexactly(length) if length else b""
             result.latencies.append(time.perf_counter() - started)
             result.statuses[status] += 1
             if keep_codes and status >= 400:
-                code = body.split(b'"code":"', 1)[-1].split(b'"', 1)[0].decode() if b'"code":"' in body else "?"
+                code = answer.split(b'"code":"', 1)[-1].split(b'"', 1)[0].decode() if b'"code":"' in answer else "?"
                 result.codes[code] += 1
             if close:
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            if schedule:
+                due += schedule[1]
     finally:
         writer.close()
 
@@ -188,23 +210,64 @@ def load(
     concurrency: int,
     duration: float | None = None,
     keep_codes: bool = False,
+    rate: float | None = None,
 ) -> Result:
     """``concurrency`` keep-alive connections send requests from ``requests`` (until it returns None,
-    or for ``duration`` seconds)."""
+    or for ``duration`` seconds). With ``rate`` (requests/s in all) the connections send open loop at
+    that rate, each in turn, and latencies count from when each request was due."""
 
     async def main() -> Result:
         result = Result()
         started = time.perf_counter()
         stop_at = started + duration if duration else None
-        await asyncio.gather(*(_client(port, requests, result, stop_at, keep_codes) for _ in range(concurrency)))
+        schedules: list[tuple[float, float] | None] = [None] * concurrency
+        if rate:
+            interval = concurrency / rate
+            schedules = [(started + 0.05 + i / rate, interval) for i in range(concurrency)]
+        await asyncio.gather(
+            *(_client(port, requests, result, stop_at, keep_codes, schedules[i]) for i in range(concurrency))
+        )
         result.elapsed = time.perf_counter() - started
         return result
 
     return asyncio.run(main())
 
 
-def median_rate(runs: list[Result]) -> float:
-    return statistics.median(r.rate for r in runs)
+def from_list(requests: list[Request]) -> Callable[[], Request | None]:
+    """The requests in turn, each once."""
+    feed = iter(requests)
+    return lambda: next(feed, None)
+
+
+def cycling(requests: list[Request]) -> Callable[[], Request | None]:
+    """The requests in turn, round and round."""
+    feed = itertools.cycle(requests)
+    return lambda: next(feed)
+
+
+def merge(total: Result, part: Result) -> None:
+    total.statuses.update(part.statuses)
+    total.codes.update(part.codes)
+    total.latencies += part.latencies
+    total.elapsed += part.elapsed
+
+
+def paired(
+    port: int, a: tuple, b: tuple, duration: float, slices: int = 5, rate: float | None = None
+) -> tuple[Result, Result]:
+    """Measure two workloads ``(make_source, concurrency)`` in alternating slices (A B A B ...), so
+    that a burst of load from elsewhere on the machine hits both alike. ``duration`` is each side's
+    total; with ``rate`` both run open loop at that rate."""
+    results = (Result(), Result())
+    sources = (a[0](), b[0]())
+    for _ in range(slices):
+        for index, (_make, concurrency) in enumerate((a, b)):
+            part = load(
+                port, sources[index], concurrency=concurrency, duration=duration / slices, keep_codes=True,
+                rate=rate,
+            )  # fmt: skip
+            merge(results[index], part)
+    return results
 
 
 # What the database did ---------------------------------------------------------------------------
@@ -238,7 +301,3 @@ def rows_delta(after: dict[str, tuple[int, int]], before: dict[str, tuple[int, i
         if read - old_read or changed - old_changed:
             delta[table] = (read - old_read, changed - old_changed)
     return delta
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"

@@ -2,15 +2,20 @@
 
 Run from the repository root: ``.venv/bin/python bench/claim.py``. It uses its own database
 (``BENCH_CLAIM_DATABASE_URL``, default ``mysql://root@127.0.0.1:3306/coupons_bench``, created and
-migrated here) and its own Redis database (``BENCH_CLAIM_REDIS_URL``, default
-``redis://127.0.0.1:6379/9``, flushed here). Not part of the test suite.
+migrated here) and its own Redis database (``BENCH_CLAIM_REDIS_URL`` or ``BENCH_REDIS_URL``, default
+``redis://127.0.0.1:6379/9``, flushed here). ``BENCH_SCALE=0.1`` (or ``--runs 1 --duration 0.5``)
+makes a quick run. Not part of the test suite.
 
-Printed, each beside its limit measured in the same run, as a ratio (medians of ``--runs`` runs):
+Printed, each beside its reference measured in the same run, as a ratio (medians of ``--runs`` runs;
+both sides of a ratio are measured in alternating slices, A B A B ...):
 - claim rate (fresh stock, one claim per customer) beside a no-op DRF endpoint with the same token
-  authentication in the same server (target >= 0.5);
+  authentication in the same server (target >= 0.6);
+- claims with an ``Idempotency-Key`` on every request beside claims without (target >= 0.8);
 - sold-out claims beside the no-op (target >= 0.8), with the rows the database read and changed
   meanwhile (MariaDB per-table statistics of the bench schema: zero rows changed);
 - claims at 200 concurrent clients beside the peak claim rate (target >= 0.7), no 5xx;
+- p50/p99 latency of claims sent open loop at half the peak claim rate, beside the no-op at the same
+  rate (for the record);
 - hot claim: stock 1,000, 200 customers, 5,000 attempts: exactly 1,000 issued, per-user limits held,
   no 5xx.
 Exits 1 when any check fails.
@@ -23,10 +28,12 @@ import itertools
 import os
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._report import Report, redis_url, scale, scaled
 from bench._server import (
     Request,
     Result,
@@ -36,19 +43,17 @@ from bench._server import (
     gunicorn,
     load,
     migrate,
+    paired,
     rows_by_table,
     rows_delta,
     table_statistics,
-    verdict,
 )
 
 DATABASE_URL = os.environ.get("BENCH_CLAIM_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench")
-REDIS_URL = os.environ.get("BENCH_CLAIM_REDIS_URL", "redis://127.0.0.1:6379/9")
+REDIS_URL = redis_url("BENCH_CLAIM_REDIS_URL", "redis://127.0.0.1:6379/9")
 SCHEMA = DATABASE_URL.rsplit("/", 1)[-1]
 CUSTOMERS = 12_000
 HOT_CUSTOMERS = 200
-HOT_STOCK = 1_000
-HOT_ATTEMPTS = 5_000
 HOT_LIMIT = 6
 
 
@@ -57,9 +62,10 @@ def parse() -> argparse.Namespace:
     # Two gunicorn workers per core, as the README's production set-up.
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1))))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
-    parser.add_argument("--duration", type=float, default=2.5, help="seconds per measurement")
-    parser.add_argument("--runs", type=int, default=6, help="measurements per figure (the median is quoted)")
+    parser.add_argument("--duration", type=float, default=max(0.5, 4 * scale()), help="seconds per side and figure")
+    parser.add_argument("--runs", type=int, default=3 if scale() >= 0.5 else 1, help="runs (the median is quoted)")
     parser.add_argument("--levels", default="4,8,16", help="concurrency levels searched for the peak")
+    parser.add_argument("--hot-stock", type=int, default=scaled(1000, least=100))
     return parser.parse_args()
 
 
@@ -122,15 +128,20 @@ def new_template(**fields):
     return template
 
 
-def source(method: str, path: str, tokens: list[str]):
-    """Requests handing out the tokens in turn (each customer claims once per template)."""
+def source(method: str, path: str, tokens: list[str], *, idempotent: bool = False):
+    """Requests handing out the tokens in turn (each customer claims once per template); with
+    ``idempotent`` each carries a fresh ``Idempotency-Key``."""
     lock = threading.Lock()
     feed = iter(tokens)
 
     def next_request() -> Request | None:
         with lock:
             token = next(feed, None)
-        return None if token is None else (method, path, token)
+        if token is None:
+            return None
+        if idempotent:
+            return (method, path, token, b"", {"Idempotency-Key": uuid.uuid4().hex})
+        return (method, path, token)
 
     return next_request
 
@@ -140,29 +151,9 @@ def cycling(method: str, path: str, tokens: list[str]):
     return lambda: (method, path, next(feed))
 
 
-def once(port: int, make_source, concurrency: int, duration: float) -> Result:
-    load(port, make_source(), concurrency=min(concurrency, 4), duration=0.2)  # warm the connections
-    return load(port, make_source(), concurrency=concurrency, duration=duration, keep_codes=True)
-
-
-def paired(port: int, a: tuple, b: tuple, duration: float, slices: int = 5) -> tuple[Result, Result]:
-    """Measure two workloads ``(make_source, concurrency)`` in alternating slices, so that a burst of
-    load from elsewhere on the machine hits both alike."""
-    results = (Result(), Result())
-    sources = (a[0](), b[0]())
-    for _ in range(slices):
-        for index, (_make, concurrency) in enumerate((a, b)):
-            part = load(port, sources[index], concurrency=concurrency, duration=duration / slices, keep_codes=True)
-            total = results[index]
-            total.statuses.update(part.statuses)
-            total.codes.update(part.codes)
-            total.latencies += part.latencies
-            total.elapsed += part.elapsed
-    return results
-
-
 def main() -> int:
     args = parse()
+    report = Report("claim", ".venv/bin/python bench/claim.py")
     setup()
     import statistics
     import time
@@ -182,6 +173,9 @@ def main() -> int:
     def fresh():
         return source("POST", f"/api/v1/templates/{new_template().pk}/claim", crowd)
 
+    def fresh_idempotent():
+        return source("POST", f"/api/v1/templates/{new_template().pk}/claim", crowd, idempotent=True)
+
     print(f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.runs} runs of {args.duration}s")
     with gunicorn(os.environ.copy(), workers=args.workers, threads=args.threads, port=port):
         sold_out = new_template(total_quantity=1, issued_quantity=1)
@@ -189,6 +183,7 @@ def main() -> int:
         def sold():
             return cycling("POST", f"/api/v1/templates/{sold_out.pk}/claim", crowd)
 
+        load(port, noop(), concurrency=4, duration=0.5)  # warm the workers and their connections
         # The figures are measured side by side in each run, so that the machine's noise (other
         # processes on two cores) hits both sides of a ratio alike; each run takes the peak over the
         # concurrency levels, and the medians of the runs are quoted.
@@ -197,18 +192,21 @@ def main() -> int:
         with connection.cursor() as cursor, table_statistics(cursor):
             # Per-table statistics stay on for the whole run: their cost hits every phase alike.
             for _ in range(args.runs):
-                pairs = {c: paired(port, (noop, c), (fresh, c), 2 * args.duration) for c in levels}
+                pairs = {c: paired(port, (noop, c), (fresh, c), args.duration) for c in levels}
                 noop_level = max(levels, key=lambda c: pairs[c][0].rate)
                 claim_level = max(levels, key=lambda c: pairs[c][1].rate)
                 row = {"noop": pairs[noop_level][0], "claim": pairs[claim_level][1]}
+                row["claim/idem"], row["idem"] = paired(
+                    port, (fresh, claim_level), (fresh_idempotent, claim_level), args.duration
+                )
                 time.sleep(0.5)  # let the server settle the claims' statistics before counting
                 before = rows_by_table(cursor, SCHEMA)
-                row["noop/sold"], row["sold"] = paired(port, (noop, noop_level), (sold, noop_level), 2 * args.duration)
+                row["noop/sold"], row["sold"] = paired(port, (noop, noop_level), (sold, noop_level), args.duration)
                 time.sleep(0.5)
                 for table, (read, changed) in rows_delta(rows_by_table(cursor, SCHEMA), before).items():
                     old = changed_rows.get(table, (0, 0))
                     changed_rows[table] = (old[0] + read, old[1] + changed)
-                row["claim/crowd"], row["crowd"] = paired(port, (fresh, claim_level), (fresh, 200), 2 * args.duration)
+                row["claim/crowd"], row["crowd"] = paired(port, (fresh, claim_level), (fresh, 200), args.duration)
                 rows.append(row)
                 print(
                     "  run: "
@@ -217,9 +215,15 @@ def main() -> int:
                     flush=True,
                 )
 
-        # Hot claim: stock 1,000, 200 customers, 5,000 attempts, limit 6 each.
-        hot_template = new_template(total_quantity=HOT_STOCK, per_user_limit=HOT_LIMIT, name="hot")
-        attempts = [hot[i % HOT_CUSTOMERS] for i in range(HOT_ATTEMPTS)]
+            # Latency at half the peak claim rate: open loop (requests sent on a schedule whatever
+            # the answers take), claims beside the no-op at the same rate.
+            half = statistics.median(row["claim"].rate for row in rows) / 2
+            calm_noop, calm_claim = paired(port, (noop, 16), (fresh, 16), 2 * args.duration, rate=half)
+
+        # Hot claim: 200 customers, five attempts per unit of stock, limit 6 each.
+        hot_stock, hot_attempts = args.hot_stock, 5 * args.hot_stock
+        hot_template = new_template(total_quantity=hot_stock, per_user_limit=HOT_LIMIT, name="hot")
+        attempts = [hot[i % HOT_CUSTOMERS] for i in range(hot_attempts)]
         hot_result = load(
             port,
             source("POST", f"/api/v1/templates/{hot_template.pk}/claim", attempts),
@@ -233,31 +237,57 @@ def main() -> int:
     def ratio(top: str, bottom: str) -> float:
         return statistics.median(row[top].rate / row[bottom].rate for row in rows)
 
-    errors = {name: sum(row[name].server_errors for row in rows) for name in rows[0]}
-    checks: list[bool] = []
-    print()
+    def errors(name: str) -> int:
+        return sum(row[name].server_errors for row in rows)
+
     claim_ratio = ratio("claim", "noop")
-    checks.append(claim_ratio >= 0.5 and errors["claim"] == 0)
-    print(
-        f"claim rate            {med('claim'):7.1f}/s  beside no-op {med('noop'):7.1f}/s  ratio {claim_ratio:5.2f}"
-        f"  (target >= 0.50; 5xx {errors['claim']})  {verdict(checks[-1])}"
+    report.add(
+        "claims/s, fresh stock, one per customer (peak over c=" + args.levels + ")",
+        f"{med('claim'):.1f}/s (5xx {errors('claim')})",
+        f"no-op DRF endpoint {med('noop'):.1f}/s",
+        claim_ratio,
+        ">= 0.6",
+        claim_ratio >= 0.6 and errors("claim") == 0,
+    )
+    idem_ratio = ratio("idem", "claim/idem")
+    idem_codes = sum((row["idem"].codes for row in rows), start=type(rows[0]["idem"].codes)())
+    report.add(
+        "claims/s with an Idempotency-Key on each",
+        f"{med('idem'):.1f}/s (errors {dict(idem_codes) or 0})",
+        f"claims without {med('claim/idem'):.1f}/s",
+        idem_ratio,
+        ">= 0.8",
+        idem_ratio >= 0.8 and errors("idem") == 0 and not idem_codes,
     )
     changed = sum(c for _read, c in changed_rows.values())
     read_tables = sorted(t for t, (read, _c) in changed_rows.items() if read)
     refusals = sum((row["sold"].codes for row in rows), start=type(rows[0]["sold"].codes)())
     sold_ratio = ratio("sold", "noop/sold")
-    checks.append(sold_ratio >= 0.8 and changed == 0 and set(refusals) == {"SOLD_OUT"})
-    print(
-        f"sold-out claims       {med('sold'):7.1f}/s  beside no-op {med('noop/sold'):7.1f}/s  ratio {sold_ratio:5.2f}"
-        f"  (target >= 0.80; database rows changed {changed}, tables read {read_tables}, answers"
-        f" {dict(refusals)})  {verdict(checks[-1])}"
+    report.add(
+        "sold-out claims/s",
+        f"{med('sold'):.1f}/s, rows changed {changed}, tables read {read_tables or 'none'}",
+        f"no-op {med('noop/sold'):.1f}/s",
+        sold_ratio,
+        ">= 0.8",
+        sold_ratio >= 0.8 and changed == 0 and set(refusals) == {"SOLD_OUT"},
     )
     crowd_ratio = ratio("crowd", "claim/crowd")
-    checks.append(crowd_ratio >= 0.7 and errors["crowd"] == 0)
-    print(
-        f"claims, 200 clients   {med('crowd'):7.1f}/s  beside peak  {med('claim/crowd'):7.1f}/s"
-        f"  ratio {crowd_ratio:5.2f}"
-        f"  (target >= 0.70; 5xx {errors['crowd']})  {verdict(checks[-1])}"
+    crowd_p99 = statistics.median(r["crowd"].p(0.99) for r in rows)
+    report.add(
+        "claims/s at 200 clients",
+        f"{med('crowd'):.1f}/s (5xx {errors('crowd')}, p99 {crowd_p99:.0f} ms)",
+        f"peak {med('claim/crowd'):.1f}/s",
+        crowd_ratio,
+        ">= 0.7",
+        crowd_ratio >= 0.7 and errors("crowd") == 0,
+    )
+    report.add(
+        f"claim latency at half the peak rate ({half:.0f}/s, open loop)",
+        f"p50 {calm_claim.p(0.5):.1f} ms, p99 {calm_claim.p(0.99):.1f} ms",
+        f"no-op at the same rate p50 {calm_noop.p(0.5):.1f} ms, p99 {calm_noop.p(0.99):.1f} ms",
+        calm_claim.p(0.99) / calm_noop.p(0.99) if calm_noop.p(0.99) else None,
+        "",
+        None if calm_claim.server_errors == 0 else False,
     )
     hot_template.refresh_from_db()
     issued = UserCoupon.objects.filter(template=hot_template).count()
@@ -269,21 +299,23 @@ def main() -> int:
         or 0
     )
     hot_ok = (
-        issued == HOT_STOCK == hot_template.issued_quantity
+        issued == hot_stock == hot_template.issued_quantity
         and most <= HOT_LIMIT
         and hot_result.server_errors == 0
-        and hot_result.count == HOT_ATTEMPTS
+        and hot_result.count == hot_attempts
     )
-    checks.append(hot_ok)
-    print(
-        f"hot claim             {HOT_ATTEMPTS} attempts, {HOT_CUSTOMERS} customers, stock {HOT_STOCK}: issued {issued}"
-        f" (template {hot_template.issued_quantity}), most per customer {most} (limit {HOT_LIMIT}),"
-        f" answers {dict(hot_result.statuses)} {dict(hot_result.codes)}, {hot_result.rate:.0f}/s,"
-        f" p95 {hot_result.p(0.95):.0f} ms  {verdict(hot_ok)}"
+    report.add(
+        f"hot claim: stock {hot_stock}, {HOT_CUSTOMERS} customers, {hot_attempts} attempts",
+        f"issued {issued} (template {hot_template.issued_quantity}), most per customer {most}, answers"
+        f" {dict(hot_result.statuses)} {dict(hot_result.codes)}",
+        f"stock {hot_stock}, limit {HOT_LIMIT} each",
+        None,
+        "exact",
+        hot_ok,
     )
     sold = CouponTemplate.objects.filter(pk=sold_out.pk).values_list("issued_quantity", flat=True).get()
-    print(f"(the sold-out template still says issued {sold}; load average {os.getloadavg()[0]:.1f})")
-    return 0 if all(checks) else 1
+    print(f"(the sold-out template still says issued {sold})")
+    return report.finish()
 
 
 if __name__ == "__main__":
