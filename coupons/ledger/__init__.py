@@ -18,10 +18,10 @@ from coupons.ledger.bulk import ManyIssued, issue_many
 from coupons.ledger.expiry import SweepResult, coupons_expire_due
 from coupons.ledger.holds import (
     Released,
-    coupon_backdate,
     coupons_consume,
     coupons_lock_for_order,
     coupons_locked_to,
+    coupons_redate,
     coupons_release,
     coupons_revoke_unused,
 )
@@ -52,7 +52,7 @@ __all__ = [
     "Released",
     "SoldOut",
     "SweepResult",
-    "coupon_backdate",
+    "coupons_redate",
     "coupons_consume",
     "coupons_expire_due",
     "coupons_lock_for_order",

@@ -116,6 +116,14 @@ def coupons_revoke_unused(*, template: CouponTemplate, now: datetime) -> int:
     return revoked
 
 
-def coupon_backdate(*, coupon_id: int, valid_from: datetime, expires_at: datetime) -> None:
-    """Move an UNUSED coupon's validity into the past (demo data: a coupon the expiry sweep will end)."""
-    UserCoupon.objects.filter(pk=coupon_id, status=C.UNUSED).update(valid_from=valid_from, expires_at=expires_at)
+# The dates demo data may move; a status or a counter never changes this way.
+REDATABLE = frozenset({"acquired_at", "valid_from", "expires_at", "used_at"})
+
+
+def coupons_redate(*, coupon_ids: list[int], **dates: datetime) -> int:
+    """Move the dates of coupons into the past, as if they had been issued or used then (demo data: a
+    history for the dashboard, a coupon the expiry sweep will end). Statuses and counters stay."""
+    unknown = set(dates) - REDATABLE
+    if unknown:
+        raise ValueError(f"not a date a coupon may be moved by: {sorted(unknown)}")
+    return UserCoupon.objects.filter(pk__in=coupon_ids).update(**dates)

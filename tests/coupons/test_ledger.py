@@ -1,15 +1,19 @@
 """The ledger: one transition map for a held coupon, one refusal, and the events it states."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from core import events
 from core.events import Event
+from coupons import ledger
 from coupons.ledger import COUPON_TRANSITIONS, IllegalCouponMove, issue_now
 from coupons.ledger.transitions import check_move, move
 from coupons.models import CouponSource, CouponStatus, UserCoupon
 from orders.services import order_cancel, order_pay, order_place, order_refund
-from tests.factories import CouponTemplateFactory, UserFactory
+from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
 from tests.factories.checkout import seed_menu, wallet_coupon
 
 C = CouponStatus
@@ -108,3 +112,16 @@ def test_cancelling_states_no_payment(heard):
     order_cancel(order=order, actor=customer)
 
     assert [event for event, _payload in heard] == []
+
+
+@pytest.mark.django_db
+def test_redating_moves_only_dates_and_refuses_anything_else():
+    coupon = UserCouponFactory()
+    then = timezone.now() - timedelta(days=3)
+
+    assert ledger.coupons_redate(coupon_ids=[coupon.pk], acquired_at=then, valid_from=then) == 1
+    with pytest.raises(ValueError):
+        ledger.coupons_redate(coupon_ids=[coupon.pk], status="USED")  # type: ignore[arg-type]
+
+    coupon.refresh_from_db()
+    assert (coupon.acquired_at, coupon.valid_from, coupon.status) == (then, then, "UNUSED")

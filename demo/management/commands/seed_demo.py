@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from core.roles import FINANCE, OPERATIONS
 from coupons import services
-from coupons.ledger import coupon_backdate
+from coupons.ledger import coupons_redate
 from coupons.models import CouponTemplate, UserCoupon
 from coupons.services.grants import coupons_grant_by_staff
 from coupons.services.stats import business_today, stats_rollup_day
@@ -343,7 +343,7 @@ class Command(BaseCommand):
             coupons_grant_by_staff(template=by_name[name], users=[customer], actor=ops)
         stale = coupons_grant_by_staff(template=by_name["新人满50减8"], users=[customer], actor=ops).coupons[0]
         expired_at = timezone.now() - timedelta(minutes=1)
-        coupon_backdate(coupon_id=stale.pk, valid_from=expired_at - timedelta(days=7), expires_at=expired_at)
+        coupons_redate(coupon_ids=[stale.pk], valid_from=expired_at - timedelta(days=7), expires_at=expired_at)
         held = coupons_grant_by_staff(template=by_name["新人无门槛3元红包"], users=[customer], actor=ops).coupons[0]
         order = order_place(
             user=customer,
@@ -369,9 +369,7 @@ class Command(BaseCommand):
             claimed_at = now - timedelta(days=HISTORY_DAYS - n % HISTORY_DAYS, hours=3)
             claimed = activity_claim(user=guest, activity_id=activity.pk)
             wallet = list(UserCoupon.objects.filter(user=guest))
-            UserCoupon.objects.filter(pk__in=[c.pk for c in wallet]).update(
-                acquired_at=claimed_at, valid_from=claimed_at
-            )
+            coupons_redate(coupon_ids=[c.pk for c in wallet], acquired_at=claimed_at, valid_from=claimed_at)
             # Every other guest uses one coupon (alternating kinds) on a later day; all order plainly too.
             usable = [c for c in wallet if c.template.name in HISTORY_ORDERS]
             if n % 2 == 0 and usable and claimed:
@@ -388,7 +386,7 @@ class Command(BaseCommand):
         order = order_place(user=guest, lines=lines, channel="APP", coupon_ids=coupon_ids)
         order_pay(order=order, actor=guest)
         Order.objects.filter(pk=order.pk).update(created_at=when, paid_at=when + timedelta(minutes=2))
-        UserCoupon.objects.filter(pk__in=coupon_ids).update(used_at=when + timedelta(minutes=2))
+        coupons_redate(coupon_ids=coupon_ids, used_at=when + timedelta(minutes=2))
 
     def _user(
         self,
