@@ -80,7 +80,10 @@ class AutoSchema(BaseAutoSchema):
         return getattr(self.view, self.method.lower(), None)
 
     def _is_idempotent(self) -> bool:
-        return bool(getattr(self._view_method(), "idempotent", False))
+        # Keys are kept per user: an endpoint that reads no credentials (registration) ignores them.
+        return bool(getattr(self._view_method(), "idempotent", False)) and bool(
+            getattr(self.view, "authentication_classes", ())
+        )
 
     def get_override_parameters(self) -> list:
         parameters = list(super().get_override_parameters())

@@ -14,6 +14,7 @@ _JSON_TYPES: list[tuple[type[serializers.Field], type | tuple[type, ...]]] = [
     (serializers.CharField, str),
     (serializers.DecimalField, str),
     (serializers.IntegerField, int),
+    (serializers.SlugRelatedField, str),
 ]
 
 
