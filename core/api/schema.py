@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.core.validators import RegexValidator
+from drf_spectacular.drainage import get_override
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -127,6 +128,9 @@ class AutoSchema(BaseAutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        declared = get_override(field, "field")
+        if isinstance(declared, dict):
+            schema.update(declared)  # drf-spectacular adds minLength 1 to a declared schema; the declaration wins
         if direction != "request" or field.read_only:
             return schema
         if isinstance(field, serializers.CharField) and "pattern" not in schema and "format" not in schema:
@@ -135,8 +139,11 @@ class AutoSchema(BaseAutoSchema):
             )
         elif isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
             schema["pattern"] = _decimal_pattern(field)
-        elif isinstance(field, serializers.ListSerializer) and not field.allow_empty:
-            schema["minItems"] = max(schema.get("minItems", 0), 1)
+        elif isinstance(field, serializers.ListSerializer):
+            if not field.allow_empty:
+                schema["minItems"] = max(schema.get("minItems", 0), 1)
+            if getattr(field, "max_length", None) is not None:
+                schema["maxItems"] = field.max_length
         return schema
 
     # Responses ------------------------------------------------------------------------------------
