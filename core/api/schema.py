@@ -205,6 +205,9 @@ class AutoSchema(BaseAutoSchema):
             responses[str(status)] = self._get_response_for_code(
                 described, str(status), ["application/json"], direction=direction
             )
+        if any(parameter["in"] in ("query", "path") for parameter in self._get_parameters()):
+            # gunicorn refuses a request line over 4 KiB before the application sees it.
+            responses["414"] = {"description": "URI too long: answered by the web server, not in the error shape."}
         return responses
 
 
