@@ -62,6 +62,12 @@ def config(token: str, *, seed: int, max_examples: int) -> schemathesis.Config:
             },
             "operations": [
                 {
+                    # DELETE deactivates a dish or a category (the POS keeps syncing it by code), so it is
+                    # still there afterwards, inactive: not the "deleted resource" this check looks for.
+                    "include-path": ["/api/v1/staff/products/{sku}", "/api/v1/staff/categories/{code}"],
+                    "checks": {"use_after_free": {"enabled": False}},
+                },
+                {
                     "include-path": CHECKED_AGAINST_STATE,
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
                 },
