@@ -50,3 +50,15 @@ class IdempotencyMismatch(ApplicationError):
 class TooManyRequests(ApplicationError):
     status_code = 429
     default_code = "THROTTLED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        # Seconds until the client may try again: sent as the ``Retry-After`` header.
+        self.retry_after = retry_after

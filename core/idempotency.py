@@ -117,4 +117,5 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise ApplicationError(_("The request with this Idempotency-Key is busy; retry."), code="IDEMPOTENCY_KEY_BUSY")
 
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # read by core.api.schema
     return wrapper

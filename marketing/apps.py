@@ -9,7 +9,8 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing")
 
     def ready(self) -> None:
-        from marketing import subscribers
+        # The tasks register with Celery here, in every process: services enqueue them by name.
+        from marketing import subscribers, tasks  # noqa: F401
         from marketing.dashboard import dashboard_context
 
         subscribers.connect()

@@ -16,7 +16,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 from core.db import is_connection_lost
-from core.errors import ApplicationError
+from core.errors import ApplicationError, TooManyRequests
 
 logger = logging.getLogger("django.request")
 
@@ -27,7 +27,10 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        refusal = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
+            refusal["Retry-After"] = str(exc.retry_after)
+        return refusal
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

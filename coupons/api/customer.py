@@ -3,18 +3,22 @@
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
+from core.api.schema import refuses
+from core.api.serializers import QuerySerializer, StrictSerializer
 from core.clients import client_address
+from core.errors import NotFound, TooManyRequests
 from core.idempotency import idempotent
+from coupons.ledger import LimitReached, NotClaimable, NotEligible, SoldOut
 from coupons.models import CouponStatus, UserCoupon
 from coupons.selectors import claimable_templates_for, wallet_counts, wallet_for
 from coupons.services.claim import coupon_claim
-from coupons.services.codes import code_redeem
+from coupons.services.codes import InvalidCode, code_redeem
 from coupons.summary import summaries_for, template_summary
 
 _DATETIME = serializers.DateTimeField()
@@ -69,6 +73,8 @@ class CouponOutputSerializer(serializers.Serializer):
 
 
 class ClaimCenterApi(APIView):
+    pagination_class = Pagination
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField(source="template.id")
         name = serializers.CharField(source="template.name")
@@ -89,7 +95,7 @@ class ClaimCenterApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(claimable_templates_for(user=request.user), request, view=self)  # type: ignore[arg-type]
         context = {"summaries": summaries_for(entry.template for entry in page or [])}
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
@@ -102,6 +108,7 @@ def no_input(request: Any) -> None:
 
 class TemplateClaimApi(APIView):
     @extend_schema(request=None, responses={201: CouponOutputSerializer})
+    @refuses(NotFound, SoldOut, LimitReached, NotClaimable, NotEligible)
     @idempotent
     def post(self, request, pk: int):
         no_input(request)
@@ -109,32 +116,36 @@ class TemplateClaimApi(APIView):
         return Response(coupon_payload(coupon), status=status.HTTP_201_CREATED)
 
 
+class WalletPagination(Pagination):
+    """A page of the wallet, with ``counts`` per status over the whole wallet."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["counts"] = {
+            "type": "object",
+            "properties": {status: {"type": "integer"} for status in CouponStatus.values},
+            "required": list(CouponStatus.values),
+        }
+        paginated["required"].append("counts")
+        return paginated
+
+
 class WalletApi(APIView):
     """The customer's coupons with counts per status. An UNUSED coupon past its expiry shows, and is
     counted, as EXPIRED before the sweep job marks it. Not cached: two indexed queries."""
 
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=CouponStatus.choices, required=False, allow_blank=True)
+    pagination_class = WalletPagination
 
-    @extend_schema(
-        parameters=[FilterSerializer],
-        responses=inline_serializer(
-            "WalletPage",
-            {
-                "count": serializers.IntegerField(),
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "counts": serializers.DictField(child=serializers.IntegerField()),
-                "results": CouponOutputSerializer(many=True),
-            },
-        ),
-    )
+    class FilterSerializer(QuerySerializer):
+        status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=CouponOutputSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            wallet_for(user=request.user, status=filters.validated_data.get("status") or None), request, view=self
+            wallet_for(user=request.user, status=filters.validated_data.get("status")), request, view=self
         )
         context = {"summaries": summaries_for(coupon.template for coupon in page or [])}
         response = paginator.get_paginated_response(CouponOutputSerializer(page, many=True, context=context).data)
@@ -142,20 +153,12 @@ class WalletApi(APIView):
         return response
 
 
-class StrictCharField(serializers.CharField):
-    """A string, and only a string: numbers are not silently turned into text."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class RedeemCodeApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        code = StrictCharField(max_length=64, trim_whitespace=True)
+    class InputSerializer(StrictSerializer):
+        code = serializers.CharField(max_length=64)  # a string only: StrictSerializer
 
     @extend_schema(request=InputSerializer, responses={201: CouponOutputSerializer})
+    @refuses(InvalidCode, SoldOut, LimitReached, TooManyRequests)
     @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)

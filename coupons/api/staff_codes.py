@@ -15,6 +15,9 @@ from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm
+from core.api.schema import refuses
+from core.api.serializers import QuerySerializer, StrictSerializer
+from core.errors import InvalidTransition, NotFound, PermissionDeniedError
 from core.idempotency import idempotent
 from coupons.models import CouponTemplate, RedemptionCodeBatch
 from coupons.selectors import code_batches_for_staff
@@ -40,11 +43,12 @@ class CodeBatchOutputSerializer(serializers.Serializer):
 class CodeBatchListCreateApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "coupons.view_redemptioncodebatch"
+    pagination_class = Pagination
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         template_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         template_id = serializers.IntegerField(min_value=1, max_value=2**62)
         name = serializers.CharField(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH_QUANTITY)
@@ -54,11 +58,12 @@ class CodeBatchListCreateApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(code_batches_for_staff(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response(CodeBatchOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: CodeBatchOutputSerializer})
+    @refuses(NotFound, PermissionDeniedError, InvalidTransition)
     @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -77,7 +82,7 @@ class CodeBatchListCreateApi(APIView):
 
 
 class CSVRenderer(renderers.BaseRenderer):
-    """Lets a client ask for text/csv; errors still come out as the JSON error body."""
+    """Lets a client ask for text/csv (the download itself is streamed, not rendered)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -104,6 +109,12 @@ class CodeBatchCsvApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "coupons.view_redemptioncodebatch"
     renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    def handle_exception(self, exc):
+        # An error is the JSON error body, labelled as JSON, whatever the client asked for.
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="code,redeemed_at,redeemed_by")})
     def get(self, request, pk: int):

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.permissions import HasModelPerm
+from core.api.serializers import QuerySerializer
 from coupons.models import CouponTemplate
 from coupons.services.stats import template_stats
 
@@ -16,7 +17,7 @@ class TemplateStatsApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "coupons.view_coupontemplate"
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         days = serializers.IntegerField(required=False, min_value=1, max_value=366, default=30)
 
     @extend_schema(parameters=[FilterSerializer], responses=OpenApiTypes.OBJECT)

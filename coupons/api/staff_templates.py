@@ -8,8 +8,10 @@ from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm, IsStaff
-from core.api.serializers import StrictSerializer
+from core.api.schema import refuses
+from core.api.serializers import QuerySerializer, StrictSerializer
 from core.audit import audit_trail_for
+from core.errors import InvalidTransition, PermissionDeniedError
 from core.idempotency import idempotent
 from coupons import services
 from coupons.api.declared import CouponValueField, UsageRulesField
@@ -24,8 +26,8 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
     usage_rules = UsageRulesField(read_only=True)
     summary = serializers.SerializerMethodField()
     remaining = serializers.IntegerField(allow_null=True, read_only=True)
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
-    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = CouponTemplate
@@ -54,7 +56,7 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
 
 
 class AuditOutputSerializer(serializers.Serializer):
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     action = serializers.CharField()
     from_status = serializers.CharField()
     to_status = serializers.CharField()
@@ -95,16 +97,17 @@ def _detail(template: CouponTemplate) -> dict:
 class TemplateListCreateApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "coupons.view_coupontemplate"
+    pagination_class = Pagination
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(choices=TemplateStatus.choices, required=False)
         search = serializers.CharField(required=False, max_length=100)
 
-    @extend_schema(responses=TemplateOutputSerializer(many=True))
+    @extend_schema(parameters=[FilterSerializer], responses=TemplateOutputSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(templates_for_staff(**filters.validated_data), request, view=self)
         context = {"summaries": summaries_for(page or [])}
         return paginator.get_paginated_response(TemplateOutputSerializer(page, many=True, context=context).data)
@@ -127,6 +130,7 @@ class TemplateDetailApi(APIView):
         return Response(_detail(get_object_or_404(CouponTemplate, pk=pk)))
 
     @extend_schema(request=TemplateInputSerializer, responses=TemplateOutputSerializer)
+    @refuses(InvalidTransition)
     def patch(self, request, pk: int):
         template = get_object_or_404(CouponTemplate, pk=pk)
         data = TemplateInputSerializer(data=request.data, partial=True)
@@ -147,6 +151,7 @@ class _TemplateActionApi(APIView):
     def act(self, template: CouponTemplate, data: dict, user) -> CouponTemplate:
         raise NotImplementedError
 
+    @refuses(InvalidTransition, PermissionDeniedError)
     @idempotent
     def post(self, request, pk: int):
         template = get_object_or_404(CouponTemplate, pk=pk)

@@ -62,6 +62,13 @@ def _window_start(window: int, now: datetime) -> int:
     return epoch - epoch % window
 
 
+def retry_after(limits: list[Limit], now: datetime | None = None) -> int:
+    """Seconds until every window of ``limits`` has turned over (the ``Retry-After`` of a refusal)."""
+    now = now or timezone.now()
+    epoch = int(now.timestamp())
+    return max([_window_start(lim.window, now) + lim.window - epoch for lim in limits] + [1])
+
+
 def _redis_keys(limits: list[Limit], now: datetime) -> list[str]:
     return [f"{settings.CLAIM_GATE_PREFIX}:attempts:{lim.key}:{_window_start(lim.window, now)}" for lim in limits]
 

@@ -127,7 +127,7 @@ def code_redeem(*, user: Any, code: str, ip: str | None = None) -> UserCoupon:
     """
     limits = redeem_limits(user=user, ip=ip)
     if not attempts.reserve(limits):
-        raise TooManyRequests(_("Too many attempts; try again later."))
+        raise TooManyRequests(_("Too many attempts; try again later."), retry_after=attempts.retry_after(limits))
     normalised = normalise_code(code)
     if normalised is None:
         raise invalid_code()

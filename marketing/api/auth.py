@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.serializers import PasswordField, StrictSerializer
 from core.api.throttling import RegisterThrottle, SignInLockoutThrottle, TokenThrottle
 from core.choices import Channel
 from core.errors import ApplicationError
@@ -24,9 +25,9 @@ class RegisterApi(APIView):
     authentication_classes: list = []
     throttle_classes = [RegisterThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-        password = serializers.CharField(max_length=128, write_only=True)
+        password = PasswordField()
         birthday = serializers.DateField(required=False, allow_null=True)
         invite_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
         channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.APP)
@@ -67,9 +68,9 @@ class TokenApi(APIView):
     authentication_classes: list = []
     throttle_classes = [TokenThrottle, SignInLockoutThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
-        password = serializers.CharField(max_length=128, write_only=True)
+        password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()

@@ -6,15 +6,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
+from core.api.schema import refuses
+from core.api.serializers import QuerySerializer
 from core.choices import Channel
+from core.errors import NotFound
 from core.idempotency import idempotent
 from coupons.api.customer import CouponOutputSerializer, no_input
+from coupons.ledger import LimitReached, NotClaimable, NotEligible, SoldOut
 from marketing.selectors import activities_live, notifications_for
 from marketing.services.activities import activity_claim
 
 
 class ActivityListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    pagination_class = Pagination
+
+    class FilterSerializer(QuerySerializer):
         channel = serializers.ChoiceField(choices=Channel.choices, required=False)
 
     class OutputSerializer(serializers.Serializer):
@@ -40,7 +46,7 @@ class ActivityListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(activities_live(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
@@ -50,6 +56,7 @@ class ActivityClaimApi(APIView):
         request=None,
         responses={201: inline_serializer("ActivityClaim", {"coupons": CouponOutputSerializer(many=True)})},
     )
+    @refuses(NotFound, SoldOut, LimitReached, NotClaimable, NotEligible)
     @idempotent
     def post(self, request, pk: int):
         no_input(request)
@@ -58,6 +65,8 @@ class ActivityClaimApi(APIView):
 
 
 class NotificationListApi(APIView):
+    pagination_class = Pagination
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         kind = serializers.CharField()
@@ -69,6 +78,6 @@ class NotificationListApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(notifications_for(user=request.user), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

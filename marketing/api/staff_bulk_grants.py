@@ -10,8 +10,10 @@ from rest_framework.views import APIView
 from core.api.pagination import Pagination
 from core.api.parsers import JSONParser
 from core.api.permissions import HasModelPerm, IsStaff
+from core.api.schema import refuses
+from core.api.serializers import QuerySerializer, StrictSerializer
 from core.audit import audit_trail_for
-from core.errors import ValidationFailed
+from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.idempotency import idempotent
 from coupons.models import CouponTemplate
 from marketing.models import BulkGrant, BulkGrantStatus, BulkGrantTarget, GiftPack
@@ -36,8 +38,8 @@ class BulkGrantOutputSerializer(serializers.Serializer):
     skipped_stock = serializers.IntegerField()
     failed = serializers.IntegerField()
     progress = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, allow_null=True)
     review_remark = serializers.CharField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -72,7 +74,7 @@ def _detail(grant: BulkGrant) -> dict:
     return data
 
 
-class BulkGrantInputSerializer(serializers.Serializer):
+class BulkGrantInputSerializer(StrictSerializer):
     """Types only; the rules live in the service. ``users`` is a list of ids/usernames, or upload a
     CSV as ``users_file`` (multipart)."""
 
@@ -121,15 +123,16 @@ class BulkGrantListCreateApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "marketing.view_bulkgrant"
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    pagination_class = Pagination
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(choices=BulkGrantStatus.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=BulkGrantOutputSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(bulk_grants_for_staff(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response(BulkGrantOutputSerializer(page, many=True).data)
 
@@ -151,11 +154,11 @@ class BulkGrantDetailApi(APIView):
         return Response(_detail(get_object_or_404(bulk_grants_for_staff(), pk=pk)))
 
 
-class RemarkInputSerializer(serializers.Serializer):
+class RemarkInputSerializer(StrictSerializer):
     remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class RequiredRemarkInputSerializer(serializers.Serializer):
+class RequiredRemarkInputSerializer(StrictSerializer):
     remark = serializers.CharField(max_length=2000)
 
 
@@ -166,6 +169,7 @@ class _BulkGrantActionApi(APIView):
     def act(self, grant: BulkGrant, data: dict, user) -> BulkGrant:
         raise NotImplementedError
 
+    @refuses(InvalidTransition, PermissionDeniedError)
     @idempotent
     def post(self, request, pk: int):
         grant = get_object_or_404(BulkGrant, pk=pk)

@@ -1,17 +1,18 @@
 """Customer checkout endpoints: preview a cart with coupons, place an order (SPEC 8)."""
 
-from collections.abc import Mapping
-
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import refuses
+from core.api.serializers import StrictSerializer
 from core.choices import Channel
+from core.errors import NotFound
 from core.idempotency import idempotent
 from orders import services
 from orders.api.orders import OrderOutputSerializer
+from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
 from orders.pricing import reason_payload
 from orders.selectors import order_detail
 from orders.services.checkout import MAX_COUPONS_CHOSEN, MAX_LINE_QUANTITY, MAX_LINES
@@ -20,22 +21,12 @@ from orders.services.checkout import MAX_COUPONS_CHOSEN, MAX_LINE_QUANTITY, MAX_
 MAX_ID = 2**63 - 1
 
 
-class _KnownFieldsOnly(serializers.Serializer):
-    """A misspelt field (``coupon_id``) is refused, not ignored: ignoring it would price without it."""
-
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        if unknown:
-            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
-        return super().to_internal_value(data)
-
-
-class CartLineInputSerializer(_KnownFieldsOnly):
+class CartLineInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
-class CartInputSerializer(_KnownFieldsOnly):
+class CartInputSerializer(StrictSerializer):
     lines = CartLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
     channel = serializers.ChoiceField(choices=Channel.choices)
     coupon_ids = serializers.ListField(
@@ -156,6 +147,7 @@ class CheckoutPreviewApi(APIView):
         applied = ChoiceOutputSerializer(required=False)
 
     @extend_schema(request=CartInputSerializer, responses={200: OutputSerializer})
+    @refuses(UnknownSku, CartTooLarge, NotFound)
     def post(self, request):
         data = CartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -176,6 +168,7 @@ class OrderPlaceApi(APIView):
         auto_coupons = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(request=InputSerializer, responses={201: OrderOutputSerializer})
+    @refuses(UnknownSku, CartTooLarge, NotFound, CouponNotUsable)
     @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)

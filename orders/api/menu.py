@@ -53,6 +53,7 @@ class _StaffMenuApi(APIView):
 
 class CategoryListApi(_StaffMenuApi):
     model_name = "category"
+    pagination_class = Pagination
 
     class InputSerializer(StrictSerializer):
         code = serializers.SlugField(max_length=64)
@@ -62,11 +63,11 @@ class CategoryListApi(_StaffMenuApi):
 
     @extend_schema(responses=CategoryOutputSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(Category.objects.order_by("sort_order", "id"), request, view=self)
         return paginator.get_paginated_response(CategoryOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: CategoryOutputSerializer})
+    @extend_schema(request=InputSerializer, responses={200: CategoryOutputSerializer, 201: CategoryOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -99,7 +100,7 @@ class CategoryDetailApi(_StaffMenuApi):
         )
         return Response(CategoryOutputSerializer(category).data)
 
-    @extend_schema(responses=CategoryOutputSerializer)
+    @extend_schema(responses={200: CategoryOutputSerializer}, description="Deactivates the category (it stays listed).")
     def delete(self, request, code: str):
         category = menu_services.category_deactivate(
             category=get_object_or_404(Category, code=code), actor=request.user
@@ -109,6 +110,7 @@ class CategoryDetailApi(_StaffMenuApi):
 
 class ProductListApi(_StaffMenuApi):
     model_name = "product"
+    pagination_class = Pagination
 
     class InputSerializer(StrictSerializer):
         sku = serializers.SlugField(max_length=64)
@@ -119,12 +121,12 @@ class ProductListApi(_StaffMenuApi):
 
     @extend_schema(responses=ProductOutputSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         qs = Product.objects.select_related("category").order_by("sku")
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: ProductOutputSerializer})
+    @extend_schema(request=InputSerializer, responses={200: ProductOutputSerializer, 201: ProductOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -158,7 +160,7 @@ class ProductDetailApi(_StaffMenuApi):
         product, _created = menu_services.product_upsert(sku=sku, data=dict(data.validated_data), actor=request.user)
         return Response(ProductOutputSerializer(product).data)
 
-    @extend_schema(responses=ProductOutputSerializer)
+    @extend_schema(responses={200: ProductOutputSerializer}, description="Deactivates the dish (it stays listed).")
     def delete(self, request, sku: str):
         product = menu_services.product_deactivate(product=get_object_or_404(Product, sku=sku), actor=request.user)
         return Response(ProductOutputSerializer(product).data)

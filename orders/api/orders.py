@@ -14,9 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
+from core.api.schema import refuses
+from core.api.serializers import QuerySerializer, StrictSerializer
 from core.errors import NotFound
 from core.idempotency import idempotent
+from coupons.api.customer import no_input
 from orders import services
+from orders.errors import InvalidOrderTransition
 from orders.models import Order, OrderStatus
 from orders.selectors import order_detail, order_of, orders_for
 
@@ -109,14 +113,16 @@ class OrderDetailApi(APIView):
 
 
 class MyOrdersApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    pagination_class = Pagination
+
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=OrderOutputSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(orders_for(user=request.user, **filters.validated_data), request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
@@ -127,8 +133,10 @@ class OrderPayApi(APIView):
     confirmation. 409 ``INVALID_STATE`` unless the order is PENDING_PAYMENT."""
 
     @extend_schema(request=None, responses=OrderOutputSerializer)
+    @refuses(InvalidOrderTransition)
     @idempotent
     def post(self, request, pk: int):
+        no_input(request)
         services.order_pay(order=_own_order(request, pk), actor=request.user)
         return Response(OrderOutputSerializer(order_detail(pk=pk)).data)
 
@@ -138,10 +146,11 @@ class OrderCancelApi(APIView):
     time ran out meanwhile; forfeited as REVOKED when the template does not return them).
     409 ``INVALID_STATE`` unless the order is PENDING_PAYMENT."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
     @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    @refuses(InvalidOrderTransition)
     @idempotent
     def post(self, request, pk: int):
         order = _own_order(request, pk)
@@ -155,10 +164,11 @@ class OrderRefundApi(APIView):
     """Refund a paid order. No payment provider yet: this call stands for the provider's refund
     confirmation. The coupons stay USED. 409 ``INVALID_STATE`` unless the order is PAID."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
     @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    @refuses(InvalidOrderTransition)
     @idempotent
     def post(self, request, pk: int):
         order = _own_order(request, pk)

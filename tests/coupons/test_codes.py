@@ -264,6 +264,7 @@ def test_wrong_guesses_are_refused_past_the_limit_even_with_a_good_code(settings
     assert wrong == [404, 404, 404]
     assert good.status_code == 429
     assert good.json()["error"]["code"] == "THROTTLED"
+    assert 1 <= int(good["Retry-After"]) <= 60  # the rest of the minute's window
     assert UserCoupon.objects.count() == 0
 
 
