@@ -27,7 +27,7 @@ from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, UserFactory
 from tests.factories.checkout import seed_menu, seed_template
 from tests.factories.template_input import TemplateInputFactory
-from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
+from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 from tests.webhooks.receiver import Receiver
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from webhooks.services.endpoints import endpoint_create, endpoint_deactivate
@@ -153,6 +153,23 @@ def test_an_endpoint_on_coupon_issued_moves_the_claim_off_the_one_call_path(oper
     assert any(s.startswith("INSERT INTO `webhooks_webhookdelivery`") for s in sql), sql
     assert [d.payload["coupon_ids"] for d in _deliveries()][-1] == [coupon["id"]]
     assert len(_deliveries()) == 2
+
+
+def test_concurrent_claims_over_http_write_one_delivery_per_coupon_issued(operations_user):
+    endpoint = _endpoint(operations_user, "coupon.issued")
+    template = CouponTemplateFactory(total_quantity=6, per_user_limit=1)
+    clients = [client_for(UserFactory()) for _ in range(16)]
+
+    answers = run_concurrently(
+        lambda client: client.post(f"/api/v1/templates/{template.pk}/claim"), [(c,) for c in clients]
+    )
+
+    assert sorted(getattr(a, "status_code", a) for a in answers) == [201] * 6 + [409] * 10, answers
+    coupons = dict(UserCoupon.objects.values_list("pk", "user_id"))
+    assert len(coupons) == 6 == CouponTemplate.objects.get(pk=template.pk).issued_quantity
+    deliveries = _deliveries(endpoint)
+    assert sorted((d.payload["coupon_ids"][0], d.payload["user_ids"][0]) for d in deliveries) == sorted(coupons.items())
+    assert len({d.event_id for d in deliveries}) == 6
 
 
 @override_settings(CLAIM_GATE=False)  # the database refuses, not the gate in front of it
