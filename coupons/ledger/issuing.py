@@ -384,6 +384,7 @@ def _announce(coupons: list[UserCoupon], *, source: str, after_commit: AfterComm
             user_ids=[coupons[0].user_id],
             coupon_ids=[c.pk for c in coupons],
             source=source,
+            source_ref=coupons[0].source_ref,
         )
 
 

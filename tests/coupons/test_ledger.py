@@ -73,6 +73,7 @@ def test_each_issuing_call_states_one_coupon_issued_event(heard):
                 "user_ids": [user.pk],
                 "coupon_ids": [c.pk for c in coupons],
                 "source": CouponSource.ADMIN,
+                "source_ref": "",
             },
         )
     ]
