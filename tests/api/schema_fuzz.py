@@ -35,6 +35,8 @@ CHECKED_AGAINST_STATE = [
     "/api/v1/staff/code-batches/",  # expiry in the future
     "/api/v1/staff/products/",  # the category exists
     "/api/v1/staff/products/{sku}",
+    "/api/v1/staff/webhook-endpoints/",  # a URL Django's URLValidator takes (a host name a pattern cannot state)
+    "/api/v1/staff/webhook-endpoints/{id}",
 ]
 
 

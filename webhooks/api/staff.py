@@ -1,9 +1,6 @@
 """Staff endpoints for webhooks: the same services and permissions as admin."""
 
-from typing import Any
-
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,6 +8,7 @@ from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm
+from core.api.serializers import QuerySerializer, StrictSerializer
 from core.idempotency import idempotent
 from webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import deliveries_for_staff, endpoints_for_staff
@@ -52,18 +50,9 @@ class DeliveryOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class _StrictInput(serializers.Serializer):
-    """Refuses fields it does not know, so a misspelt field is an error, not silently ignored."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
-        return attrs
-
-
-class EndpointInputSerializer(_StrictInput):
-    url = serializers.CharField(max_length=services.URL_MAX)
+class EndpointInputSerializer(StrictSerializer):
+    # http(s) only; the service checks the rest of the address
+    url = serializers.RegexField(r"^https?://[^\s/?#]+[^\s]*\Z", max_length=services.URL_MAX)
     description = serializers.CharField(max_length=services.DESCRIPTION_MAX, required=False, allow_blank=True)
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EventType.choices), min_length=1, max_length=len(EventType.choices)
@@ -74,10 +63,11 @@ class EndpointInputSerializer(_StrictInput):
 class EndpointListCreateApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "webhooks.view_webhookendpoint"
+    pagination_class = Pagination
 
     @extend_schema(responses=EndpointOutputSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(endpoints_for_staff(), request, view=self)
         return paginator.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
 
@@ -143,21 +133,19 @@ class EndpointSendTestApi(APIView):
 class DeliveryListApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "webhooks.view_webhookdelivery"
+    pagination_class = Pagination
 
-    class FilterSerializer(_StrictInput):
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
-        event_type = serializers.CharField(max_length=40, required=False)
+        event_type = serializers.ChoiceField(choices=EventType.choices, required=False)
         endpoint_id = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
-        page = serializers.IntegerField(min_value=1, required=False)
-        page_size = serializers.IntegerField(min_value=1, max_value=Pagination.max_page_size, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=DeliveryOutputSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        query = {k: v for k, v in filters.validated_data.items() if k not in ("page", "page_size")}
-        paginator = Pagination()
-        page = paginator.paginate_queryset(deliveries_for_staff(**query), request, view=self)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(deliveries_for_staff(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
 
 
