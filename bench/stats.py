@@ -94,9 +94,10 @@ def main() -> int:
     from django.db.models import Sum
     from django.test import Client
 
+    from core.clock import business_today
     from core.roles import OPERATIONS
     from coupons.models import CouponTemplate
-    from coupons.services.stats import business_today, stats_rollup_day, template_stats
+    from coupons.services.stats import stats_rollup_day, template_stats
     from orders.models import OrderCoupon
 
     reset_tables()

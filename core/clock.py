@@ -1,9 +1,11 @@
 """The business time zone (``settings.TIME_ZONE``): business days, claim-day validity, time windows."""
 
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 
 
 def business_tz() -> ZoneInfo:
@@ -13,3 +15,13 @@ def business_tz() -> ZoneInfo:
 @cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def business_today() -> date:
+    return timezone.localdate(timezone=business_tz())
+
+
+def business_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The instants a business day covers: from its midnight to the next, in the business time zone."""
+    start = datetime.combine(day, time.min, tzinfo=business_tz())
+    return start, start + timedelta(days=1)

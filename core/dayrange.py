@@ -5,28 +5,18 @@ runs from midnight to midnight in the business time zone (``settings.TIME_ZONE``
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.clock import business_tz
+from core.clock import business_day_bounds, business_today
 
 DAYS = 30
 MAX_RANGE_DAYS = 366
 QUICK_RANGES = (1, 7, 30, 90)
-
-
-def business_today() -> date:
-    return timezone.localdate(timezone=business_tz())
-
-
-def business_day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=business_tz())
-    return start, start + timedelta(days=1)
 
 
 @dataclass(frozen=True)

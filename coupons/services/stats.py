@@ -5,31 +5,19 @@ transaction of each change) and the daily series from ``TemplateDailyStats``, wh
 rebuilds one business day at a time from indexed ranges.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count
-from django.utils import timezone
 
+from core.clock import business_day_bounds, business_today
 from coupons.engine import to_money
 from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
 from coupons.providers import order_facts
 
 ZERO = Decimal("0.00")
-
-
-def business_day_bounds(day: date) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(settings.TIME_ZONE)
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    return start, start + timedelta(days=1)
-
-
-def business_today() -> date:
-    return timezone.localdate(timezone=ZoneInfo(settings.TIME_ZONE))
 
 
 def stats_rollup_day(*, day: date) -> int:

@@ -12,10 +12,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.clock import business_today
 from core.errors import InvalidTransition
 from core.jobs import enqueue
 from coupons.models import CouponStatus, UserCoupon
-from coupons.services.stats import business_today
 from marketing.models import (
     Activity,
     ActivityStatus,

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
+from core.clock import business_today
 from coupons.models import CouponSource, CouponStatus, TemplateDailyStats
-from coupons.services.stats import business_today
 from marketing.models import Activity
 from orders.models import Order, OrderCoupon, OrderStatus
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory

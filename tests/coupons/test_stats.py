@@ -7,10 +7,11 @@ import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from core.clock import business_today
 from coupons.ledger.expiry import coupons_expire_due
 from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
 from coupons.services.claim import coupon_claim
-from coupons.services.stats import business_today, stats_rollup_day, template_stats
+from coupons.services.stats import stats_rollup_day, template_stats
 from coupons.services.templates import template_stop
 from orders.models import OrderCoupon
 from orders.services import order_cancel, order_pay, order_place, order_refund

@@ -16,12 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from core.clock import business_today
 from core.roles import FINANCE, OPERATIONS
 from coupons import services
 from coupons.ledger import coupons_redate
 from coupons.models import CouponTemplate, UserCoupon
 from coupons.services.grants import coupons_grant_by_staff
-from coupons.services.stats import business_today, stats_rollup_day
+from coupons.services.stats import stats_rollup_day
 from marketing.models import Activity, ActivityItem, GiftPack, GiftPackItem, GiftPackTrigger, MemberProfile
 from marketing.services.activities import activity_claim, activity_publish
 from marketing.services.registration import member_profile_create

@@ -1,0 +1,16 @@
+"""The view that serves the OpenAPI schema (apart from ``core.api.schema``, which DRF's settings load)."""
+
+import threading
+
+from drf_spectacular.views import SpectacularAPIView
+
+
+class SchemaApi(SpectacularAPIView):
+    """The OpenAPI schema, built by one thread at a time: drf-spectacular loads its extensions and
+    warnings lazily and not thread-safely, and two first requests at once in a threaded worker could fail."""
+
+    _building = threading.Lock()
+
+    def get(self, request, *args, **kwargs):
+        with self._building:
+            return super().get(request, *args, **kwargs)
