@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -47,3 +48,13 @@ def operations_client(operations_user) -> APIClient:
 @pytest.fixture
 def finance_client(finance_user) -> APIClient:
     return client_for(finance_user)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history():
+    """DRF's throttle history lives in the cache, beyond any test's transaction: each test starts with
+    none, so the requests of earlier tests (all from 127.0.0.1) never throttle a later one."""
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("throttle_*")
+    yield

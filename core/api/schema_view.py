@@ -11,6 +11,6 @@ class SchemaApi(SpectacularAPIView):
 
     _building = threading.Lock()
 
-    def get(self, request, *args, **kwargs):
+    def _get_schema_response(self, request):
         with self._building:
-            return super().get(request, *args, **kwargs)
+            return super()._get_schema_response(request)

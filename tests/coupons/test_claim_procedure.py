@@ -17,7 +17,9 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core import events
 from core.errors import ApplicationError
+from core.events import Event
 from coupons.ledger import claim_procedure, gate
 from coupons.ledger.claim_procedure import Claimed, Refused
 from coupons.ledger.issuing import (
@@ -108,6 +110,7 @@ def test_a_claim_is_one_statement_on_the_wire():
     # the gate entry and the template cache, as after the first claim of a process
     gate.load(template)
     approved_template(template.pk)
+    events.wanted_in_transaction(Event.COUPON_ISSUED, source=CouponSource.CLAIM)  # webhook subscriptions read
     coupons: list[UserCoupon] = []
 
     # the first claim inserts the quota row, the second updates it: one statement either way
