@@ -5,12 +5,17 @@ every request and fetches hundreds of rows, that costs several times the query i
 builds its column list and joins once per process and database from model metadata (so a renamed column
 or table follows the model) and passes each value through the converters the ORM would apply (aware
 datetimes, booleans, decimals on SQLite), so callers see the values ``values_list`` would give.
+
+On MySQL/MariaDB a datetime column is read as its text (``CAST(... AS CHAR)``) and parsed by
+``datetime.fromisoformat``: the driver's own parsing of DATETIME values runs in Python and was half the
+cost of reading a wallet of coupons. The value is the one the ORM gives (UTC, made aware the same way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.db import connections
@@ -29,10 +34,44 @@ class Column:
     raw: bool = False
 
 
+ColumnConverter = Callable[[Sequence[Any]], list[Any]]
+
+
 @dataclass(frozen=True)
 class _Built:
     head: str  # SELECT <columns> FROM <tables> (with a trailing space)
-    converters: tuple[tuple[int, Any, tuple[Converter, ...]], ...]
+    converters: tuple[tuple[int, ColumnConverter], ...]  # by column: the column's values converted
+
+
+def _orm_converter(col: Any, found: Sequence[Converter], connection: BaseDatabaseWrapper) -> ColumnConverter:
+    def convert(values: Sequence[Any]) -> list[Any]:
+        converted = list(values)
+        for converter in found:
+            converted = [converter(value, col, connection) for value in converted]
+        return converted
+
+    return convert
+
+
+def _datetime_as_text(connection: BaseDatabaseWrapper, field: Any) -> bool:
+    return (
+        connection.vendor == "mysql"
+        and field.get_internal_type() == "DateTimeField"
+        and connection.timezone is not None  # USE_TZ: stored in the connection's zone, read aware
+        and not field.get_db_converters(connection)  # nothing of the field's own to apply
+    )
+
+
+def _aware_datetimes(zone: tzinfo) -> ColumnConverter:
+    parse = datetime.fromisoformat
+
+    def convert(values: Sequence[Any]) -> list[Any]:
+        return [
+            None if value is None else parse(value if isinstance(value, str) else value.decode()).replace(tzinfo=zone)
+            for value in values
+        ]
+
+    return convert
 
 
 class PlainSelect:
@@ -49,16 +88,24 @@ class PlainSelect:
             return built
         qn = connection.ops.quote_name
         tables, columns = self._build(qn)
-        listed = ", ".join(f"{column.table}.{qn(column.field.column)}" for column in columns)
-        converters = []
+        listed: list[str] = []
+        converters: list[tuple[int, ColumnConverter]] = []
         for index, column in enumerate(columns):
+            name = f"{column.table}.{qn(column.field.column)}"
             if column.raw:
+                listed.append(name)
                 continue
+            if _datetime_as_text(connection, column.field):
+                assert connection.timezone is not None
+                listed.append(f"CAST({name} AS CHAR)")
+                converters.append((index, _aware_datetimes(connection.timezone)))
+                continue
+            listed.append(name)
             col = column.field.get_col(column.table)
             found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if found:
-                converters.append((index, col, tuple(found)))
-        built = _Built(head=f"SELECT {listed} FROM {tables} ", converters=tuple(converters))
+                converters.append((index, _orm_converter(col, found, connection)))
+        built = _Built(head=f"SELECT {', '.join(listed)} FROM {tables} ", converters=tuple(converters))
         self._built[connection.alias] = built
         return built
 
@@ -69,18 +116,13 @@ class PlainSelect:
         with connection.cursor() as cursor:
             cursor.execute(built.head + rest, params)
             fetched = cursor.fetchall()
-        if not built.converters:
+        if not built.converters or not fetched:
             return list(fetched)
-        rows: list[Sequence[Any]] = []
-        for row in fetched:
-            values = list(row)
-            for index, col, found in built.converters:
-                value = values[index]
-                for converter in found:
-                    value = converter(value, col, connection)
-                values[index] = value
-            rows.append(values)
-        return rows
+        # Column by column: one comprehension per converted column rather than a call per value.
+        columns: list[Sequence[Any]] = list(zip(*fetched, strict=True))
+        for index, convert in built.converters:
+            columns[index] = convert(columns[index])
+        return list(zip(*columns, strict=True))
 
 
 def placeholders(count: int) -> str:
