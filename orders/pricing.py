@@ -119,31 +119,43 @@ def gift_skus(coupons: Iterable[HeldCoupon]) -> set[str]:
     return {sku for sku in (gift_sku_of(coupon) for coupon in coupons) if sku}
 
 
-def engine_coupon(coupon: HeldCoupon, *, products: Mapping[str, MenuProduct]) -> Coupon:
+def _gift_product(sku: str | None, products: Mapping[str, MenuProduct]) -> GiftProduct | None:
+    product = products.get(sku) if sku is not None else None
+    return None if product is None else GiftProduct(product.sku, product.name, product.price)
+
+
+def engine_coupon(
+    coupon: HeldCoupon, *, products: Mapping[str, MenuProduct], gifts: dict[str, GiftProduct | None] | None = None
+) -> Coupon:
     """The engine's view of one coupon. ``products`` are the orderable menu products by sku: a gift
     dish missing from it (unknown or inactive) leaves ``gift`` None, which the engine reports as
-    GIFT_UNAVAILABLE."""
+    GIFT_UNAVAILABLE. ``gifts`` keeps the gift dishes already made, by sku."""
     gift = None
     sku = gift_sku_of(coupon)
-    if sku is not None and sku in products:
-        product = products[sku]
-        gift = GiftProduct(sku=product.sku, name=product.name, unit_price=product.price)
+    if sku is not None:
+        if gifts is None:
+            gift = _gift_product(sku, products)
+        elif sku in gifts:
+            gift = gifts[sku]
+        else:
+            gift = gifts[sku] = _gift_product(sku, products)
+    # value and usage rules are passed as stored, even when malformed: the engine then refuses the
+    # coupon as INVALID_DEFINITION instead of pricing it without its rules.
     return Coupon(
-        id=coupon.id,
-        type=coupon.type,
-        # Passed as stored, even when malformed: the engine then refuses the coupon as
-        # INVALID_DEFINITION instead of pricing it without its rules.
-        value=coupon.value,
-        usage_rules=coupon.usage_rules,
-        amount=coupon.amount,
-        valid_from=coupon.valid_from,
-        expires_at=coupon.expires_at,
-        gift=gift,
+        coupon.id,
+        coupon.type,
+        coupon.value,
+        coupon.usage_rules,
+        coupon.amount,
+        coupon.valid_from,
+        coupon.expires_at,
+        gift,
     )
 
 
 def engine_coupons(coupons: Iterable[HeldCoupon], *, products: Mapping[str, MenuProduct]) -> list[Coupon]:
-    return [engine_coupon(coupon, products=products) for coupon in coupons]
+    gifts: dict[str, GiftProduct | None] = {}
+    return [engine_coupon(coupon, products=products, gifts=gifts) for coupon in coupons]
 
 
 # Reasons ----------------------------------------------------------------------------------------

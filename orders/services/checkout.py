@@ -220,7 +220,8 @@ def checkout_preview(
 
     options = []
     for coupon, evaluation in zip(unused, result.evaluations, strict=True):
-        gift_worth = to_money(sum((gift.worth for gift in evaluation.gifts), ZERO))
+        gifts = evaluation.gifts
+        gift_worth = to_money(sum((gift.worth for gift in gifts), ZERO)) if gifts else ZERO
         options.append(
             CouponOption(
                 coupon=coupon,
