@@ -6,22 +6,20 @@ coupons each) in ``BENCH_CHECKOUT_DATABASE_URL``, built on the first run and reu
 times ``checkout_coupons_for``, ``orderable_products``, the preview service and the engine alone on the
 very same Cart and Coupons, alternately, so that the noise of a busy machine falls on all of them alike.
 Printed: medians and p95 over every sample, the median of the rounds' p95 ratios (service / engine), and
-the load average before and after. ``CODE_ROOT`` runs the same measurement against another checkout of
-the code.
+the load average before and after. Copied into another checkout of the code, it measures that one.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib.util
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(os.environ.get("CODE_ROOT") or Path(__file__).resolve().parent.parent)
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
@@ -86,7 +84,8 @@ def main() -> int:
     }
     samples: dict[str, list[float]] = {name: [] for name in measured}
     ratios: list[float] = []
-    print(f"code {ROOT}; {len(coupons)} coupons, {len(lines)} lines; load before {_loadavg()}")
+    code = Path(checkout_preview.__code__.co_filename).parent.parent.parent
+    print(f"code {code}; {len(coupons)} coupons, {len(lines)} lines; load before {_loadavg()}")
     gc.collect()
     for _round in range(ROUNDS):
         here: dict[str, list[float]] = {name: [] for name in measured}
