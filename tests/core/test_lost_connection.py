@@ -14,8 +14,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.models import ThrottleCounter
-from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
 from coupons.ledger import gate
+from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
 from orders.models import Order
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, UserFactory

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from core.api.authentication import SingleQueryTokenAuthentication, user_for_token
-from coupons.models import CouponTemplate, TemplateStatus
 from coupons.ledger import gate
+from coupons.models import CouponTemplate, TemplateStatus
 from tests.conftest import client_for
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, UserFactory
