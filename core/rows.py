@@ -6,16 +6,17 @@ builds its column list and joins once per process and database from model metada
 or table follows the model) and passes each value through the converters the ORM would apply (aware
 datetimes, booleans, decimals on SQLite), so callers see the values ``values_list`` would give.
 
-On MySQL/MariaDB a datetime column is read as its text (``CAST(... AS CHAR)``) and parsed by
-``datetime.fromisoformat``: the driver's own parsing of DATETIME values runs in Python and was half the
-cost of reading a wallet of coupons. The value is the one the ORM gives (UTC, made aware the same way).
+On MySQL/MariaDB a datetime column is read as its text (``CAST(... AS CHAR)``, with its ``+00:00`` offset
+when the connection's zone is UTC) and parsed by ``datetime.fromisoformat``: the driver's own parsing of
+DATETIME values runs in Python and was half the cost of reading a wallet of coupons. The value is the one
+the ORM gives (an aware datetime in the connection's zone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from django.db import connections
@@ -64,14 +65,17 @@ def _datetime_as_text(connection: BaseDatabaseWrapper, field: Any) -> bool:
 
 def _aware_datetimes(zone: tzinfo) -> ColumnConverter:
     parse = datetime.fromisoformat
+    if zone is UTC:  # the text carries its offset (see _for): parsed aware in one call
 
-    def convert(values: Sequence[Any]) -> list[Any]:
-        return [
-            None if value is None else parse(value if isinstance(value, str) else value.decode()).replace(tzinfo=zone)
-            for value in values
-        ]
+        def convert(values: Sequence[Any]) -> list[Any]:
+            return [None if value is None else parse(value) for value in values]
 
-    return convert
+        return convert
+
+    def convert_in_zone(values: Sequence[Any]) -> list[Any]:
+        return [None if value is None else parse(value).replace(tzinfo=zone) for value in values]
+
+    return convert_in_zone
 
 
 class PlainSelect:
@@ -97,7 +101,8 @@ class PlainSelect:
                 continue
             if _datetime_as_text(connection, column.field):
                 assert connection.timezone is not None
-                listed.append(f"CAST({name} AS CHAR)")
+                text = f"CAST({name} AS CHAR)"
+                listed.append(f"CONCAT({text}, '+00:00')" if connection.timezone is UTC else text)
                 converters.append((index, _aware_datetimes(connection.timezone)))
                 continue
             listed.append(name)

@@ -73,7 +73,6 @@ class HeldCoupon(NamedTuple):
     type: str
     value: Any
     usage_rules: Any
-    return_on_cancel: bool
 
     @property
     def pk(self) -> int:
@@ -82,7 +81,7 @@ class HeldCoupon(NamedTuple):
 
 # UserCoupon's fields, then its template's, in HeldCoupon's order; value and usage rules are read as text.
 HELD_COUPON_FIELDS = ("id", "code", "user_id", "status", "amount", "valid_from", "expires_at", "template_id")
-HELD_TEMPLATE_FIELDS = ("name", "short_name", "type", "value", "usage_rules", "return_on_cancel")
+HELD_TEMPLATE_FIELDS = ("name", "short_name", "type", "value", "usage_rules")
 HELD_TEMPLATE_JSON = ("value", "usage_rules")
 
 
@@ -103,7 +102,7 @@ def _parsed(stored: Any) -> Any:
 
 def held_coupons(rows: Iterable[Sequence[Any]]) -> list[HeldCoupon]:
     """``HeldCoupon`` values from rows of the columns above, the JSON text parsed through the cache."""
-    return [HeldCoupon._make((*row[:11], _parsed(row[11]), _parsed(row[12]), row[13])) for row in rows]
+    return [HeldCoupon._make((*row[:11], _parsed(row[11]), _parsed(row[12]))) for row in rows]
 
 
 def gift_sku_of(coupon: HeldCoupon) -> str | None:
