@@ -154,7 +154,13 @@ def engine_coupon(
 
 def engine_coupons(coupons: Iterable[HeldCoupon], *, products: Mapping[str, MenuProduct]) -> list[Coupon]:
     gifts: dict[str, GiftProduct | None] = {}
-    return [engine_coupon(coupon, products=products, gifts=gifts) for coupon in coupons]
+    return [
+        # Only a gift coupon needs more than its row (inlined: a wallet holds hundreds).
+        engine_coupon(c, products=products, gifts=gifts)
+        if c.type == FREE_ITEM
+        else Coupon(c.id, c.type, c.value, c.usage_rules, c.amount, c.valid_from, c.expires_at, None)
+        for c in coupons
+    ]
 
 
 # Reasons ----------------------------------------------------------------------------------------
