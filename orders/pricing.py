@@ -3,43 +3,50 @@ coupons a customer holds (``UserCoupon`` joined to its template) become engine `
 the business time zone and the clock become a ``Context``. Checkout preview and order placement both
 price through here, so what a customer is shown is what the order charges.
 
-Coupons are read as ``HeldCoupon`` rows (``values_list`` over one join) rather than model instances: a
-wallet of 200 coupons then costs a few milliseconds instead of tens (building two model instances of
-~50 fields per coupon was most of the preview's time outside the engine).
+Checkout reads coupons and dishes as lean rows (``HeldCoupon``, ``MenuProduct``: named tuples filled by
+one plain SELECT each in ``orders.selectors``), never as model instances: a wallet of 200 coupons then
+costs about what the query costs. A template's ``value`` and ``usage_rules`` are read as JSON text and
+parsed once per distinct text, so every coupon of a template, in every request, shares the same parsed
+objects, and the engine's definition cache finds them by identity.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from core.clock import business_tz
 from coupons.engine import FREE_ITEM, Cart, CartLine, Context, Coupon, GiftProduct, Reason, ReasonCode
-from coupons.models import CouponStatus, UserCoupon
+from coupons.models import CouponStatus
 from coupons.reasons import reason_dict
-from orders.models import Product
 
 
 def pricing_context(*, channel: str, now: datetime | None = None) -> Context:
     return Context(now=now or timezone.now(), tz=business_tz(), channel=channel)
 
 
-def engine_cart(*, lines: Sequence[tuple[Product, int]]) -> Cart:
-    """One cart line per product (skus must be distinct; the caller merges repeats). The product's
-    ``category`` must be loaded (select_related) or this costs a query per line."""
+class MenuProduct(NamedTuple):
+    """A dish as checkout reads it: the product's fields and its category's code."""
+
+    id: int
+    sku: str
+    name: str
+    price: Decimal
+    category_code: str
+
+
+def engine_cart(*, lines: Sequence[tuple[MenuProduct, int]]) -> Cart:
+    """One cart line per product (skus must be distinct; the caller merges repeats)."""
     return Cart(
         tuple(
-            CartLine(sku=product.sku, category=product.category.code, unit_price=product.price, quantity=quantity)
+            CartLine(sku=product.sku, category=product.category_code, unit_price=product.price, quantity=quantity)
             for product, quantity in lines
         )
     )
@@ -48,9 +55,10 @@ def engine_cart(*, lines: Sequence[tuple[Product, int]]) -> Cart:
 # Coupons ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HeldCoupon:
-    """A customer's coupon as checkout reads it: the instance's fields and its template's definition."""
+class HeldCoupon(NamedTuple):
+    """A customer's coupon as checkout reads it: the instance's fields and its template's definition
+    (``value`` and ``usage_rules`` parsed, shared with every other coupon of the same definition: read
+    only)."""
 
     id: int
     code: str
@@ -65,64 +73,36 @@ class HeldCoupon:
     type: str
     value: Any
     usage_rules: Any
-    return_on_cancel: bool
 
     @property
     def pk(self) -> int:
         return self.id
 
 
-# In HeldCoupon's order; the template's value and usage rules are 11 and 12.
-HELD_COUPON_FIELDS = (
-    "id",
-    "code",
-    "user_id",
-    "status",
-    "amount",
-    "valid_from",
-    "expires_at",
-    "template_id",
-    "template__name",
-    "template__short_name",
-    "template__type",
-    "template__value",
-    "template__usage_rules",
-    "template__return_on_cancel",
-)
+# UserCoupon's fields, then its template's, in HeldCoupon's order; value and usage rules are read as text.
+HELD_COUPON_FIELDS = ("id", "code", "user_id", "status", "amount", "valid_from", "expires_at", "template_id")
+HELD_TEMPLATE_FIELDS = ("name", "short_name", "type", "value", "usage_rules")
+HELD_TEMPLATE_JSON = ("value", "usage_rules")
 
 
 @lru_cache(maxsize=4096)
-def _definition_json(text: str | None) -> Any:
+def _definition_json(text: str) -> Any:
     # Templates repeat across coupons and requests, and an approved one never changes: parse each
     # distinct text once. The parsed value is shared, so nothing may mutate it (the engine only reads).
-    return None if text is None else json.loads(text)
+    return json.loads(text)
 
 
-def held_coupons(queryset: QuerySet[UserCoupon]) -> list[HeldCoupon]:
-    """The coupons of ``queryset`` with their templates, in one query. The template's JSON is read as
-    text and parsed through a cache (most of the cost of reading a wallet was parsing it again)."""
-    rows = queryset.annotate(
-        _value=Cast("template__value", TextField()), _rules=Cast("template__usage_rules", TextField())
-    ).values_list(*HELD_COUPON_FIELDS[:11], "_value", "_rules", *HELD_COUPON_FIELDS[13:])
-    return [
-        HeldCoupon(
-            id=row[0],
-            code=row[1],
-            user_id=row[2],
-            status=row[3],
-            amount=row[4],
-            valid_from=row[5],
-            expires_at=row[6],
-            template_id=row[7],
-            name=row[8],
-            short_name=row[9],
-            type=row[10],
-            value=_definition_json(row[11]),
-            usage_rules=_definition_json(row[12]),
-            return_on_cancel=row[13],
-        )  # fmt: skip
-        for row in rows
-    ]
+def _parsed(stored: Any) -> Any:
+    if isinstance(stored, str):
+        return _definition_json(stored)
+    if isinstance(stored, bytes | bytearray):
+        return _definition_json(stored.decode())
+    return stored  # NULL, or a driver that decodes JSON itself
+
+
+def held_coupons(rows: Iterable[Sequence[Any]]) -> list[HeldCoupon]:
+    """``HeldCoupon`` values from rows of the columns above, the JSON text parsed through the cache."""
+    return [HeldCoupon._make((*row[:11], _parsed(row[11]), _parsed(row[12]))) for row in rows]
 
 
 def gift_sku_of(coupon: HeldCoupon) -> str | None:
@@ -138,31 +118,49 @@ def gift_skus(coupons: Iterable[HeldCoupon]) -> set[str]:
     return {sku for sku in (gift_sku_of(coupon) for coupon in coupons) if sku}
 
 
-def engine_coupon(coupon: HeldCoupon, *, products: Mapping[str, Product]) -> Coupon:
+def _gift_product(sku: str | None, products: Mapping[str, MenuProduct]) -> GiftProduct | None:
+    product = products.get(sku) if sku is not None else None
+    return None if product is None else GiftProduct(product.sku, product.name, product.price)
+
+
+def engine_coupon(
+    coupon: HeldCoupon, *, products: Mapping[str, MenuProduct], gifts: dict[str, GiftProduct | None] | None = None
+) -> Coupon:
     """The engine's view of one coupon. ``products`` are the orderable menu products by sku: a gift
     dish missing from it (unknown or inactive) leaves ``gift`` None, which the engine reports as
-    GIFT_UNAVAILABLE."""
+    GIFT_UNAVAILABLE. ``gifts`` keeps the gift dishes already made, by sku."""
     gift = None
     sku = gift_sku_of(coupon)
-    if sku is not None and sku in products:
-        product = products[sku]
-        gift = GiftProduct(sku=product.sku, name=product.name, unit_price=product.price)
+    if sku is not None:
+        if gifts is None:
+            gift = _gift_product(sku, products)
+        elif sku in gifts:
+            gift = gifts[sku]
+        else:
+            gift = gifts[sku] = _gift_product(sku, products)
+    # value and usage rules are passed as stored, even when malformed: the engine then refuses the
+    # coupon as INVALID_DEFINITION instead of pricing it without its rules.
     return Coupon(
-        id=coupon.id,
-        type=coupon.type,
-        # Passed as stored, even when malformed: the engine then refuses the coupon as
-        # INVALID_DEFINITION instead of pricing it without its rules.
-        value=coupon.value,
-        usage_rules=coupon.usage_rules,
-        amount=coupon.amount,
-        valid_from=coupon.valid_from,
-        expires_at=coupon.expires_at,
-        gift=gift,
+        coupon.id,
+        coupon.type,
+        coupon.value,
+        coupon.usage_rules,
+        coupon.amount,
+        coupon.valid_from,
+        coupon.expires_at,
+        gift,
     )
 
 
-def engine_coupons(coupons: Iterable[HeldCoupon], *, products: Mapping[str, Product]) -> list[Coupon]:
-    return [engine_coupon(coupon, products=products) for coupon in coupons]
+def engine_coupons(coupons: Iterable[HeldCoupon], *, products: Mapping[str, MenuProduct]) -> list[Coupon]:
+    gifts: dict[str, GiftProduct | None] = {}
+    return [
+        # Only a gift coupon needs more than its row (inlined: a wallet holds hundreds).
+        engine_coupon(c, products=products, gifts=gifts)
+        if c.type == FREE_ITEM
+        else Coupon(c.id, c.type, c.value, c.usage_rules, c.amount, c.valid_from, c.expires_at, None)
+        for c in coupons
+    ]
 
 
 # Reasons ----------------------------------------------------------------------------------------

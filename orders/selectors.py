@@ -1,14 +1,24 @@
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Prefetch, QuerySet, Sum
 
-from coupons.models import CouponStatus, UserCoupon
+from core.rows import Column, PlainSelect, placeholders
+from coupons.models import CouponStatus, CouponTemplate, UserCoupon
 from coupons.providers import OrderFacts
 from orders.models import Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
-from orders.pricing import HeldCoupon, held_coupons
+from orders.pricing import (
+    HELD_COUPON_FIELDS,
+    HELD_TEMPLATE_FIELDS,
+    HELD_TEMPLATE_JSON,
+    HeldCoupon,
+    MenuProduct,
+    held_coupons,
+)
 
 
 def active_menu() -> QuerySet[Category]:
@@ -20,34 +30,91 @@ def active_menu() -> QuerySet[Category]:
 # Checkout and orders --------------------------------------------------------------------------
 
 
-def orderable_products(*, skus: Iterable[str]) -> dict[str, Product]:
-    """Products a customer may order now (active, in an active category) by sku, with their category:
-    one query, whatever the number of skus."""
-    wanted = set(skus)
+# Checkout reads rows, not model instances (see orders.pricing): one plain SELECT each, built once per
+# process from the models' metadata.
+
+
+def _products_select(qn) -> tuple[str, list[Column]]:
+    fields = [Product._meta.get_field(name) for name in ("id", "sku", "name", "price")]
+    category = Product._meta.get_field("category")
+    tables = (
+        f"{qn(Product._meta.db_table)} p INNER JOIN {qn(Category._meta.db_table)} c "
+        f"ON c.{qn(Category._meta.pk.column)} = p.{qn(category.column)}"
+    )
+    return tables, [*(Column(field, "p") for field in fields), Column(Category._meta.get_field("code"), "c")]
+
+
+_PRODUCTS = PlainSelect(_products_select)
+
+
+def orderable_products(*, skus: Iterable[str]) -> dict[str, MenuProduct]:
+    """Products a customer may order now (active, in an active category) by sku, with their category's
+    code: one query, whatever the number of skus."""
+    wanted = sorted(set(skus))
     if not wanted:
         return {}
-    qs = Product.objects.filter(sku__in=wanted, is_active=True, category__is_active=True).select_related("category")
-    return {product.sku: product for product in qs}
+    rows = _PRODUCTS.rows(_products_where(connection.vendor, len(wanted)), [*wanted, True, True])
+    return {row[1]: MenuProduct(*row) for row in rows}
+
+
+def _held_select(qn) -> tuple[str, list[Column]]:
+    coupon_fields = [UserCoupon._meta.get_field(name) for name in HELD_COUPON_FIELDS]
+    template_fields = [CouponTemplate._meta.get_field(name) for name in HELD_TEMPLATE_FIELDS]
+    tables = (
+        f"{qn(UserCoupon._meta.db_table)} uc INNER JOIN {qn(CouponTemplate._meta.db_table)} t "
+        f"ON t.{qn(CouponTemplate._meta.pk.column)} = uc.{qn(UserCoupon._meta.get_field('template').column)}"
+    )
+    columns = [Column(field, "uc") for field in coupon_fields]
+    columns += [Column(field, "t", raw=field.name in HELD_TEMPLATE_JSON) for field in template_fields]
+    return tables, columns
+
+
+_HELD = PlainSelect(_held_select)
+
+
+def _column(model: Any, name: str, table: str) -> str:
+    return f"{table}.{connection.ops.quote_name(model._meta.get_field(name).column)}"
+
+
+# The WHERE clauses, by database vendor and the length of the id list.
+@lru_cache(maxsize=256)
+def _products_where(vendor: str, skus: int) -> str:
+    return (
+        f"WHERE {_column(Product, 'sku', 'p')} IN ({placeholders(skus)}) AND {_column(Product, 'is_active', 'p')} = %s "
+        f"AND {_column(Category, 'is_active', 'c')} = %s"
+    )
+
+
+@lru_cache(maxsize=256)
+def _wallet_where(vendor: str, ids: int) -> str:
+    owner, status = _column(UserCoupon, "user", "uc"), _column(UserCoupon, "status", "uc")
+    if not ids:
+        return f"WHERE {owner} = %s AND {status} = %s"
+    return f"WHERE {owner} = %s AND ({status} = %s OR {_column(UserCoupon, 'id', 'uc')} IN ({placeholders(ids)}))"
+
+
+@lru_cache(maxsize=256)
+def _chosen_where(vendor: str, ids: int) -> str:
+    owner, pk = _column(UserCoupon, "user", "uc"), _column(UserCoupon, "id", "uc")
+    return f"WHERE {owner} = %s AND {pk} IN ({placeholders(ids)}) ORDER BY {pk}"
 
 
 def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[HeldCoupon]:
     """What checkout considers, with templates, in one query: every UNUSED coupon of the customer
     (also those past expiry the sweep has not reached: the engine says EXPIRED) and the chosen ones
-    whatever their status."""
-    condition = Q(status=CouponStatus.UNUSED)
-    ids = list(coupon_ids)
-    if ids:
-        condition |= Q(pk__in=ids)
+    whatever their status. Never another customer's."""
+    ids = sorted(set(coupon_ids))
     # Unordered: the preview sorts its answer itself, and a filesort of the wallet costs more.
-    return held_coupons(UserCoupon.objects.filter(condition, user_id=user.pk).order_by())
+    where = _wallet_where(connection.vendor, len(ids))
+    return held_coupons(_HELD.rows(where, [user.pk, CouponStatus.UNUSED.value, *ids]))
 
 
 def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[HeldCoupon]:
     """The customer's coupons among ``coupon_ids`` (any status), with templates; others' ids are left out."""
-    ids = list(coupon_ids)
+    ids = sorted(set(coupon_ids))
     if not ids:
         return []
-    return held_coupons(UserCoupon.objects.filter(pk__in=ids, user_id=user.pk).order_by("id"))
+    return held_coupons(_HELD.rows(_chosen_where(connection.vendor, len(ids)), [user.pk, *ids]))
 
 
 def _order_details(qs: QuerySet[Order]) -> QuerySet[Order]:

@@ -175,8 +175,9 @@ class _Search:
                 value = min(value, free)
                 room[key] = free - value
             elif c.percent is not None:
-                nested = sum(vals[i] for i in self.nested[c.index] if i >= k)
-                outside = sum(left[i] for i in self.outside[c.index][k]) * _SCALE
+                # vals is 0 before k, so the coupons nested before k add nothing.
+                nested = sum([vals[i] for i in self.nested[c.index]])
+                outside = sum([left[i] for i in self.outside[c.index][k]]) * _SCALE
                 rest = max(base_left[c.base_id] * _SCALE - max(nested, running - outside, 0), 0)
                 limit = -(-2 * c.percent.basis_points * rest // _SCALE) + _SCALE // 2
                 if c.percent.cap is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from coupons.engine.money import Cents, to_cents
 from coupons.engine.types import Cart
@@ -40,6 +41,6 @@ class PricedCart:
             subtotal=sum(line.amount for line in lines),
         )
 
-    @property
-    def amounts(self) -> list[Cents]:
-        return [line.amount for line in self.lines]
+    @cached_property
+    def amounts(self) -> tuple[Cents, ...]:
+        return tuple(line.amount for line in self.lines)

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
@@ -131,8 +132,13 @@ class CashVoucher(CouponKind):
     def to_value(self) -> dict[str, Any]:
         return {"amount": str(self.amount)}
 
-    def benefit(self, coupon: Coupon) -> Benefit:
+    @cached_property
+    def _benefit(self) -> CashOff:
+        # A kind is read once per definition and kept (``read_stored_definition``): work this out once.
         return CashOff(to_cents(self.amount))
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        return self._benefit
 
     def largest_cash(self) -> Decimal | None:
         return self.amount
@@ -179,9 +185,13 @@ class PercentageDiscount(CouponKind):
     def largest_cash(self) -> Decimal | None:
         return self.max_off
 
-    def benefit(self, coupon: Coupon) -> Benefit:
+    @cached_property
+    def _benefit(self) -> PercentOff:
         basis_points = int(self.percentage.scaleb(2))
         return PercentOff(basis_points, None if self.max_off is None else to_cents(self.max_off))
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        return self._benefit
 
 
 @dataclass(frozen=True)
@@ -247,8 +257,12 @@ class FreeItem(CouponKind):
     def to_value(self) -> dict[str, Any]:
         return {"gift_item_id": self.gift_item_id, "quantity": self.quantity}
 
-    def benefit(self, coupon: Coupon) -> Benefit:
+    @cached_property
+    def _benefit(self) -> GiftItem:
         return GiftItem(self.gift_item_id, self.quantity)
+
+    def benefit(self, coupon: Coupon) -> Benefit:
+        return self._benefit
 
 
 KINDS: Mapping[str, type[CouponKind]] = MappingProxyType(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from coupons.engine.allocation import allocate
 from coupons.engine.cart import PricedCart
@@ -64,22 +65,28 @@ class _Base:
     indices: tuple[int, ...]
     subtotal: Cents  # at menu prices
     empty_reason: Reason | None
+    situation: Situation  # what the coupon's conditions are checked against
 
 
-def _narrow(priced: PricedCart, rules: tuple[Rule, ...]) -> _Base:
+def _narrow(priced: PricedCart, rules: tuple[Rule, ...], local_now: datetime, channel: str) -> _Base:
     lines = priced.lines
+    empty_reason = None
     for rule in rules:
         lines = tuple(line for line in lines if rule.keeps(line))
         if not lines:
-            return _Base((), 0, rule.empty_base_reason() if priced.lines else None)
-    return _Base(tuple(line.index for line in lines), sum(line.amount for line in lines), None)
+            empty_reason = rule.empty_base_reason() if priced.lines else None
+            break
+    subtotal = sum(line.amount for line in lines)
+    situation = Situation(priced.lines, priced.skus, priced.categories, subtotal, local_now, channel)
+    return _Base(tuple(line.index for line in lines), subtotal, empty_reason, situation)
 
 
 def assess(
     priced: PricedCart, coupon: Coupon, ctx: Context, bases: dict[tuple[Rule, ...], _Base] | None = None
 ) -> Assessment:
     """Every check of one coupon on its own: definition, validity, gift, base, rules, benefit.
-    ``bases`` keeps the discount bases already worked out for this cart, by the rules that narrow them."""
+    ``bases`` keeps the discount bases already worked out for this cart and context, by the rules that
+    narrow them."""
     assessment = Assessment(coupon)
     reasons = assessment.reasons
     try:
@@ -99,7 +106,6 @@ def assess(
         assessment.stackable = definition.stack_policy.allow_stacking
         assessment.excluded_types = definition.stack_policy.exclude_coupon_types
 
-    local_now = ctx.now.astimezone(ctx.tz)
     if not priced.lines:
         reasons.append(Reason(ReasonCode.EMPTY_CART))
     if coupon.expires_at is not None and ctx.now >= coupon.expires_at:
@@ -119,7 +125,7 @@ def assess(
     narrowing = definition.base_rules
     base = bases.get(narrowing) if bases is not None else None
     if base is None:
-        base = _narrow(priced, narrowing)
+        base = _narrow(priced, narrowing, ctx.now.astimezone(ctx.tz), ctx.channel)
         if bases is not None:
             bases[narrowing] = base
     if base.empty_reason is not None:
@@ -127,7 +133,7 @@ def assess(
     assessment.base = base.indices
     base_subtotal = base.subtotal
 
-    situation = Situation(priced.lines, priced.skus, priced.categories, base_subtotal, local_now, ctx.channel)
+    situation = base.situation
     for rule in definition.rules:
         reason = rule.check(situation)
         if reason is not None:

@@ -70,7 +70,7 @@ class ReasonsField(serializers.Field):
 class PreviewLineOutputSerializer(serializers.Serializer):
     sku = serializers.CharField(source="product.sku")
     name = serializers.CharField(source="product.name")
-    category = serializers.CharField(source="product.category.code")
+    category = serializers.CharField(source="product.category_code")
     unit_price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
     quantity = serializers.IntegerField()
     line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)

@@ -13,9 +13,9 @@ stay within the cap; unknown or inactive skus are refused (400 ``UNKNOWN_SKU``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,9 +27,10 @@ from coupons.engine import Application, Reason, apply_coupons, best_combination,
 from coupons.ledger import coupons_lock_for_order
 from coupons.models import CouponStatus, UserCoupon
 from orders.errors import CartTooLarge, CouponNotUsable, UnknownSku
-from orders.models import Order, OrderCoupon, OrderLine, OrderStatus, Product
+from orders.models import Order, OrderCoupon, OrderLine, OrderStatus
 from orders.pricing import (
     HeldCoupon,
+    MenuProduct,
     engine_cart,
     engine_coupon,
     engine_coupons,
@@ -56,7 +57,7 @@ class CartItem:
 
 @dataclass(frozen=True)
 class PricedLine:
-    product: Product
+    product: MenuProduct
     quantity: int
 
     @property
@@ -64,9 +65,9 @@ class PricedLine:
         return to_money(self.product.price * self.quantity)
 
 
-@dataclass(frozen=True)
-class CouponOption:
-    """One coupon of the customer on its own against the cart."""
+class CouponOption(NamedTuple):
+    """One coupon of the customer on its own against the cart (a preview lists hundreds: a named tuple
+    is the cheapest to build)."""
 
     coupon: HeldCoupon
     usable: bool
@@ -127,7 +128,7 @@ def chosen_coupon_ids(coupon_ids: Iterable[int] | None) -> tuple[int, ...] | Non
     return ids
 
 
-def _priced_lines(items: Sequence[CartItem], products: Mapping[str, Product]) -> tuple[PricedLine, ...]:
+def _priced_lines(items: Sequence[CartItem], products: Mapping[str, MenuProduct]) -> tuple[PricedLine, ...]:
     unknown = [item.sku for item in items if item.sku not in products]
     if unknown:
         raise UnknownSku(
@@ -172,7 +173,7 @@ def _refused(subtotal: Decimal, line_refs: Iterable[str], refused: Mapping[int, 
 
 
 def _apply_choice(
-    lines: tuple[PricedLine, ...], chosen: Sequence[HeldCoupon], products: Mapping[str, Product], channel: str, now
+    lines: tuple[PricedLine, ...], chosen: Sequence[HeldCoupon], products: Mapping[str, MenuProduct], channel: str, now
 ) -> Application:
     """The engine's ``apply_coupons`` on the chosen coupons, refusing those that are not UNUSED
     (LOCKED, USED, REVOKED, EXPIRED) before the engine sees them."""
@@ -219,16 +220,10 @@ def checkout_preview(
 
     options = []
     for coupon, evaluation in zip(unused, result.evaluations, strict=True):
-        gift_worth = to_money(sum((gift.worth for gift in evaluation.gifts), ZERO))
+        gifts = evaluation.gifts
+        gift_worth = to_money(sum((gift.worth for gift in gifts), ZERO)) if gifts else ZERO
         options.append(
-            CouponOption(
-                coupon=coupon,
-                usable=evaluation.usable,
-                discount=evaluation.discount,
-                gift_worth=gift_worth,
-                gifts=evaluation.gifts,
-                reasons=evaluation.reasons,
-            )
+            CouponOption(coupon, evaluation.usable, evaluation.discount, gift_worth, gifts, evaluation.reasons)
         )
     # Usable first, the most valuable first; then the soonest to expire.
     options.sort(key=lambda o: (not o.usable, -(o.discount + o.gift_worth), o.coupon.expires_at, o.coupon.pk))
@@ -301,7 +296,7 @@ def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...],
         .values_list("id", "user_id", "status", "valid_from", "expires_at", "amount")
     )
     locked = {
-        pk: replace(by_id[pk], status=status, valid_from=valid_from, expires_at=expires_at, amount=amount)
+        pk: by_id[pk]._replace(status=status, valid_from=valid_from, expires_at=expires_at, amount=amount)
         for pk, user_id, status, valid_from, expires_at, amount in rows
         if user_id == user.pk
     }
@@ -347,7 +342,7 @@ def _write_order(
     channel: str,
     priced: tuple[PricedLine, ...],
     application: Application,
-    products: Mapping[str, Product],
+    products: Mapping[str, MenuProduct],
     locked: Mapping[int, HeldCoupon],
     now,
 ) -> Order:
@@ -362,10 +357,10 @@ def _write_order(
     rows = [
         OrderLine(
             order=order,
-            product=line.product,
+            product_id=line.product.id,
             sku=line.product.sku,
             name=line.product.name,
-            category_code=line.product.category.code,
+            category_code=line.product.category_code,
             unit_price=line.product.price,
             quantity=line.quantity,
             line_subtotal=line.line_subtotal,
@@ -380,10 +375,10 @@ def _write_order(
             rows.append(
                 OrderLine(
                     order=order,
-                    product=product,
+                    product_id=product.id,
                     sku=product.sku,
                     name=product.name,
-                    category_code=product.category.code,
+                    category_code=product.category_code,
                     unit_price=ZERO,
                     quantity=gift.quantity,
                     line_subtotal=ZERO,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, ClassVar
 
 from coupons.engine.declarations import Param, ParamKind
@@ -25,8 +26,12 @@ class _Threshold(Rule):
     def threshold_amount(self) -> Decimal | None:
         return self.amount
 
+    @cached_property
+    def _needed(self) -> int:
+        return to_cents(self.amount)
+
     def check(self, situation: Situation) -> Reason | None:
-        needed = to_cents(self.amount)
+        needed = self._needed
         if situation.base_subtotal >= needed:
             return None
         return Reason(

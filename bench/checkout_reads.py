@@ -1,0 +1,111 @@
+"""Checkout's reads beside the engine, in process: what the preview service adds to the engine alone.
+
+Run from the repository root: ``.venv/bin/python bench/checkout_reads.py [rounds]``. It uses the data of
+bench/checkout.py (a customer with 200 coupons, a 30-line cart, 1,000 other customers holding 20
+coupons each) in ``BENCH_CHECKOUT_DATABASE_URL``, built on the first run and reused after. Each round
+times ``checkout_coupons_for``, ``orderable_products``, the preview service and the engine alone on the
+very same Cart and Coupons, alternately, so that the noise of a busy machine falls on all of them alike.
+Printed: medians and p95 over every sample, the median of the rounds' p95 ratios (service / engine), and
+the load average before and after. Copied into another checkout of the code, it measures that one.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+PER_ROUND = 20
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+
+
+def p95(samples: list[float]) -> float:
+    return sorted(samples)[max(0, int(len(samples) * 0.95) - 1)]
+
+
+def main() -> int:
+    bench = _load("bench_checkout", ROOT / "bench" / "checkout.py")  # sets up Django and its database
+    import random
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from coupons.engine import preview
+    from orders.pricing import engine_cart, engine_coupons, gift_skus, pricing_context
+    from orders.selectors import checkout_coupons_for, orderable_products
+    from orders.services import checkout_preview
+
+    call_command("migrate", verbosity=0)
+    customer = get_user_model().objects.filter(username="bench-customer").first()
+    if customer is None or len(checkout_coupons_for(user=customer)) != bench.WALLET_SIZE:
+        bench.reset()
+        customer, _buyer, _lines = bench.build(random.Random(20240504))
+    # The menu is build()'s first draw; the cart is drawn apart, so a reused database gives the same one.
+    menu = bench.engine_bench.build_menu(random.Random(20240504))
+    lines = [
+        {"sku": line.sku, "quantity": line.quantity}
+        for line in bench.engine_bench.build_cart(random.Random(7), menu).lines
+    ]
+
+    skus = [line["sku"] for line in lines]
+    coupons = checkout_coupons_for(user=customer)
+    all_skus = skus + sorted(gift_skus(coupons))
+    products = orderable_products(skus=all_skus)
+    cart = engine_cart(lines=[(products[line["sku"]], line["quantity"]) for line in lines])
+    engine_input = engine_coupons(coupons, products=products)
+    ctx = pricing_context(channel="APP")
+    result = checkout_preview(user=customer, lines=lines, channel="APP")
+    assert preview(cart, engine_input, ctx).best == result.best
+
+    measured: dict[str, Callable[[], object]] = {
+        "checkout_coupons_for": lambda: checkout_coupons_for(user=customer),
+        "orderable_products": lambda: orderable_products(skus=all_skus),
+        "preview service": lambda: checkout_preview(user=customer, lines=lines, channel="APP"),
+        "engine alone": lambda: preview(cart, engine_input, ctx),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in measured}
+    ratios: list[float] = []
+    code = Path(checkout_preview.__code__.co_filename).parent.parent.parent
+    print(f"code {code}; {len(coupons)} coupons, {len(lines)} lines; load before {_loadavg()}")
+    gc.collect()
+    for _round in range(ROUNDS):
+        here: dict[str, list[float]] = {name: [] for name in measured}
+        for _ in range(PER_ROUND):
+            for name, function in measured.items():
+                start = time.perf_counter_ns()
+                function()
+                here[name].append((time.perf_counter_ns() - start) / 1e6)
+        for name in measured:
+            samples[name] += here[name]
+        ratios.append(p95(here["preview service"]) / p95(here["engine alone"]))
+    for name, values in samples.items():
+        print(f"  {name:<22} median {statistics.median(values):6.2f} ms  p95 {p95(values):6.2f} ms")
+    service, engine = p95(samples["preview service"]), p95(samples["engine alone"])
+    print(
+        f"  service p95 / engine p95: {service / engine:.2f} over all samples, "
+        f"median of {ROUNDS} rounds {statistics.median(ratios):.2f}; load after {_loadavg()}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
