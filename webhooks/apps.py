@@ -1,13 +1,14 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from core import events
+
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = _("Webhooks")
 
     def ready(self) -> None:
-        from core import events
         from webhooks.services.outbox import record_event, subscribed_to
         from webhooks.tasks import enqueue_pending_deliveries
 
