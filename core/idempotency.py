@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.request import Request
@@ -34,6 +34,7 @@ from rest_framework.response import Response
 from core.db import MAX_ATTEMPTS, is_retryable
 from core.errors import ApplicationError, IdempotencyMismatch, ValidationFailed
 from core.models import IdempotencyRecord
+from core.statements import insert_rows, quote
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 
@@ -53,6 +54,30 @@ class _NotStored(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status_code)
         self.response = response
+
+
+# The record is written with two plain statements (the INSERT that claims the key, the UPDATE that stores
+# the answer): the ORM's save and update machinery would cost more CPU than the claim they guard.
+_RECORD_COLUMNS = ("user_id", "key", "method", "path", "request_hash", "status_code", "response_body", "created_at")
+
+
+def _insert_record(*, user_id: int, key: str, method: str, path: str, digest: str) -> int:
+    """The key's record, answer not yet known; a duplicate (user, key) raises ``IntegrityError``."""
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    row = (user_id, key, method, path, digest, None, None, created_at)
+    (pk,) = insert_rows(IdempotencyRecord, _RECORD_COLUMNS, [row], returning_pk=True)
+    return pk
+
+
+def _store_answer(pk: int, response: Response) -> None:
+    """The response's status and body on the record, encoded as ``IdempotencyRecord.response_body``."""
+    body = IdempotencyRecord._meta.get_field("response_body").get_db_prep_save(response.data, connection)
+    sql = (
+        f"UPDATE {quote(IdempotencyRecord._meta.db_table)} SET {quote('status_code')} = %s, "
+        f"{quote('response_body')} = %s WHERE {quote('id')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [response.status_code, body, pk])
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:
@@ -79,12 +104,12 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
             inserted = False
             try:
                 with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        user=request.user,
+                    record_pk = _insert_record(
+                        user_id=request.user.pk,
                         key=key,
                         method=request.method or "",
                         path=request.path[:255],
-                        request_hash=digest,
+                        digest=digest,
                     )
                     inserted = True
                     try:
@@ -93,9 +118,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                         response = self.handle_exception(exc)
                     if response.status_code >= 500 or response.status_code == 429:
                         raise _NotStored(response)
-                    IdempotencyRecord.objects.filter(pk=record.pk).update(
-                        status_code=response.status_code, response_body=response.data
-                    )
+                    _store_answer(record_pk, response)
                 return response
             except _NotStored as refused:
                 return refused.response
