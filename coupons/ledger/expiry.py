@@ -8,7 +8,7 @@ counters statement are a few milliseconds), so large batches buy no speed and on
 rows stay locked. Two rules keep every batch short whatever the load on the machine:
 
 - inside a batch, rows are taken and changed in chunks of ``SWEEP_CHUNK_SIZE``, and the batch takes no
-  further chunk once it has run ``BATCH_BUDGET_SECONDS``: a batch lasts at most the budget plus one chunk;
+  further chunk that, at the batch's rate so far, would end it past ``BATCH_BUDGET_SECONDS``;
 - between batches, the next batch's size is the rows the last one changed per second times
   ``TARGET_BATCH_SECONDS`` (growing at most twofold), so a slow batch shrinks the next one at once.
 """
@@ -28,13 +28,13 @@ from coupons.models import CouponStatus, UserCoupon
 
 SWEEP_BATCH_SIZE = 2000
 MIN_SWEEP_BATCH_SIZE = 500
-MAX_SWEEP_BATCH_SIZE = 5000
+MAX_SWEEP_BATCH_SIZE = 10_000
 # Rows taken and changed by one statement pair inside a batch.
 SWEEP_CHUNK_SIZE = 1000
-# A batch is sized to take this long, and takes no further chunk after the budget: far below the
-# 500 ms a batch (so a row lock) may last, even when a chunk runs at half the usual rate.
-TARGET_BATCH_SECONDS = 0.15
-BATCH_BUDGET_SECONDS = 0.25
+# A batch is sized to take this long, and takes no further chunk that would end it past the budget
+# at its rate so far: under the 500 ms a batch (so a row lock) may last.
+TARGET_BATCH_SECONDS = 0.25
+BATCH_BUDGET_SECONDS = 0.4
 
 
 @dataclass
@@ -81,7 +81,9 @@ def _expire_batch(
         batch.changed += move(ids, from_status=CouponStatus.UNUSED, to_status=CouponStatus.EXPIRED, now=now)
         per_template.update(template_id for _id, template_id, _expires in rows)
         batch.last = (rows[-1][2], rows[-1][0])
-        if time.monotonic() - started >= budget_seconds:
+        # Take the next chunk only if, at this batch's rate so far, it ends within the budget.
+        took = time.monotonic() - started
+        if took * (batch.changed + chunk_size) >= budget_seconds * max(batch.changed, 1):
             break
     # One statement for every template of the batch (a batch touches many templates). The rows were
     # locked UNUSED by this transaction, so every one of them changed.
