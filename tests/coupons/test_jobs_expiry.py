@@ -7,6 +7,12 @@ from django.utils import timezone
 
 from core.models import AuditLog
 from coupons.ledger import coupons_expire_due
+from coupons.ledger.expiry import (
+    MAX_SWEEP_BATCH_SIZE,
+    MIN_SWEEP_BATCH_SIZE,
+    TARGET_BATCH_SECONDS,
+    next_batch_size,
+)
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.templates import templates_end_due
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
@@ -175,3 +181,48 @@ def test_templates_past_their_claim_window_end_with_an_audit_record():
     assert CouponTemplate.objects.get(pk=open_ended.pk).status == TemplateStatus.APPROVED
     trail = AuditLog.objects.get(object_id=over.pk, action="end")
     assert (trail.from_status, trail.to_status, trail.actor) == ("APPROVED", "ENDED", None)
+
+
+@pytest.mark.django_db
+def test_a_batch_takes_no_further_chunk_once_its_time_budget_is_spent():
+    # given: 12 due coupons over two templates
+    first, second = CouponTemplateFactory(), CouponTemplateFactory()
+    user = UserFactory()
+    _expired_coupons(first, user, 7)
+    _expired_coupons(second, user, 5)
+
+    # when: a batch may hold 100 rows, but with no time budget it takes no chunk after its first of 4
+    result = coupons_expire_due(batch_size=100, adaptive=False, chunk_size=4, budget_seconds=0)
+
+    # then: each batch (one transaction) changed one chunk, and the counters are exact
+    assert (result.changed, result.batches) == (12, 3)
+    assert UserCoupon.objects.filter(status=CouponStatus.UNUSED).count() == 0
+    assert CouponTemplate.objects.get(pk=first.pk).expired_count == 7
+    assert CouponTemplate.objects.get(pk=second.pk).expired_count == 5
+
+
+@pytest.mark.django_db
+def test_a_batch_within_its_budget_takes_chunks_up_to_its_size():
+    template = CouponTemplateFactory()
+    _expired_coupons(template, UserFactory(), 10)
+
+    result = coupons_expire_due(batch_size=6, adaptive=False, chunk_size=4, budget_seconds=60)
+
+    assert (result.changed, result.batches) == (10, 2)
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 10
+
+
+@pytest.mark.parametrize(
+    ("changed", "took", "expected"),
+    [
+        # a slow batch shrinks the next one to what its rate does in the target time
+        (4000, 0.8, round(4000 / 0.8 * TARGET_BATCH_SECONDS)),
+        # a fast batch grows the next one, but at most twofold
+        (1000, 0.01, 2000),
+        # never above the maximum, never below the minimum
+        (MAX_SWEEP_BATCH_SIZE, 0.001, MAX_SWEEP_BATCH_SIZE),
+        (600, 10.0, MIN_SWEEP_BATCH_SIZE),
+    ],
+)
+def test_the_next_batch_is_sized_from_the_rate_of_the_last(changed, took, expected):
+    assert next_batch_size(changed=changed, took=took) == expected
