@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._server import create_database  # noqa: E402
+
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
 os.environ["DATABASE_URL"] = os.environ.get(
     "BENCH_CLAIM_SQL_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_claim_sql"
@@ -34,26 +36,7 @@ ROUNDS = int(os.environ.get("BENCH_CLAIM_SQL_ROUNDS", "8"))
 CLAIMS = int(os.environ.get("BENCH_CLAIM_SQL_CLAIMS", "300"))
 
 
-def create_database() -> None:
-    import environ
-    import MySQLdb
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    server = MySQLdb.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=int(config["PORT"] or 3306),
-        user=config["USER"],
-        passwd=config["PASSWORD"] or "",
-    )
-    try:
-        server.cursor().execute(
-            f"CREATE DATABASE IF NOT EXISTS `{config['NAME']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-    finally:
-        server.close()
-
-
-create_database()
+create_database(os.environ["DATABASE_URL"])
 
 import django
 
@@ -65,8 +48,8 @@ from django.db import connection
 from django.utils import timezone
 
 from core.db import AfterCommit, plain_transaction
+from coupons.ledger import issuing
 from coupons.models import CouponTemplate, TemplateStatus, UserCoupon
-from coupons.services import issuing
 from coupons.services.claim import coupon_claim, forget_templates
 
 PROCEDURE = issuing._issue_one

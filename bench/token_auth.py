@@ -26,6 +26,8 @@ from wsgiref.util import setup_testing_defaults
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._server import create_database  # noqa: E402
+
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
 os.environ["DATABASE_URL"] = os.environ.get("BENCH_AUTH_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_auth")
 os.environ["BENCH_NOOP"] = "true"
@@ -35,26 +37,7 @@ REQUESTS = int(os.environ.get("BENCH_AUTH_REQUESTS", "1000"))
 JOIN_ALONE = "the same join, plain cursor, no objects built"
 
 
-def create_database() -> None:
-    import environ
-    import MySQLdb
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    server = MySQLdb.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=int(config["PORT"] or 3306),
-        user=config["USER"],
-        passwd=config["PASSWORD"] or "",
-    )
-    try:
-        server.cursor().execute(
-            f"CREATE DATABASE IF NOT EXISTS `{config['NAME']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-    finally:
-        server.close()
-
-
-create_database()
+create_database(os.environ["DATABASE_URL"])
 
 import django
 
