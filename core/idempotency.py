@@ -13,6 +13,14 @@ The key's record, the view's effect and the stored response commit in one transa
 
 Deadlocks and lock-wait timeouts restart the whole request (the inner services' own retries are off
 inside this transaction).
+
+A view whose service commits its own transaction (a claim: one ``CALL`` on MySQL) is decorated with
+``idempotent(recorded_with_effect=True)``: the view hands the service the key's ``KeyRecord``, and the
+service writes the record, answer included, as the last statement of the effect's transaction. A second
+request with the same key finds the record there when it reaches that statement (``KeyTaken``: nothing of
+its own is kept) and replays it. A refusal writes nothing, so its error answer is stored afterwards, on
+its own; a concurrent request with the same key then either stored first (and that answer is replayed) or
+finds this one.
 """
 
 import functools
@@ -20,9 +28,10 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -80,6 +89,80 @@ def _store_answer(pk: int, response: Response) -> None:
         cursor.execute(sql, [response.status_code, body, pk])
 
 
+class KeyTaken(Exception):
+    """The key's record was written by another request first: replay it (nothing of this one is kept)."""
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    """The record a request's service writes with its effect, in the effect's transaction.
+
+    ``answer`` turns the effect into the response body the view answers with (status ``status_code``);
+    ``body_for`` gives it in the record's database form. ``written`` is set by whoever wrote it.
+    """
+
+    user_id: int
+    key: str
+    method: str
+    path: str
+    request_hash: str
+    answer: Callable[[Any], Mapping[str, Any]]
+    status_code: int
+    written: bool = False
+
+    def body_for(self, effect: Any) -> str:
+        body = IdempotencyRecord._meta.get_field("response_body").get_db_prep_save(self.answer(effect), connection)
+        return str(body)
+
+    def row(self, effect: Any) -> tuple[Any, ...]:
+        """The record's values in ``_RECORD_COLUMNS`` order, with the answer for ``effect``."""
+        created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        return (
+            self.user_id, self.key, self.method, self.path, self.request_hash, self.status_code,
+            self.body_for(effect), created_at,
+        )  # fmt: skip
+
+    def insert(self, effect: Any) -> None:
+        """The record with its answer, as one statement of the caller's transaction; ``KeyTaken`` when the
+        key is held (the caller's transaction must then be rolled back)."""
+        try:
+            insert_rows(IdempotencyRecord, _RECORD_COLUMNS, [self.row(effect)])
+        except IntegrityError as exc:
+            raise KeyTaken(self.key) from exc
+        self.written = True
+
+
+def key_record(
+    request: Request, *, answer: Callable[[Any], Mapping[str, Any]], status_code: int = 201
+) -> KeyRecord | None:
+    """The key's record for the service to write with its effect, when the request sent a key to a view
+    decorated with ``idempotent(recorded_with_effect=True)``; None otherwise."""
+    pending: _Pending | None = getattr(request, "_idempotency_pending", None)
+    if pending is None:
+        return None
+    record = KeyRecord(
+        user_id=pending.user_id,
+        key=pending.key,
+        method=pending.method,
+        path=pending.path,
+        request_hash=pending.digest,
+        answer=answer,
+        status_code=status_code,
+    )
+    pending.records.append(record)
+    return record
+
+
+@dataclass(slots=True)
+class _Pending:
+    user_id: int
+    key: str
+    method: str
+    path: str
+    digest: str
+    records: list[KeyRecord]
+
+
 def _replay(record: IdempotencyRecord, digest: str) -> Response:
     if record.request_hash != digest:
         raise IdempotencyMismatch(_("This Idempotency-Key was used with a different request."))
@@ -88,9 +171,26 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return response
 
 
-def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate an APIView's ``post`` so an ``Idempotency-Key`` header makes it safe to repeat."""
+View = Callable[..., Response]
 
+
+@overload
+def idempotent(view_method: View) -> View: ...
+@overload
+def idempotent(*, recorded_with_effect: bool) -> Callable[[View], View]: ...
+def idempotent(view_method: View | None = None, *, recorded_with_effect: bool = False) -> Any:
+    """Decorate an APIView's ``post`` so an ``Idempotency-Key`` header makes it safe to repeat.
+
+    With ``recorded_with_effect`` the view passes ``key_record(request, ...)`` to a service that writes
+    it in the effect's own transaction (see the module's docstring) instead of the view running inside
+    one transaction with the record.
+    """
+    if view_method is None:
+        return functools.partial(_decorate, recorded_with_effect=recorded_with_effect)
+    return _decorate(view_method, recorded_with_effect=False)
+
+
+def _decorate(view_method: View, *, recorded_with_effect: bool) -> View:
     @functools.wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = request.META.get(HEADER)
@@ -99,6 +199,8 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if len(key) > 255:
             raise ValidationFailed(_("Idempotency-Key is too long (255 characters at most)."))
         digest = _request_hash(request)
+        if recorded_with_effect:
+            return _recorded_with_effect(view_method, self, request, key, digest, args, kwargs)
         ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             inserted = False
@@ -142,3 +244,58 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
 
     wrapper.idempotent = True  # type: ignore[attr-defined]  # read by core.api.schema
     return wrapper
+
+
+def _stored(user: Any, key: str) -> IdempotencyRecord | None:
+    """The key's record when it is live; one past the TTL is deleted (the key may be used again)."""
+    existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    if existing is not None and existing.created_at < timezone.now() - ttl:
+        IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+        return None
+    return existing
+
+
+def _recorded_with_effect(
+    view_method: View, view: Any, request: Request, key: str, digest: str, args: Any, kwargs: Any
+) -> Response:
+    """Run the view, whose service writes the key's record with its effect; store a refusal's answer
+    after it; replay the record another request wrote first."""
+    user_id = request.user.pk
+    assert user_id is not None  # authenticated
+    for _attempt in range(MAX_ATTEMPTS):
+        pending = _Pending(user_id, key, request.method or "", request.path[:255], digest, [])
+        request._idempotency_pending = pending  # type: ignore[attr-defined]  # read by key_record
+        try:
+            response: Response | None = view_method(view, request, *args, **kwargs)
+        except KeyTaken:
+            response = None
+        except Exception as exc:  # an error answer is stored too, unless it is a server error
+            response = view.handle_exception(exc)
+        finally:
+            del request._idempotency_pending  # type: ignore[attr-defined]
+        if response is not None:
+            if any(record.written for record in pending.records):
+                return response
+            if response.status_code < 400:
+                raise RuntimeError(f"{view_method.__qualname__} answered without writing its Idempotency-Key's record")
+            if response.status_code >= 500 or response.status_code == 429:
+                return response
+            refusal = KeyRecord(
+                user_id=pending.user_id,
+                key=key,
+                method=pending.method,
+                path=pending.path,
+                request_hash=digest,
+                answer=lambda answered: answered.data,
+                status_code=response.status_code,
+            )
+            try:
+                refusal.insert(response)
+                return response
+            except KeyTaken:
+                pass  # another request with the key stored its answer first: replay that one
+        existing = _stored(request.user, key)
+        if existing is not None and existing.status_code is not None:
+            return _replay(existing, digest)
+    raise ApplicationError(_("The request with this Idempotency-Key is busy; retry."), code="IDEMPOTENCY_KEY_BUSY")

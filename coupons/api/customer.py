@@ -13,7 +13,7 @@ from core.api.schema import refuses
 from core.api.serializers import QuerySerializer, StrictSerializer
 from core.clients import client_address
 from core.errors import NotFound, TooManyRequests
-from core.idempotency import idempotent
+from core.idempotency import idempotent, key_record
 from coupons.ledger import LimitReached, NotClaimable, NotEligible, SoldOut
 from coupons.models import CouponStatus, UserCoupon
 from coupons.selectors import claimable_templates_for, wallet_counts, wallet_for
@@ -109,10 +109,11 @@ def no_input(request: Any) -> None:
 class TemplateClaimApi(APIView):
     @extend_schema(request=None, responses={201: CouponOutputSerializer})
     @refuses(NotFound, SoldOut, LimitReached, NotClaimable, NotEligible)
-    @idempotent
+    @idempotent(recorded_with_effect=True)
     def post(self, request, pk: int):
         no_input(request)
-        coupon = coupon_claim(user=request.user, template_id=pk)
+        record = key_record(request, answer=coupon_payload)  # written in the claim's own transaction
+        coupon = coupon_claim(user=request.user, template_id=pk, record=record)
         return Response(coupon_payload(coupon), status=status.HTTP_201_CREATED)
 
 

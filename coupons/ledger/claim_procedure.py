@@ -18,9 +18,15 @@ out), the way ``issuing.refusal_for`` explains it. Any error (a deadlock, a lock
 collides with the unique key) rolls back and reaches the caller unchanged: deadlocks are retried here, a
 code collision by the caller with a fresh code.
 
-Migration ``0005_claim_procedure`` creates the procedure on MySQL/MariaDB; other databases send the
-statements one by one. The procedure's parameter and variable types are read from the models when it is
-created; a change to the coupon columns needs a migration that creates it again.
+A claim sent with an ``Idempotency-Key`` calls ``coupons_claim_one_keyed``: the same statements, then the
+key's record with its answer (``core.idempotency.KeyRecord``; the body is prepared by the caller and the
+coupon's id set into it by ``JSON_SET``), in the same transaction. A record already there for the key rolls
+everything back and the answer says ``KEY_TAKEN``: the caller replays that record.
+
+Migrations ``0005_claim_procedure`` and ``0006_claim_procedure_keyed`` create the procedures on
+MySQL/MariaDB; other databases send the statements one by one. The procedures' parameter and variable
+types are read from the models when they are created; a change to the coupon or record columns needs a
+migration that creates them again.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from core.statements import quote as qn
 from coupons.models import UNLIMITED, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
 
 PROCEDURE = "coupons_claim_one"
+KEYED_PROCEDURE = "coupons_claim_one_keyed"
 
 # The coupon columns the procedure inserts from the caller's values, after template_id and user_id.
 COLUMNS = (
@@ -53,6 +60,10 @@ _ROW_KEYS = frozenset((*COLUMNS, "template_id", "user_id"))
 SOLD_OUT = "SOLD_OUT"
 LIMIT_REACHED = "LIMIT_REACHED"
 NOT_CLAIMABLE = "NOT_CLAIMABLE"
+KEY_TAKEN = "KEY_TAKEN"
+
+# The record's columns after user_id, in the keyed procedure's parameters (``KeyRecord.row`` order).
+RECORD_COLUMNS = ("key", "method", "path", "request_hash", "status_code", "response_body", "created_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +74,7 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    guarantee: str  # SOLD_OUT, LIMIT_REACHED or NOT_CLAIMABLE
+    guarantee: str  # SOLD_OUT, LIMIT_REACHED, NOT_CLAIMABLE, or KEY_TAKEN (the key's record exists)
     # NOT_CLAIMABLE: the template's status when it is not APPROVED, else NOT_STARTED, ENDED, VALIDITY_OVER,
     # UNKNOWN_TEMPLATE, or BUSY (the row changed between the UPDATE and the read).
     reason: str | None = None
@@ -72,16 +83,25 @@ class Refused:
 
 
 _CALL = f"CALL {PROCEDURE}({', '.join(['%s'] * (4 + len(COLUMNS)))})"
+_KEYED_CALL = f"CALL {KEYED_PROCEDURE}({', '.join(['%s'] * (4 + len(COLUMNS) + len(RECORD_COLUMNS)))})"
 
 
 def claim_one(
-    *, template_id: int, user_id: int, per_user_limit: int, now: datetime, coupon: Mapping[str, Any]
+    *,
+    template_id: int,
+    user_id: int,
+    per_user_limit: int,
+    now: datetime,
+    coupon: Mapping[str, Any],
+    record: Sequence[Any] | None = None,
 ) -> Claimed | Refused:
     """Claim one coupon of a template for a user with one ``CALL``, committed when it returns ``Claimed``.
 
     ``per_user_limit`` 0 means no limit; ``now`` is the moment the claim window is checked at. ``coupon``
-    maps the coupon's columns (``issuing.COUPON_COLUMNS``) to values in database form. Deadlocks and lock
-    wait timeouts are retried; a code collision raises ``IntegrityError`` with nothing written.
+    maps the coupon's columns (``issuing.COUPON_COLUMNS``) to values in database form. ``record``, the
+    values of an Idempotency-Key's record in ``RECORD_COLUMNS`` order (the body's ``id`` is set to the
+    coupon's), is written in the same transaction. Deadlocks and lock wait timeouts are retried; a code
+    collision raises ``IntegrityError`` with nothing written.
     """
     if connection.in_atomic_block:
         raise RuntimeError("claim_one commits its own transaction: it cannot run inside atomic()")
@@ -91,11 +111,17 @@ def claim_one(
         template_id, user_id, per_user_limit, connection.ops.adapt_datetimefield_value(now),
         *(coupon[column] for column in COLUMNS),
     ]  # fmt: skip
+    call = _CALL
+    if record is not None:
+        if len(record) != len(RECORD_COLUMNS):
+            raise ValueError(f"not a record of {RECORD_COLUMNS}: {record!r}")
+        params.extend(record)
+        call = _KEYED_CALL
     reconnected = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with connection.cursor() as cursor:
-                cursor.execute(_CALL, params)
+                cursor.execute(call, params)
                 row = cursor.fetchone()
         except DatabaseError as exc:
             if is_connection_lost(exc) and not reconnected:
@@ -140,12 +166,12 @@ def _answer(row: Sequence[Any]) -> Claimed | Refused:
     )
 
 
-# Creating the procedure (migration 0006) -------------------------------------------------------------
+# Creating the procedures (migrations 0005, 0006) ------------------------------------------------------
 
 _BODY = """
 CREATE PROCEDURE {procedure}(
     IN p_template_id {template_id}, IN p_user_id {user_id}, IN p_limit {limit}, IN p_now {moment},
-    {coupon_params}
+    {coupon_params}{record_params}
 )
 MODIFIES SQL DATA
 claim: BEGIN
@@ -156,6 +182,7 @@ claim: BEGIN
     DECLARE v_start, v_end, v_valid_until {moment};
     DECLARE v_validity {validity};
     DECLARE v_coupon_id BIGINT UNSIGNED;  -- the type of LAST_INSERT_ID()
+    DECLARE v_key_taken BOOL DEFAULT FALSE;
     DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = FALSE;
     -- A deadlock, a lock wait timeout or a duplicate code: undo everything and tell the caller.
     DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
@@ -206,14 +233,29 @@ claim: BEGIN
     INSERT INTO {coupon} (template_id, user_id, {coupon_columns})
         VALUES (p_template_id, p_user_id, {coupon_values});
     SET v_coupon_id = LAST_INSERT_ID();
+{record_insert}
     COMMIT;
     SELECT NULL, NULL, NULL, v_issued, v_coupon_id;
 END claim
 """
 
 
-def drop_sql() -> str:
-    return f"DROP PROCEDURE IF EXISTS {PROCEDURE}"
+# The keyed procedure's last statement: the key's record with its answer, unless the key is held already.
+_RECORD_INSERT = """
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR 1062 SET v_key_taken = TRUE;  -- ER_DUP_ENTRY on (user, key)
+        INSERT INTO {record} (user_id, {record_columns})
+            VALUES (p_user_id, {record_values});
+    END;
+    IF v_key_taken THEN
+        ROLLBACK;
+        SELECT {key_taken}, NULL, NULL, NULL, NULL;
+        LEAVE claim;
+    END IF;"""
+
+
+def drop_sql(procedure: str = PROCEDURE) -> str:
+    return f"DROP PROCEDURE IF EXISTS {procedure}"
 
 
 def create_sql(
@@ -222,8 +264,10 @@ def create_sql(
     template_model: type[Model],
     quota_model: type[Model],
     coupon_model: type[Model],
+    record_model: type[Model] | None = None,
 ) -> str:
-    """The ``CREATE PROCEDURE`` statement for these (historical) models on MySQL/MariaDB."""
+    """The ``CREATE PROCEDURE`` statement for these (historical) models on MySQL/MariaDB: with
+    ``record_model`` (``core.IdempotencyRecord``), the keyed procedure."""
     db = schema_editor.connection
 
     def column_type(model: type[Model], column: str) -> str:
@@ -236,8 +280,20 @@ def create_sql(
         return str(schema_editor.quote_value(value))
 
     template, quota, coupon = (db.ops.quote_name(m._meta.db_table) for m in (template_model, quota_model, coupon_model))
+    record_params = record_insert = ""
+    if record_model is not None:
+        record_params = "".join(f",\n    IN p_{c} {column_type(record_model, c)}" for c in RECORD_COLUMNS)
+        values = [f"JSON_SET(p_{c}, '$.id', v_coupon_id)" if c == "response_body" else f"p_{c}" for c in RECORD_COLUMNS]
+        record_insert = _RECORD_INSERT.format(
+            record=db.ops.quote_name(record_model._meta.db_table),
+            record_columns=", ".join(db.ops.quote_name(c) for c in RECORD_COLUMNS),
+            record_values=", ".join(values),
+            key_taken=literal(KEY_TAKEN),
+        )
     return _BODY.format(
-        procedure=PROCEDURE,
+        procedure=PROCEDURE if record_model is None else KEYED_PROCEDURE,
+        record_params=record_params,
+        record_insert=record_insert,
         template=template,
         quota=quota,
         coupon=coupon,

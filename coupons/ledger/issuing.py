@@ -37,6 +37,7 @@ from core.clock import business_tz
 from core.db import AfterCommit, plain_transaction, retry_on_conflict
 from core.errors import Conflict
 from core.events import Event, emit, has_subscribers, wanted_in_transaction
+from core.idempotency import KeyRecord, KeyTaken
 from core.statements import insert_ignore, insert_rows, quote
 from coupons.errors import CouponErrorCode
 from coupons.issuable import has_stock, issuable_now
@@ -398,10 +399,17 @@ def _after_commit_record(template_id: int, issued: int) -> None:
 
 
 def _issue_one(
-    *, template: CouponTemplate, user_id: int, source: str, source_ref: str, granted_by_id: int | None
+    *,
+    template: CouponTemplate,
+    user_id: int,
+    source: str,
+    source_ref: str,
+    granted_by_id: int | None,
+    record: KeyRecord | None,
 ) -> list[UserCoupon]:
     """One coupon in its own transaction on MySQL/MariaDB, with one ``CALL``: the coupon is prepared here as
-    ``_issue`` prepares it, and the procedure runs ``_issue``'s statements in the same order."""
+    ``_issue`` prepares it, and the procedure runs ``_issue``'s statements in the same order (then writes
+    ``record``, the request's Idempotency-Key record, when there is one)."""
     now = timezone.now()
     reason = issuable_now(template, now)
     if reason is not None:
@@ -414,18 +422,23 @@ def _issue_one(
         source_ref=source_ref,
         granted_by_id=granted_by_id,
     )
+    coupon.template = template
     answer = claim_procedure.claim_one(
         template_id=template.pk,
         user_id=user_id,
         per_user_limit=template.per_user_limit,
         now=now,
         coupon=dict(zip(COUPON_COLUMNS, coupon_row(coupon), strict=True)),
+        record=None if record is None else record.row(coupon)[1:],  # its user_id is the claim's
     )
     if isinstance(answer, claim_procedure.Refused):
+        if answer.guarantee == claim_procedure.KEY_TAKEN:
+            raise KeyTaken(record.key if record else "")
         raise _refusal_answered(template, answer)
+    if record is not None:
+        record.written = True
     coupon.pk = answer.coupon_id
     coupon._state.adding = False
-    coupon.template = template
     if _closes_gate(template, answer.issued):
         _record_issued(template.pk, answer.issued)  # committed already
     after_commit: AfterCommit = []
@@ -456,12 +469,18 @@ def issue_now(
     source: str = CouponSource.CLAIM,
     source_ref: str = "",
     granted_by_id: int | None = None,
+    record: KeyRecord | None = None,
 ) -> list[UserCoupon]:
     """``issue_coupons`` in its own transaction, retried on deadlocks and code collisions.
 
     One coupon on MySQL/MariaDB (a claim, the hottest write of the system) is one round trip: the
     statements run in the stored procedure of ``claim_procedure`` (``_issue_one``).
+
+    ``record``, the request's Idempotency-Key record (one coupon only), is written with the coupon as the
+    transaction's last statement; ``KeyTaken`` (nothing written) when the key's record exists already.
     """
+    if record is not None and quantity != 1:
+        raise ValueError("an Idempotency-Key record answers for one coupon")
     fields: dict[str, Any] = {
         "template": template,
         "user_id": user_id,
@@ -472,10 +491,12 @@ def issue_now(
     if quantity == 1 and connection.vendor == "mysql" and not connection.in_atomic_block:
         if not wanted_in_transaction(Event.COUPON_ISSUED, source=source):
             # Nothing must happen inside the claim's transaction: one CALL of the stored procedure.
-            return with_fresh_codes(lambda: _issue_one(**fields))
+            return with_fresh_codes(lambda: _issue_one(**fields, record=record))
 
         def plain(after_commit: AfterCommit) -> list[UserCoupon]:
             coupons, issued = _issue(**fields, quantity=1, now=timezone.now())
+            if record is not None:
+                record.insert(coupons[0])
             if _closes_gate(template, issued):
                 after_commit.append(lambda: _record_issued(template.pk, issued))
             _announce(coupons, source=source, after_commit=after_commit)
@@ -485,6 +506,9 @@ def issue_now(
 
     @retry_on_conflict
     def attempt() -> list[UserCoupon]:
-        return issue_coupons(**fields, quantity=quantity)
+        coupons = issue_coupons(**fields, quantity=quantity)
+        if record is not None:
+            record.insert(coupons[0])
+        return coupons
 
     return with_fresh_codes(attempt)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import NotFound
+from core.idempotency import KeyRecord
 from coupons.issuable import issuable_now
 from coupons.ledger import gate
 from coupons.ledger.issuing import (
@@ -46,8 +47,10 @@ def forget_templates() -> None:
     _templates.clear()
 
 
-def coupon_claim(*, user: Any, template_id: int) -> UserCoupon:
+def coupon_claim(*, user: Any, template_id: int, record: KeyRecord | None = None) -> UserCoupon:
     """Claim one coupon of a live template for ``user``.
+
+    ``record``, the request's Idempotency-Key record, is written with the coupon (``issue_now``).
 
     The admission gate answers first: a template it knows is sold out or closed is refused without a
     database query. Then the template must be approved, inside its claim window, visible in the claim
@@ -73,7 +76,7 @@ def coupon_claim(*, user: Any, template_id: int) -> UserCoupon:
     if needs_member(template.target) and not in_target(template.target, member_for(user), now):
         raise not_eligible_error(template_id)
     try:
-        (coupon,) = issue_now(template=template, user_id=user.pk, quantity=1, source=CouponSource.CLAIM)
+        (coupon,) = issue_now(template=template, user_id=user.pk, quantity=1, source=CouponSource.CLAIM, record=record)
     except NotClaimable:
         _templates.pop(template_id, None)  # stopped or ended since it was read
         raise
