@@ -188,7 +188,7 @@ claim: BEGIN
     DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
     START TRANSACTION;
-    UPDATE {template} SET issued_quantity = issued_quantity + 1
+    UPDATE {template} SET issued_quantity = LAST_INSERT_ID(issued_quantity + 1)
      WHERE id = p_template_id AND status = {approved}
        AND (total_quantity = {unlimited} OR issued_quantity + 1 <= total_quantity)
        AND (issue_start_time IS NULL OR issue_start_time <= p_now)
@@ -215,7 +215,7 @@ claim: BEGIN
         END IF;
         LEAVE claim;
     END IF;
-    SELECT issued_quantity INTO v_issued FROM {template} WHERE id = p_template_id;
+    SET v_issued = LAST_INSERT_ID();  -- the new count, handed back by the UPDATE
 
     IF p_limit > 0 THEN
         INSERT IGNORE INTO {quota} (template_id, user_id, claimed) VALUES (p_template_id, p_user_id, 1);

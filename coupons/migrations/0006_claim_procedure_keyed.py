@@ -1,23 +1,24 @@
-"""The stored procedure that claims one coupon and writes its Idempotency-Key's record in one round trip
-(MySQL/MariaDB; nothing elsewhere)."""
+"""The stored procedure that claims one coupon and writes its Idempotency-Key's record in one round trip,
+and the plain one again, which now reads the new issued count from its UPDATE (MySQL/MariaDB; nothing
+elsewhere)."""
 
 from django.db import migrations
 
 from coupons.ledger import claim_procedure
 
 
-def create_procedure(apps, schema_editor):
+def create_procedures(apps, schema_editor):
     if schema_editor.connection.vendor != "mysql":
         return
-    schema_editor.execute(claim_procedure.drop_sql(claim_procedure.KEYED_PROCEDURE), params=None)
-    create = claim_procedure.create_sql(
-        schema_editor,
-        template_model=apps.get_model("coupons", "CouponTemplate"),
-        quota_model=apps.get_model("coupons", "ClaimQuota"),
-        coupon_model=apps.get_model("coupons", "UserCoupon"),
-        record_model=apps.get_model("core", "IdempotencyRecord"),
-    )
-    schema_editor.execute(create, params=None)
+    models = {
+        "template_model": apps.get_model("coupons", "CouponTemplate"),
+        "quota_model": apps.get_model("coupons", "ClaimQuota"),
+        "coupon_model": apps.get_model("coupons", "UserCoupon"),
+    }
+    record_model = apps.get_model("core", "IdempotencyRecord")
+    for procedure, record in ((claim_procedure.PROCEDURE, None), (claim_procedure.KEYED_PROCEDURE, record_model)):
+        schema_editor.execute(claim_procedure.drop_sql(procedure), params=None)
+        schema_editor.execute(claim_procedure.create_sql(schema_editor, **models, record_model=record), params=None)
 
 
 def drop_procedure(apps, schema_editor):
@@ -34,5 +35,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(create_procedure, drop_procedure, atomic=False),
+        migrations.RunPython(create_procedures, drop_procedure, atomic=False),
     ]
