@@ -21,6 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
+# The README's production web server: two gthread processes per core, each with four threads (a claim
+# spends part of its time waiting for its commit to reach the disk; other threads use the core meanwhile).
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
+THREADS = int(os.environ.get("BENCH_THREADS", 4))
+
 
 def bench_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     """The environment of the bench server and of this process (production settings, over HTTP)."""

@@ -37,7 +37,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._report import Report, redis_url, scaled
-from bench._server import bench_env, create_database, cycling, free_port, from_list, gunicorn, load, paired
+from bench._server import (
+    THREADS,
+    WORKERS,
+    bench_env,
+    create_database,
+    cycling,
+    free_port,
+    from_list,
+    gunicorn,
+    load,
+    paired,
+)
 
 DATABASE_URL = os.environ.get("BENCH_CHECKOUT_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_checkout")
 REDIS_URL = redis_url("BENCH_CHECKOUT_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -295,9 +306,8 @@ def main() -> int:
         for coupon_id in pool
     ]  # fmt: skip
     port = free_port()
-    workers = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
     duration = max(1.0, 5 * scaled(100) / 100)
-    with gunicorn(os.environ.copy(), workers=workers, threads=1, port=port):
+    with gunicorn(os.environ.copy(), workers=WORKERS, threads=THREADS, port=port):
 
         def noop() -> Callable:
             return cycling([("POST", "/api/v1/bench/noop/1", customer_token)])
@@ -316,7 +326,7 @@ def main() -> int:
 
     preview_ok = set(http_preview.statuses) == {200}
     report.add(
-        f"preview over HTTP (gunicorn {workers} workers, 4 clients)",
+        f"preview over HTTP (gunicorn {WORKERS} workers x {THREADS} threads, 4 clients)",
         f"{http_preview.rate:.1f}/s, p50 {http_preview.p(0.5):.1f} ms, p95 {http_preview.p(0.95):.1f} ms"
         + ("" if preview_ok else f" answers {dict(http_preview.statuses)}"),
         f"no-op {http_noop.rate:.1f}/s, p95 {http_noop.p(0.95):.1f} ms",
