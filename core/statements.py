@@ -56,9 +56,24 @@ def _statement(
     fixed = [_literal(value) for value in shared.values()]
     per_row = list(shared.values()) if None in fixed else []
     tail = "".join(f", {f}" for f in fixed) if not per_row else ""
-    row_marks = "(" + ", ".join(["%s"] * (len(columns) + len(per_row))) + tail + ")"
-    params: list[Any] = [value for row in rows for value in (*row, *per_row)]
-    sql = head + ", ".join([row_marks] * len(rows))
+    # A column whose every value is an int is written as digits: safe without escaping, and spares the
+    # driver one escaping call per value (the bulk paths' ids).
+    digits = [all(type(row[i]) is int for row in rows) for i in range(len(columns))]
+    if any(digits):
+        marks = ["{}" if is_int else "%s" for is_int in digits]
+        fixed_tail = tail.replace("{", "{{").replace("}", "}}")
+        row_format = "(" + ", ".join([*marks, *["%s"] * len(per_row)]) + fixed_tail + ")"
+        inline = [i for i, is_int in enumerate(digits) if is_int]
+        bound = [i for i, is_int in enumerate(digits) if not is_int]
+        sql = head + ", ".join(row_format.format(*[row[i] for i in inline]) for row in rows)
+        if per_row:
+            params: list[Any] = [value for row in rows for value in (*[row[i] for i in bound], *per_row)]
+        else:
+            params = [row[i] for row in rows for i in bound]
+    else:
+        row_marks = "(" + ", ".join(["%s"] * (len(columns) + len(per_row))) + tail + ")"
+        params = [value for row in rows for value in (*row, *per_row)]
+        sql = head + ", ".join([row_marks] * len(rows))
     if ignore and connection.vendor not in ("mysql", "sqlite"):
         sql += " ON CONFLICT DO NOTHING"
     return sql, params

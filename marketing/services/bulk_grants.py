@@ -427,13 +427,16 @@ def _chunk(grant_id: int, chunk_size: int) -> int | None:
                     status=status, processed_at=now
                 )
     else:
-        status_of = {uid: status for status, users in by_status.items() for uid in users}
-        insert_rows(
-            BulkGrantRecipient,
-            ["user_id", "status"],
-            [(uid, status_of[uid]) for uid in user_ids],
-            shared={"grant_id": grant.pk, "processed_at": connection.ops.adapt_datetimefield_value(now)},
-        )
+        # One INSERT per outcome (most chunks have one), in user id order: the outcome is a shared value.
+        processed_at = connection.ops.adapt_datetimefield_value(now)
+        for status, users in by_status.items():
+            if users:
+                insert_rows(
+                    BulkGrantRecipient,
+                    ["user_id"],
+                    [(uid,) for uid in sorted(users)],
+                    shared={"grant_id": grant.pk, "status": status, "processed_at": processed_at},
+                )
     BulkGrant.objects.filter(pk=grant.pk).update(
         granted=F("granted") + len(outcome.granted),
         skipped_limit=F("skipped_limit") + len(outcome.skipped_limit),
