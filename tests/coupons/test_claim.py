@@ -6,8 +6,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from coupons import selectors, services
 from coupons.ledger.issuing import random_amount, validity_for
 from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
 from marketing.models import MemberProfile, MemberTag
@@ -329,6 +332,84 @@ def test_the_claim_center_is_paginated(customer_client):
     assert body["count"] == 3
     assert len(body["results"]) == 2
     assert body["next"]
+
+
+def _center(client, query: str = "") -> dict[int, dict]:
+    return {row["id"]: row for row in client.get(f"/api/v1/claim-center/{query}").json()["results"]}
+
+
+def test_a_template_stopped_after_the_claim_center_read_it_is_gone_at_once(customer_client, operations_user):
+    kept, stopped = CouponTemplateFactory(), CouponTemplateFactory()
+    assert set(_center(customer_client)) == {kept.pk, stopped.pk}  # both definitions are cached now
+
+    services.template_stop(template=stopped, actor=operations_user)
+    assert set(_center(customer_client)) == {kept.pk}
+
+    CouponTemplate.objects.filter(pk=kept.pk).update(status=TemplateStatus.STOPPED)  # no save, no new stamp
+    assert _center(customer_client) == {}
+
+
+def test_remaining_and_claimed_by_me_count_claims_made_after_the_claim_center_read(customer, customer_client):
+    template = CouponTemplateFactory(total_quantity=10, per_user_limit=2)
+    assert _center(customer_client)[template.pk]["remaining"] == 10
+
+    assert client_for(UserFactory()).post(claim_url(template.pk)).status_code == 201
+    row = _center(customer_client)[template.pk]
+    assert (row["remaining"], row["claimed_by_me"], row["can_claim"]) == (9, 0, True)
+
+    assert customer_client.post(claim_url(template.pk)).status_code == 201
+    assert customer_client.post(claim_url(template.pk)).status_code == 201
+    row = _center(customer_client)[template.pk]
+    assert (row["remaining"], row["claimed_by_me"], row["can_claim"]) == (7, 2, False)
+
+
+def test_a_template_approved_after_the_claim_center_read_appears_first(customer_client, finance_user):
+    older = CouponTemplateFactory()
+    assert list(_center(customer_client)) == [older.pk]
+
+    newer = CouponTemplateFactory(status=TemplateStatus.PENDING_REVIEW, name="Lunch")
+    services.template_approve(template=newer, actor=finance_user)
+
+    assert list(_center(customer_client)) == [newer.pk, older.pk]
+    assert _center(customer_client)[newer.pk]["name"] == "Lunch"
+
+
+def test_a_definition_is_read_once_and_then_only_the_live_columns(customer_client):
+    CouponTemplateFactory()
+    _center(customer_client)
+
+    with CaptureQueriesContext(connection) as queries:
+        _center(customer_client)
+
+    template_reads = [q["sql"] for q in queries.captured_queries if "coupons_coupontemplate" in q["sql"]]
+    assert len(template_reads) == 1
+    assert "`usage_rules`" not in template_reads[0] and "`target`" not in template_reads[0]
+
+
+def test_the_definitions_kept_are_bounded_and_the_answers_unchanged(customer, customer_client, monkeypatch):
+    monkeypatch.setattr(selectors, "DEFINITION_CACHE_SIZE", 3)
+    selectors.forget_definitions()
+    templates = [CouponTemplateFactory(total_quantity=10 + n) for n in range(5)]
+    customer_client.post(claim_url(templates[1].pk))
+
+    for _ in range(2):
+        rows = _center(customer_client)
+
+        assert len(selectors._definitions) <= 3
+        assert list(rows) == [t.pk for t in reversed(templates)]
+        assert [rows[t.pk]["remaining"] for t in templates] == [10, 10, 12, 13, 14]
+        assert [rows[t.pk]["claimed_by_me"] for t in templates] == [0, 1, 0, 0, 0]
+
+
+def test_every_page_of_the_claim_center_counts_the_customers_claims(customer, customer_client):
+    templates = [CouponTemplateFactory(per_user_limit=1) for _ in range(5)]
+    customer_client.post(claim_url(templates[0].pk))  # the oldest: on the last page
+
+    pages = [_center(customer_client, f"?page_size=2&page={n}") for n in (1, 2, 3)]
+
+    assert [list(page) for page in pages] == [[t.pk for t in reversed(templates)][i : i + 2] for i in (0, 2, 4)]
+    assert [(row["claimed_by_me"], row["can_claim"]) for row in pages[2].values()] == [(1, False)]
+    assert all(row["can_claim"] for page in pages[:2] for row in page.values())
 
 
 def test_a_code_collision_is_retried_and_never_surfaced(customer_client, monkeypatch):
