@@ -93,6 +93,24 @@ class ClaimCenterApi(APIView):
             """The template's summary in the reader's language."""
             return (self.context.get("summaries") or {}).get(entry.template.pk) or template_summary(entry.template)
 
+        def to_representation(self, instance: Any) -> dict[str, Any]:
+            """The fields above, written directly (a field-by-field pass costs more than the page's queries)."""
+            template = instance.template
+            return {
+                "id": template.pk,
+                "name": template.name,
+                "short_name": template.short_name,
+                "type": template.type,
+                "value": template.value,
+                "usage_rules": template.usage_rules,
+                "summary": self.get_summary(instance),
+                "remaining": template.remaining,
+                "claimed_by_me": instance.claimed_by_me,
+                "per_user_limit": template.per_user_limit,
+                "can_claim": instance.can_claim,
+                "issue_end_time": _DATETIME.to_representation(template.issue_end_time),
+            }
+
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
         paginator = self.pagination_class()
