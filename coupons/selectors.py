@@ -51,7 +51,7 @@ def live_templates(*, now: datetime) -> QuerySet[CouponTemplate]:
 # The definitions of the templates the claim center has shown in this process, by id. An approved
 # template's definition never changes (it is copied to change it): what does is read per request
 # (``LIVE_FIELDS``, and which templates are live at all). ``updated_at`` moves on every save, so an entry
-# read before one (or for an id a flushed test database gave again) is read anew.
+# read before one (or for an id given again after its row was deleted) is read anew.
 DEFINITION_CACHE_SIZE = 2_000
 _definitions: dict[int, CouponTemplate] = {}
 # Read per request beside the id: the stock, and what a save would change (status and visibility are
