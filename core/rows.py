@@ -10,6 +10,11 @@ On MySQL/MariaDB a datetime column is read as its text (``CAST(... AS CHAR)``, w
 when the connection's zone is UTC) and parsed by ``datetime.fromisoformat``: the driver's own parsing of
 DATETIME values runs in Python and was half the cost of reading a wallet of coupons. The value is the one
 the ORM gives (an aware datetime in the connection's zone).
+
+A caller that keeps what it built from earlier rows can fetch the driver's rows (``fetch``), compare them
+with the rows it kept, and convert only the new ones (``convert``). A column read only to be compared (a
+version stamp, ``compared``) is left as the driver gives it; on MySQL/MariaDB a datetime is sent as its text,
+which the driver does not parse.
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 @dataclass(frozen=True)
 class Column:
     """One selected field. ``table`` is the alias the FROM clause gives its table; ``raw`` leaves the value
-    as the driver returns it (e.g. a JSON column read as text, for a caller that parses it itself)."""
+    as the driver returns it (e.g. a JSON column read as text, for a caller that parses it itself);
+    ``compared`` is for a value only compared for equality, never read (a datetime comes as text on
+    MySQL/MariaDB, as the driver's value elsewhere)."""
 
     field: Any  # a concrete field: Model._meta.get_field(name)
     table: str
     raw: bool = False
+    compared: bool = False
 
 
 ColumnConverter = Callable[[Sequence[Any]], list[Any]]
@@ -96,7 +104,10 @@ class PlainSelect:
         converters: list[tuple[int, ColumnConverter]] = []
         for index, column in enumerate(columns):
             name = f"{column.table}.{qn(column.field.column)}"
-            if column.raw:
+            if column.compared and _datetime_as_text(connection, column.field):
+                listed.append(f"CAST({name} AS CHAR)")
+                continue
+            if column.raw or column.compared:
                 listed.append(name)
                 continue
             if _datetime_as_text(connection, column.field):
@@ -116,11 +127,18 @@ class PlainSelect:
 
     def rows(self, rest: str, params: Sequence[Any], *, using: str = "default") -> list[Sequence[Any]]:
         """The rows of ``SELECT ... FROM ... <rest>`` (``rest``: WHERE, ORDER BY, with %s placeholders)."""
+        return self.convert(self.fetch(rest, params, using=using), using=using)
+
+    def fetch(self, rest: str, params: Sequence[Any], *, using: str = "default") -> list[Sequence[Any]]:
+        """The rows as the driver gives them, before the converters (``convert`` applies them)."""
         connection = connections[using]
-        built = self._for(connection)
         with connection.cursor() as cursor:
-            cursor.execute(built.head + rest, params)
-            fetched = cursor.fetchall()
+            cursor.execute(self._for(connection).head + rest, params)
+            return list(cursor.fetchall())
+
+    def convert(self, fetched: Sequence[Sequence[Any]], *, using: str = "default") -> list[Sequence[Any]]:
+        """Rows of ``fetch`` with each column's value as the ORM gives it."""
+        built = self._for(connections[using])
         if not built.converters or not fetched:
             return list(fetched)
         # Column by column: one comprehension per converted column rather than a call per value.

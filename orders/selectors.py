@@ -1,4 +1,4 @@
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -11,14 +11,7 @@ from core.rows import Column, PlainSelect, placeholders
 from coupons.models import CouponStatus, CouponTemplate, UserCoupon
 from coupons.providers import OrderFacts
 from orders.models import Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
-from orders.pricing import (
-    HELD_COUPON_FIELDS,
-    HELD_TEMPLATE_FIELDS,
-    HELD_TEMPLATE_JSON,
-    HeldCoupon,
-    MenuProduct,
-    held_coupons,
-)
+from orders.pricing import HELD_COUPON_FIELDS, HeldCoupon, MenuProduct, parsed_definition
 
 
 def active_menu() -> QuerySet[Category]:
@@ -58,18 +51,102 @@ def orderable_products(*, skus: Iterable[str]) -> dict[str, MenuProduct]:
 
 
 def _held_select(qn) -> tuple[str, list[Column]]:
+    # The coupon's fields and its template's version: the template's definition and names are read
+    # apart, when this process has not read that version yet (_templates).
     coupon_fields = [UserCoupon._meta.get_field(name) for name in HELD_COUPON_FIELDS]
-    template_fields = [CouponTemplate._meta.get_field(name) for name in HELD_TEMPLATE_FIELDS]
     tables = (
         f"{qn(UserCoupon._meta.db_table)} uc INNER JOIN {qn(CouponTemplate._meta.db_table)} t "
         f"ON t.{qn(CouponTemplate._meta.pk.column)} = uc.{qn(UserCoupon._meta.get_field('template').column)}"
     )
     columns = [Column(field, "uc") for field in coupon_fields]
-    columns += [Column(field, "t", raw=field.name in HELD_TEMPLATE_JSON) for field in template_fields]
-    return tables, columns
+    return tables, [*columns, Column(CouponTemplate._meta.get_field("updated_at"), "t", compared=True)]
 
 
 _HELD = PlainSelect(_held_select)
+_TEMPLATE_ID, _TEMPLATE_VERSION = len(HELD_COUPON_FIELDS) - 1, len(HELD_COUPON_FIELDS)
+
+# HeldCoupon's template fields, in its order; value and usage rules are read as text.
+HELD_TEMPLATE_FIELDS = ("name", "short_name", "type", "value", "usage_rules")
+
+
+def _templates_select(qn) -> tuple[str, list[Column]]:
+    fields = [CouponTemplate._meta.get_field(name) for name in HELD_TEMPLATE_FIELDS]
+    columns = [
+        Column(CouponTemplate._meta.pk, "t"),
+        Column(CouponTemplate._meta.get_field("updated_at"), "t", compared=True),
+        *(Column(field, "t", raw=field.name in ("value", "usage_rules")) for field in fields),
+    ]
+    return f"{qn(CouponTemplate._meta.db_table)} t", columns
+
+
+_TEMPLATES = PlainSelect(_templates_select)
+
+# What this process has read, kept while it is unchanged. A template's version is its ``updated_at``:
+# its definition and names change only through ``save()``, which moves it (and once approved they never
+# change). By template id: (version, name, short_name, type, value, usage rules), the JSON parsed.
+_KNOWN_TEMPLATES: dict[int, tuple[Any, ...]] = {}
+_KNOWN_TEMPLATES_MAX = 4096
+# By coupon id: the coupon's row as the driver gave it (its template's version last) and the HeldCoupon
+# made from it. A row equal in every column makes the same HeldCoupon, so it is handed out again, with
+# its datetimes parsed and, in orders.pricing, its engine Coupon made once.
+_KNOWN_COUPONS: dict[int, tuple[Sequence[Any], HeldCoupon]] = {}
+_KNOWN_COUPONS_MAX = 8192
+
+
+def _templates(versions: dict[int, Any]) -> dict[int, tuple[Any, ...]]:
+    """The templates of ``versions`` (id -> version) at that version or later: those this process has
+    not read at that version in one query."""
+    found: dict[int, tuple[Any, ...]] = {}
+    missing = []
+    for template_id, version in versions.items():
+        known = _KNOWN_TEMPLATES.get(template_id)
+        if known is not None and known[0] == version:
+            found[template_id] = known
+        else:
+            missing.append(template_id)
+    if missing:
+        missing.sort()
+        rows = _TEMPLATES.rows(_templates_where(connection.vendor, len(missing)), missing)
+        if len(_KNOWN_TEMPLATES) + len(rows) > _KNOWN_TEMPLATES_MAX:
+            _KNOWN_TEMPLATES.clear()
+        for template_id, version, name, short_name, type_, value, usage_rules in rows:
+            found[template_id] = _KNOWN_TEMPLATES[template_id] = (
+                version, name, short_name, type_, parsed_definition(value), parsed_definition(usage_rules)
+            )  # fmt: skip
+    return found
+
+
+def _held_coupons(rest: str, params: list[Any]) -> list[HeldCoupon]:
+    """The wallet query's coupons: those whose row is unchanged as kept, the others made (in the
+    driver's order either way)."""
+    fetched = _HELD.fetch(rest, params)
+    held: list[HeldCoupon | None] = []
+    new = []
+    for row in fetched:
+        known = _KNOWN_COUPONS.get(row[0])
+        if known is not None and known[0] == row:
+            held.append(known[1])
+        else:
+            held.append(None)
+            new.append(row)
+    if not new:
+        return held  # type: ignore[return-value]
+    templates = _templates({row[_TEMPLATE_ID]: row[_TEMPLATE_VERSION] for row in new})
+    if len(_KNOWN_COUPONS) + len(new) > _KNOWN_COUPONS_MAX:
+        _KNOWN_COUPONS.clear()
+    made = iter(_HELD.convert(new))
+    result = []
+    for row, coupon in zip(fetched, held, strict=True):
+        if coupon is None:
+            values = next(made)
+            template = templates.get(row[_TEMPLATE_ID])
+            if template is None:  # deleted since, and so its coupons
+                continue
+            coupon = HeldCoupon._make((*values[:_TEMPLATE_VERSION], *template[1:]))
+            # Kept under the version of the template it was made with (read now, maybe newer than the row's).
+            _KNOWN_COUPONS[row[0]] = ((*row[:_TEMPLATE_VERSION], template[0]), coupon)
+        result.append(coupon)
+    return result
 
 
 def _column(model: Any, name: str, table: str) -> str:
@@ -83,6 +160,11 @@ def _products_where(vendor: str, skus: int) -> str:
         f"WHERE {_column(Product, 'sku', 'p')} IN ({placeholders(skus)}) AND {_column(Product, 'is_active', 'p')} = %s "
         f"AND {_column(Category, 'is_active', 'c')} = %s"
     )
+
+
+@lru_cache(maxsize=256)
+def _templates_where(vendor: str, ids: int) -> str:
+    return f"WHERE {_column(CouponTemplate, 'id', 't')} IN ({placeholders(ids)})"
 
 
 @lru_cache(maxsize=256)
@@ -100,13 +182,14 @@ def _chosen_where(vendor: str, ids: int) -> str:
 
 
 def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[HeldCoupon]:
-    """What checkout considers, with templates, in one query: every UNUSED coupon of the customer
-    (also those past expiry the sweep has not reached: the engine says EXPIRED) and the chosen ones
-    whatever their status. Never another customer's."""
+    """What checkout considers, with templates, in one query (and one more for templates this process
+    has not read at their current version): every UNUSED coupon of the customer (also those past
+    expiry the sweep has not reached: the engine says EXPIRED) and the chosen ones whatever their
+    status. Never another customer's."""
     ids = sorted(set(coupon_ids))
     # Unordered: the preview sorts its answer itself, and a filesort of the wallet costs more.
     where = _wallet_where(connection.vendor, len(ids))
-    return held_coupons(_HELD.rows(where, [user.pk, CouponStatus.UNUSED.value, *ids]))
+    return _held_coupons(where, [user.pk, CouponStatus.UNUSED.value, *ids])
 
 
 def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[HeldCoupon]:
@@ -114,7 +197,7 @@ def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[HeldCoup
     ids = sorted(set(coupon_ids))
     if not ids:
         return []
-    return held_coupons(_HELD.rows(_chosen_where(connection.vendor, len(ids)), [user.pk, *ids]))
+    return _held_coupons(_chosen_where(connection.vendor, len(ids)), [user.pk, *ids])
 
 
 def _order_details(qs: QuerySet[Order]) -> QuerySet[Order]:

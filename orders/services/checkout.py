@@ -47,6 +47,7 @@ MAX_COUPONS_CHOSEN = 50
 # Orders are priced in DECIMAL(12, 2) columns; a cart above this is refused rather than overflowing.
 MAX_SUBTOTAL = Decimal("1000000.00")
 ZERO = Decimal("0.00")
+UNUSED = CouponStatus.UNUSED.value  # compared with each coupon of a wallet: the plain string
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ def checkout_preview(
 ) -> CheckoutPreview:
     """Price a cart with the customer's coupons: each UNUSED coupon on its own (usable or why not),
     the best combination, and with ``coupon_ids`` that choice. Two queries: the coupons with their
-    templates, and the menu products of the cart and of the gifts. Changes nothing.
+    templates' versions, and the menu products of the cart and of the gifts (and one more for templates
+    this process has not read at their version yet). Changes nothing.
 
     Raises ``ValidationFailed`` (bad cart), ``UnknownSku`` and ``NotFound`` (a chosen coupon that is
     not the customer's).
@@ -211,7 +213,7 @@ def checkout_preview(
         missing = _missing_coupons(ids, held)
         if missing is not None:
             raise missing
-    unused = [coupon for coupon in held if coupon.status == CouponStatus.UNUSED]
+    unused = [coupon for coupon in held if coupon.status == UNUSED]
     products = orderable_products(skus=[item.sku for item in items] + sorted(gift_skus(held)))
     priced = _priced_lines(items, products)
     now = timezone.now()
@@ -296,7 +298,7 @@ def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...],
         .values_list("id", "user_id", "status", "valid_from", "expires_at", "amount")
     )
     locked = {
-        pk: by_id[pk]._replace(status=status, valid_from=valid_from, expires_at=expires_at, amount=amount)
+        pk: _as_locked(by_id[pk], status, valid_from, expires_at, amount)
         for pk, user_id, status, valid_from, expires_at, amount in rows
         if user_id == user.pk
     }
@@ -335,6 +337,14 @@ def _place(user: Any, items: list[CartItem], channel: str, ids: tuple[int, ...],
         },
     )
     return order
+
+
+def _as_locked(coupon: HeldCoupon, status: str, valid_from, expires_at, amount) -> HeldCoupon:
+    # The coupon read before as it is under lock; unchanged, the same HeldCoupon, whose engine Coupon
+    # orders.pricing keeps.
+    if (coupon.status, coupon.valid_from, coupon.expires_at, coupon.amount) == (status, valid_from, expires_at, amount):
+        return coupon
+    return coupon._replace(status=status, valid_from=valid_from, expires_at=expires_at, amount=amount)
 
 
 def _write_order(
