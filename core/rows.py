@@ -12,9 +12,7 @@ DATETIME values runs in Python and was half the cost of reading a wallet of coup
 the ORM gives (an aware datetime in the connection's zone).
 
 A caller that keeps what it built from earlier rows can fetch the driver's rows (``fetch``), compare them
-with the rows it kept, and convert only the new ones (``convert``). A column read only to be compared (a
-version stamp, ``compared``) is left as the driver gives it; on MySQL/MariaDB a datetime is sent as its text,
-which the driver does not parse.
+with the rows it kept, and convert only the new ones (``convert``).
 """
 
 from __future__ import annotations
@@ -33,14 +31,11 @@ Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 @dataclass(frozen=True)
 class Column:
     """One selected field. ``table`` is the alias the FROM clause gives its table; ``raw`` leaves the value
-    as the driver returns it (e.g. a JSON column read as text, for a caller that parses it itself);
-    ``compared`` is for a value only compared for equality, never read (a datetime comes as text on
-    MySQL/MariaDB, as the driver's value elsewhere)."""
+    as the driver returns it (e.g. a JSON column read as text, for a caller that parses it itself)."""
 
     field: Any  # a concrete field: Model._meta.get_field(name)
     table: str
     raw: bool = False
-    compared: bool = False
 
 
 ColumnConverter = Callable[[Sequence[Any]], list[Any]]
@@ -104,10 +99,7 @@ class PlainSelect:
         converters: list[tuple[int, ColumnConverter]] = []
         for index, column in enumerate(columns):
             name = f"{column.table}.{qn(column.field.column)}"
-            if column.compared and _datetime_as_text(connection, column.field):
-                listed.append(f"CAST({name} AS CHAR)")
-                continue
-            if column.raw or column.compared:
+            if column.raw:
                 listed.append(name)
                 continue
             if _datetime_as_text(connection, column.field):

@@ -7,8 +7,9 @@ Checkout reads coupons and dishes as lean rows (``HeldCoupon``, ``MenuProduct``:
 plain SELECTs in ``orders.selectors``), never as model instances. A template's ``value`` and
 ``usage_rules`` are read as JSON text and parsed once per distinct text, so every coupon of a template,
 in every request, shares the same parsed objects, and the engine's definition cache finds them by
-identity. The selectors keep a coupon's ``HeldCoupon`` while its row is unchanged, and the engine
-``Coupon`` made from it is kept beside it: a customer's next preview rebuilds neither.
+identity. The selectors hand out the same ``HeldCoupon`` while a coupon's row and the stamps are
+unchanged, and the engine ``Coupon`` made from it is kept beside it: a customer's next preview rebuilds
+neither.
 """
 
 from __future__ import annotations

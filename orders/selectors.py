@@ -2,15 +2,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet, Sum
 
+from core.models import Stamp
 from core.rows import Column, PlainSelect, placeholders
-from coupons.models import CouponStatus, CouponTemplate, UserCoupon
+from coupons.models import TEMPLATES_STAMP, CouponStatus, CouponTemplate, UserCoupon
 from coupons.providers import OrderFacts
-from orders.models import Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
+from orders.models import MENU_STAMP, Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
 from orders.pricing import HELD_COUPON_FIELDS, HeldCoupon, MenuProduct, parsed_definition
 
 
@@ -23,8 +24,10 @@ def active_menu() -> QuerySet[Category]:
 # Checkout and orders --------------------------------------------------------------------------
 
 
-# Checkout reads rows, not model instances (see orders.pricing): one plain SELECT each, built once per
-# process from the models' metadata.
+# Checkout reads rows, not model instances (see orders.pricing): plain SELECTs, each built once per
+# process from the models' metadata. What it read is kept for the process under the stamps of the menu
+# and of the templates (core.stamps), which the wallet query reads with the coupons: while a stamp is
+# the same, nothing it stands for has changed, and a change is seen by the very next request.
 
 
 def _products_select(qn) -> tuple[str, list[Column]]:
@@ -39,114 +42,150 @@ def _products_select(qn) -> tuple[str, list[Column]]:
 
 _PRODUCTS = PlainSelect(_products_select)
 
+# The dishes read under one menu stamp, by sku (None: not orderable).
+_KEPT_DISHES: tuple[int | None, dict[str, MenuProduct | None]] = (None, {})
+_KEPT_DISHES_MAX = 8192
 
-def orderable_products(*, skus: Iterable[str]) -> dict[str, MenuProduct]:
+
+def orderable_products(*, skus: Iterable[str], menu: int | None = None) -> dict[str, MenuProduct]:
     """Products a customer may order now (active, in an active category) by sku, with their category's
-    code: one query, whatever the number of skus."""
+    code: one query, whatever the number of skus. ``menu`` is the menu's stamp as a statement of this
+    request read it (``checkout_wallet``): the dishes this process read under that stamp are not read
+    again, and when none is missing there is no query."""
+    global _KEPT_DISHES
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    rows = _PRODUCTS.rows(_products_where(connection.vendor, len(wanted)), [*wanted, True, True])
+    if menu is None:
+        return _read_products(wanted)
+    token, kept = _KEPT_DISHES
+    if token != menu:
+        kept = {}
+    missing = [sku for sku in wanted if sku not in kept]
+    if missing:
+        found = _read_products(missing)
+        if len(kept) + len(missing) > _KEPT_DISHES_MAX:
+            kept = {sku: kept[sku] for sku in wanted if sku in kept}
+        for sku in missing:
+            kept[sku] = found.get(sku)
+        _KEPT_DISHES = (menu, kept)
+    return {sku: product for sku in wanted if (product := kept[sku]) is not None}
+
+
+def _read_products(skus: list[str]) -> dict[str, MenuProduct]:
+    rows = _PRODUCTS.rows(_products_where(connection.vendor, len(skus)), [*skus, True, True])
     return {row[1]: MenuProduct(*row) for row in rows}
 
 
 def _held_select(qn) -> tuple[str, list[Column]]:
-    # The coupon's fields and its template's version: the template's definition and names are read
-    # apart, when this process has not read that version yet (_templates).
+    # The coupon's fields, then the stamps of the menu and of the templates (NULL if missing).
     coupon_fields = [UserCoupon._meta.get_field(name) for name in HELD_COUPON_FIELDS]
+    stamps, name = qn(Stamp._meta.db_table), qn(Stamp._meta.pk.column)
     tables = (
-        f"{qn(UserCoupon._meta.db_table)} uc INNER JOIN {qn(CouponTemplate._meta.db_table)} t "
-        f"ON t.{qn(CouponTemplate._meta.pk.column)} = uc.{qn(UserCoupon._meta.get_field('template').column)}"
+        f"{qn(UserCoupon._meta.db_table)} uc "
+        f"LEFT JOIN {stamps} sm ON sm.{name} = '{MENU_STAMP}' LEFT JOIN {stamps} st ON st.{name} = '{TEMPLATES_STAMP}'"
     )
-    columns = [Column(field, "uc") for field in coupon_fields]
-    return tables, [*columns, Column(CouponTemplate._meta.get_field("updated_at"), "t", compared=True)]
+    token = Stamp._meta.get_field("token")
+    return tables, [*(Column(field, "uc") for field in coupon_fields), Column(token, "sm"), Column(token, "st")]
 
 
 _HELD = PlainSelect(_held_select)
-_TEMPLATE_ID, _TEMPLATE_VERSION = len(HELD_COUPON_FIELDS) - 1, len(HELD_COUPON_FIELDS)
-
-# HeldCoupon's template fields, in its order; value and usage rules are read as text.
-HELD_TEMPLATE_FIELDS = ("name", "short_name", "type", "value", "usage_rules")
+_TEMPLATE_ID, _MENU, _TEMPLATES = len(HELD_COUPON_FIELDS) - 1, len(HELD_COUPON_FIELDS), len(HELD_COUPON_FIELDS) + 1
 
 
 def _templates_select(qn) -> tuple[str, list[Column]]:
-    fields = [CouponTemplate._meta.get_field(name) for name in HELD_TEMPLATE_FIELDS]
+    # HeldCoupon's template fields, in its order; value and usage rules are read as text.
+    fields = [CouponTemplate._meta.get_field(name) for name in ("name", "short_name", "type")]
+    text = [CouponTemplate._meta.get_field(name) for name in ("value", "usage_rules")]
     columns = [
         Column(CouponTemplate._meta.pk, "t"),
-        Column(CouponTemplate._meta.get_field("updated_at"), "t", compared=True),
-        *(Column(field, "t", raw=field.name in ("value", "usage_rules")) for field in fields),
+        *(Column(field, "t") for field in fields),
+        *(Column(field, "t", raw=True) for field in text),
     ]
     return f"{qn(CouponTemplate._meta.db_table)} t", columns
 
 
-_TEMPLATES = PlainSelect(_templates_select)
+_TEMPLATE_ROWS = PlainSelect(_templates_select)
 
-# What this process has read, kept while it is unchanged. A template's version is its ``updated_at``:
-# its definition and names change only through ``save()``, which moves it (and once approved they never
-# change). By template id: (version, name, short_name, type, value, usage rules), the JSON parsed.
-_KNOWN_TEMPLATES: dict[int, tuple[Any, ...]] = {}
-_KNOWN_TEMPLATES_MAX = 4096
-# By coupon id: the coupon's row as the driver gave it (its template's version last) and the HeldCoupon
-# made from it. A row equal in every column makes the same HeldCoupon, so it is handed out again, with
-# its datetimes parsed and, in orders.pricing, its engine Coupon made once.
-_KNOWN_COUPONS: dict[int, tuple[Sequence[Any], HeldCoupon]] = {}
-_KNOWN_COUPONS_MAX = 8192
-
-
-def _templates(versions: dict[int, Any]) -> dict[int, tuple[Any, ...]]:
-    """The templates of ``versions`` (id -> version) at that version or later: those this process has
-    not read at that version in one query."""
-    found: dict[int, tuple[Any, ...]] = {}
-    missing = []
-    for template_id, version in versions.items():
-        known = _KNOWN_TEMPLATES.get(template_id)
-        if known is not None and known[0] == version:
-            found[template_id] = known
-        else:
-            missing.append(template_id)
-    if missing:
-        missing.sort()
-        rows = _TEMPLATES.rows(_templates_where(connection.vendor, len(missing)), missing)
-        if len(_KNOWN_TEMPLATES) + len(rows) > _KNOWN_TEMPLATES_MAX:
-            _KNOWN_TEMPLATES.clear()
-        for template_id, version, name, short_name, type_, value, usage_rules in rows:
-            found[template_id] = _KNOWN_TEMPLATES[template_id] = (
-                version, name, short_name, type_, parsed_definition(value), parsed_definition(usage_rules)
-            )  # fmt: skip
-    return found
+# The templates read under one templates stamp, by id: (name, short_name, type, value, usage rules),
+# the JSON parsed.
+_KEPT_TEMPLATES: tuple[int | None, dict[int, tuple[Any, ...]]] = (None, {})
+_KEPT_TEMPLATES_MAX = 4096
+# By coupon id: the wallet query's row (the stamps last) and the HeldCoupon made from it. A row equal in
+# every column makes the same HeldCoupon, so it is handed out again, with its datetimes parsed and, in
+# orders.pricing, its engine Coupon made once.
+_KEPT_COUPONS: dict[int, tuple[Sequence[Any], HeldCoupon]] = {}
+_KEPT_COUPONS_MAX = 8192
 
 
-def _held_coupons(rest: str, params: list[Any]) -> list[HeldCoupon]:
-    """The wallet query's coupons: those whose row is unchanged as kept, the others made (in the
-    driver's order either way)."""
+def _templates(ids: set[int], stamp: int | None) -> dict[int, tuple[Any, ...]]:
+    """The templates ``ids`` by id: those this process read under ``stamp`` as kept, the others in
+    one query."""
+    global _KEPT_TEMPLATES
+    token, kept = _KEPT_TEMPLATES
+    if stamp is None or token != stamp:
+        kept = {}
+    missing = sorted(ids - kept.keys())
+    if not missing:
+        return kept
+    found = {
+        template_id: (name, short_name, type_, parsed_definition(value), parsed_definition(usage_rules))
+        for template_id, name, short_name, type_, value, usage_rules in _TEMPLATE_ROWS.rows(
+            _templates_where(connection.vendor, len(missing)), missing
+        )
+    }
+    if stamp is None:
+        return found
+    if len(kept) + len(found) > _KEPT_TEMPLATES_MAX:
+        kept = {template_id: kept[template_id] for template_id in ids if template_id in kept}
+    kept.update(found)
+    _KEPT_TEMPLATES = (stamp, kept)
+    return kept
+
+
+class Wallet(NamedTuple):
+    """The coupons checkout considers, and the menu's stamp as their query read it (None when it was
+    not read: no coupons, or no stamp), for ``orderable_products``."""
+
+    coupons: list[HeldCoupon]
+    menu: int | None
+
+
+def _wallet(rest: str, params: list[Any]) -> Wallet:
+    """The coupons of the wallet query: those whose row is as kept handed out again, the others made,
+    in the driver's order either way."""
     fetched = _HELD.fetch(rest, params)
+    if not fetched:
+        return Wallet([], None)
     held: list[HeldCoupon | None] = []
     new = []
     for row in fetched:
-        known = _KNOWN_COUPONS.get(row[0])
+        known = _KEPT_COUPONS.get(row[0])
         if known is not None and known[0] == row:
             held.append(known[1])
         else:
             held.append(None)
             new.append(row)
-    if not new:
-        return held  # type: ignore[return-value]
-    templates = _templates({row[_TEMPLATE_ID]: row[_TEMPLATE_VERSION] for row in new})
-    if len(_KNOWN_COUPONS) + len(new) > _KNOWN_COUPONS_MAX:
-        _KNOWN_COUPONS.clear()
-    made = iter(_HELD.convert(new))
-    result = []
-    for row, coupon in zip(fetched, held, strict=True):
-        if coupon is None:
-            values = next(made)
-            template = templates.get(row[_TEMPLATE_ID])
-            if template is None:  # deleted since, and so its coupons
-                continue
-            coupon = HeldCoupon._make((*values[:_TEMPLATE_VERSION], *template[1:]))
-            # Kept under the version of the template it was made with (read now, maybe newer than the row's).
-            _KNOWN_COUPONS[row[0]] = ((*row[:_TEMPLATE_VERSION], template[0]), coupon)
-        result.append(coupon)
-    return result
+    stamp = fetched[0][_TEMPLATES]
+    if new:
+        templates = _templates({row[_TEMPLATE_ID] for row in new}, stamp)
+        if len(_KEPT_COUPONS) + len(new) > _KEPT_COUPONS_MAX:
+            _KEPT_COUPONS.clear()
+        made = iter(_HELD.convert(new))
+        coupons = []
+        for row, coupon in zip(fetched, held, strict=True):
+            if coupon is None:
+                values = next(made)
+                template = templates.get(row[_TEMPLATE_ID])
+                if template is None:  # deleted since, and so the coupon (PROTECT)
+                    continue
+                coupon = HeldCoupon._make((*values[:_MENU], *template))
+                if stamp is not None:  # else its template may change unseen
+                    _KEPT_COUPONS[row[0]] = (row, coupon)
+            coupons.append(coupon)
+    else:
+        coupons = held  # type: ignore[assignment]
+    return Wallet(coupons, fetched[0][_MENU])
 
 
 def _column(model: Any, name: str, table: str) -> str:
@@ -181,15 +220,20 @@ def _chosen_where(vendor: str, ids: int) -> str:
     return f"WHERE {owner} = %s AND {pk} IN ({placeholders(ids)}) ORDER BY {pk}"
 
 
-def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[HeldCoupon]:
+def checkout_wallet(*, user: Any, coupon_ids: Iterable[int] = ()) -> Wallet:
     """What checkout considers, with templates, in one query (and one more for templates this process
-    has not read at their current version): every UNUSED coupon of the customer (also those past
-    expiry the sweep has not reached: the engine says EXPIRED) and the chosen ones whatever their
-    status. Never another customer's."""
+    has not read under the current stamp): every UNUSED coupon of the customer (also those past expiry
+    the sweep has not reached: the engine says EXPIRED) and the chosen ones whatever their status.
+    Never another customer's."""
     ids = sorted(set(coupon_ids))
     # Unordered: the preview sorts its answer itself, and a filesort of the wallet costs more.
     where = _wallet_where(connection.vendor, len(ids))
-    return _held_coupons(where, [user.pk, CouponStatus.UNUSED.value, *ids])
+    return _wallet(where, [user.pk, CouponStatus.UNUSED.value, *ids])
+
+
+def checkout_coupons_for(*, user: Any, coupon_ids: Iterable[int] = ()) -> list[HeldCoupon]:
+    """``checkout_wallet``'s coupons."""
+    return checkout_wallet(user=user, coupon_ids=coupon_ids).coupons
 
 
 def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[HeldCoupon]:
@@ -197,7 +241,7 @@ def chosen_coupons_for(*, user: Any, coupon_ids: Iterable[int]) -> list[HeldCoup
     ids = sorted(set(coupon_ids))
     if not ids:
         return []
-    return _held_coupons(_chosen_where(connection.vendor, len(ids)), [user.pk, *ids])
+    return _wallet(_chosen_where(connection.vendor, len(ids)), [user.pk, *ids]).coupons
 
 
 def _order_details(qs: QuerySet[Order]) -> QuerySet[Order]:

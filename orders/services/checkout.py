@@ -39,7 +39,7 @@ from orders.pricing import (
     reason_payload,
     status_reason,
 )
-from orders.selectors import checkout_coupons_for, chosen_coupons_for, orderable_products
+from orders.selectors import checkout_coupons_for, checkout_wallet, chosen_coupons_for, orderable_products
 
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 999
@@ -199,22 +199,24 @@ def checkout_preview(
     coupon_ids: Iterable[int] | None = None,
 ) -> CheckoutPreview:
     """Price a cart with the customer's coupons: each UNUSED coupon on its own (usable or why not),
-    the best combination, and with ``coupon_ids`` that choice. Two queries: the coupons with their
-    templates' versions, and the menu products of the cart and of the gifts (and one more for templates
-    this process has not read at their version yet). Changes nothing.
+    the best combination, and with ``coupon_ids`` that choice. One query, the coupons with the stamps
+    of the menu and of the templates, once this process has read (and kept under those stamps) the
+    templates and the menu products of the cart and of the gifts; one query more for each when not.
+    Changes nothing.
 
     Raises ``ValidationFailed`` (bad cart), ``UnknownSku`` and ``NotFound`` (a chosen coupon that is
     not the customer's).
     """
     items = cart_items(lines)
     ids = chosen_coupon_ids(coupon_ids)
-    held = checkout_coupons_for(user=user, coupon_ids=ids or ())
+    wallet = checkout_wallet(user=user, coupon_ids=ids or ())
+    held = wallet.coupons
     if ids:
         missing = _missing_coupons(ids, held)
         if missing is not None:
             raise missing
     unused = [coupon for coupon in held if coupon.status == UNUSED]
-    products = orderable_products(skus=[item.sku for item in items] + sorted(gift_skus(held)))
+    products = orderable_products(skus=[item.sku for item in items] + sorted(gift_skus(held)), menu=wallet.menu)
     priced = _priced_lines(items, products)
     now = timezone.now()
     cart = engine_cart(lines=[(line.product, line.quantity) for line in priced])

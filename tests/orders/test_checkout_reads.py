@@ -1,5 +1,5 @@
-"""Checkout's lean reads: held coupons and dishes as rows in one query each (and templates once per
-process and version), with every guarantee the model querysets gave (SPEC 7, 8)."""
+"""Checkout's lean reads: held coupons, templates and dishes as rows in one query each, the templates and
+dishes kept by the process under their stamps, with every guarantee the model querysets gave (SPEC 7, 8)."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -8,11 +8,12 @@ import pytest
 from django.utils import timezone
 
 from coupons.models import CouponStatus, UserCoupon
-from orders.errors import CouponNotUsable
+from orders.errors import CouponNotUsable, UnknownSku
 from orders.models import Order, Product
 from orders.pricing import HeldCoupon, MenuProduct, engine_coupons
 from orders.selectors import checkout_coupons_for, chosen_coupons_for, orderable_products
 from orders.services import checkout_preview, order_place
+from orders.services.menu import category_deactivate, product_deactivate, product_upsert
 from tests.factories import CategoryFactory, ProductFactory, UserFactory
 from tests.factories.checkout import (
     every_order_adds_up,  # noqa: F401 (fixture)
@@ -41,16 +42,16 @@ def _wallet(customer, held: int) -> list[UserCoupon]:
 
 @pytest.mark.parametrize("held", [3, 40])
 @pytest.mark.parametrize("choose", [False, True])
-def test_preview_issues_two_queries_once_templates_are_known(customer, menu, held, choose, django_assert_num_queries):
+def test_preview_reads_templates_and_dishes_once(customer, menu, held, choose, django_assert_num_queries):
     # given: a wallet of mixed kinds, gift coupons among them
     coupons = _wallet(customer, held)
     chosen = [coupons[0].pk] if choose else None
 
-    # then: the coupons with their templates' versions (1), the templates this process has not read yet
-    # (1, the first time only) and the dishes of the cart and of the gifts (1)
+    # then: the coupons with the stamps (1), the templates (1) and the dishes of the cart and of the
+    # gifts (1); then, nothing having changed, the coupons alone
     with django_assert_num_queries(3):
         checkout_preview(user=customer, lines=LINES, channel="APP", coupon_ids=chosen)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         result = checkout_preview(user=customer, lines=LINES, channel="APP", coupon_ids=chosen)
 
     assert len(result.coupons) == held
@@ -224,3 +225,24 @@ def test_a_gift_follows_the_menu_at_once(customer, menu):
     # then: each preview has the menu as it is
     assert repriced.usable and repriced.gift_worth == Decimal("9.50")
     assert not gone.usable and [reason.code for reason in gone.reasons] == ["GIFT_UNAVAILABLE"]
+
+
+def test_the_menu_kept_by_the_process_follows_every_change(customer, menu, operations_user):
+    # given: the dishes read and kept (a preview with a coupon reads the menu's stamp)
+    wallet_coupon(customer, "new_user_68_10")
+    duck = [{"sku": "d-101", "quantity": 1}]
+    assert checkout_preview(user=customer, lines=duck, channel="APP").subtotal == Decimal("128.00")
+    with pytest.raises(UnknownSku):
+        checkout_preview(user=customer, lines=[{"sku": "d-999", "quantity": 1}], channel="APP")
+
+    # then: a price change, a new dish, a dish and a category taken off the menu are seen at once
+    product_upsert(sku="d-101", data={"price": Decimal("138.00")}, actor=operations_user)
+    assert checkout_preview(user=customer, lines=duck, channel="APP").subtotal == Decimal("138.00")
+    ProductFactory(sku="d-999", category=menu["d-101"].category, price=Decimal("9.00"))
+    assert checkout_preview(user=customer, lines=[{"sku": "d-999", "quantity": 1}], channel="APP").subtotal == 9
+    product_deactivate(product=menu["d-101"], actor=operations_user)
+    with pytest.raises(UnknownSku):
+        checkout_preview(user=customer, lines=duck, channel="APP")
+    category_deactivate(category=menu["d-201"].category, actor=operations_user)
+    with pytest.raises(UnknownSku):
+        checkout_preview(user=customer, lines=[{"sku": "d-201", "quantity": 1}], channel="APP")
