@@ -44,14 +44,25 @@ class MenuProduct(NamedTuple):
     category_code: str
 
 
+# Cart lines by the dish (as read) and quantity they were made of: a customer's next preview has most of
+# the same lines. The engine only reads a CartLine (frozen), so one is shared by every request.
+_CART_LINES: dict[tuple[MenuProduct, int], CartLine] = {}
+_CART_LINES_MAX = 8192
+
+
 def engine_cart(*, lines: Sequence[tuple[MenuProduct, int]]) -> Cart:
     """One cart line per product (skus must be distinct; the caller merges repeats)."""
-    return Cart(
-        tuple(
-            CartLine(sku=product.sku, category=product.category_code, unit_price=product.price, quantity=quantity)
-            for product, quantity in lines
-        )
-    )
+    made = _CART_LINES
+    cart_lines = []
+    for product, quantity in lines:
+        line = made.get((product, quantity))
+        if line is None:
+            line = CartLine(product.sku, product.category_code, product.price, quantity)
+            if len(made) >= _CART_LINES_MAX:
+                made.clear()
+            made[product, quantity] = line
+        cart_lines.append(line)
+    return Cart(tuple(cart_lines))
 
 
 # Coupons ----------------------------------------------------------------------------------------

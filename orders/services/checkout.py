@@ -238,7 +238,7 @@ def checkout_preview(
         applied = _apply_choice(priced, [by_id[i] for i in ids], products, channel, now)
     return CheckoutPreview(
         lines=priced,
-        subtotal=cart.subtotal,
+        subtotal=result.best.subtotal,  # the engine's, of this very cart: what the order charges
         best=result.best,
         coupons=tuple(options),
         applied=applied,
