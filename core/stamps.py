@@ -12,10 +12,12 @@ change (in a test, the same rows made again under the same ids) gets another one
 as NULL, under which nothing is kept; the rows are made after migrate and flush (``core.apps``).
 
 The writes that change a stamp: ``save`` and ``delete`` of the model's instances (signals, after the
-write), and ``update``, ``bulk_create`` and ``bulk_update`` of a ``StampedQuerySet`` (in one transaction
-with the write). ``only`` limits a stamp to some fields: a ``save(update_fields=...)`` or an ``update``
-that touches none of them leaves it alone (a template's counters move on every claim). Raw SQL and
-data migrations change no stamp: processes started after a migration read afresh.
+write: in the write's transaction, as the services and admin write; outside one, a moment after it, so a
+request in between may still use what was kept), and ``update``, ``bulk_create`` and ``bulk_update`` of a
+``StampedQuerySet`` (in one transaction with the write). ``only`` limits a stamp to some fields: a
+``save(update_fields=...)`` or an ``update`` that touches none of them leaves it alone (a template's
+counters move on every claim). Raw SQL and data migrations change no stamp: processes started after a
+migration read afresh.
 """
 
 from __future__ import annotations
