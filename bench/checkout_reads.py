@@ -87,7 +87,7 @@ def main() -> int:
     wallet_of = getattr(selectors, "checkout_wallet", None)
     if wallet_of is not None:  # the dishes kept under the menu's stamp, as the service reads them
         menu_stamp = wallet_of(user=customer).menu
-        measured["orderable_products, kept"] = lambda: orderable_products(skus=all_skus, menu=menu_stamp)
+        measured["products, kept"] = lambda: orderable_products(skus=all_skus, menu=menu_stamp)
     samples: dict[str, list[float]] = {name: [] for name in measured}
     ratios: list[float] = []
     code = Path(checkout_preview.__code__.co_filename).parent.parent.parent
