@@ -1,11 +1,12 @@
 """Stamps: a token per set of rows, changed in the transaction of every change to those rows.
 
 A process that keeps what it read from some rows (checkout keeps the menu's dishes and the coupon
-templates) reads the rows' stamp in a statement of the same request, for almost nothing (a join to one
-row of ``core_stamp``), and trusts what it kept while the token is the one it kept it under. A change
-to the rows changes the token in the change's own transaction, so a statement that sees the old token
-cannot see the change, and one that sees the change sees the new token. What is read after a statement
-saw a token is at least as new as that token, so keeping it under that token is safe.
+templates) reads the rows' stamp in a statement of the same request, for almost nothing (``token_sql``: a
+scalar subquery on one row of ``core_stamp``, read once per statement), and trusts what it kept while the
+token is the one it kept it under. A change to the rows changes the token in the change's own
+transaction, so a statement that sees the old token cannot see the change, and one that sees the change
+sees the new token. What is read after a statement saw a token is at least as new as that token, so
+keeping it under that token is safe.
 
 The token is random, not a counter: a change that is rolled back takes its token with it, and the next
 change (in a test, the same rows made again under the same ids) gets another one. A missing row reads
@@ -22,8 +23,9 @@ migration read afresh.
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +45,19 @@ class _Stamped:
 
 
 _STAMPED: dict[type[models.Model], _Stamped] = {}
+_NAME = re.compile(r"[a-z][a-z-]*")
 
 
 def new_token() -> int:
     return secrets.randbits(62) + 1
+
+
+def token_sql(name: str, quote_name: Callable[[str], str]) -> str:
+    """The stamp's token (NULL when its row is missing) as an expression for a column of another SELECT."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"a stamp's name is lower-case letters and dashes, not {name!r}")
+    table, key, token = (quote_name(part) for part in (Stamp._meta.db_table, "name", "token"))
+    return f"(SELECT {token} FROM {table} WHERE {key} = '{name}')"
 
 
 def bump(name: str, *, using: str = "default") -> None:

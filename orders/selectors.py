@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet, Sum
 
 from core.models import Stamp
 from core.rows import Column, PlainSelect, placeholders
+from core.stamps import token_sql
 from coupons.models import TEMPLATES_STAMP, CouponStatus, CouponTemplate, UserCoupon
 from coupons.providers import OrderFacts
 from orders.models import MENU_STAMP, Category, Order, OrderCoupon, OrderLine, OrderStatus, Product
@@ -80,13 +81,9 @@ def _read_products(skus: list[str]) -> dict[str, MenuProduct]:
 def _held_select(qn) -> tuple[str, list[Column]]:
     # The coupon's fields, then the stamps of the menu and of the templates (NULL if missing).
     coupon_fields = [UserCoupon._meta.get_field(name) for name in HELD_COUPON_FIELDS]
-    stamps, name = qn(Stamp._meta.db_table), qn(Stamp._meta.pk.column)
-    tables = (
-        f"{qn(UserCoupon._meta.db_table)} uc "
-        f"LEFT JOIN {stamps} sm ON sm.{name} = '{MENU_STAMP}' LEFT JOIN {stamps} st ON st.{name} = '{TEMPLATES_STAMP}'"
-    )
     token = Stamp._meta.get_field("token")
-    return tables, [*(Column(field, "uc") for field in coupon_fields), Column(token, "sm"), Column(token, "st")]
+    stamps = [Column(token, "", sql=token_sql(name, qn)) for name in (MENU_STAMP, TEMPLATES_STAMP)]
+    return f"{qn(UserCoupon._meta.db_table)} uc", [*(Column(field, "uc") for field in coupon_fields), *stamps]
 
 
 _HELD = PlainSelect(_held_select)
