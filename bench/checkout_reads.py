@@ -3,8 +3,9 @@
 Run from the repository root: ``.venv/bin/python bench/checkout_reads.py [rounds]``. It uses the data of
 bench/checkout.py (a customer with 200 coupons, a 30-line cart, 1,000 other customers holding 20
 coupons each) in ``BENCH_CHECKOUT_DATABASE_URL``, built on the first run and reused after. Each round
-times ``checkout_coupons_for``, ``orderable_products``, the preview service and the engine alone on the
-very same Cart and Coupons, alternately, so that the noise of a busy machine falls on all of them alike.
+times ``checkout_coupons_for``, ``orderable_products`` (and, where the code keeps dishes under the menu's
+stamp, ``orderable_products`` so), the preview service and the engine alone on the very same Cart and
+Coupons, alternately, so that the noise of a busy machine falls on all of them alike.
 Printed: medians and p95 over every sample, the median of the rounds' p95 ratios (service / engine), and
 the load average before and after. Copied into another checkout of the code, it measures that one.
 """
@@ -50,6 +51,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from coupons.engine import preview
+    from orders import selectors
     from orders.pricing import engine_cart, engine_coupons, gift_skus, pricing_context
     from orders.selectors import checkout_coupons_for, orderable_products
     from orders.services import checkout_preview
@@ -82,6 +84,10 @@ def main() -> int:
         "preview service": lambda: checkout_preview(user=customer, lines=lines, channel="APP"),
         "engine alone": lambda: preview(cart, engine_input, ctx),
     }
+    wallet_of = getattr(selectors, "checkout_wallet", None)
+    if wallet_of is not None:  # the dishes kept under the menu's stamp, as the service reads them
+        menu_stamp = wallet_of(user=customer).menu
+        measured["products, kept"] = lambda: orderable_products(skus=all_skus, menu=menu_stamp)
     samples: dict[str, list[float]] = {name: [] for name in measured}
     ratios: list[float] = []
     code = Path(checkout_preview.__code__.co_filename).parent.parent.parent

@@ -38,6 +38,19 @@ def ensure_schedule(sender, using="default", apps=None, **kwargs) -> None:
     install_schedule(state, settings.TIME_ZONE)
 
 
+def ensure_stamps(sender, using="default", apps=None, **kwargs) -> None:
+    """After migrate or flush (which empties the table): a row for each stamp (``core.stamps``)."""
+    from django.apps import apps as global_apps
+
+    from core.stamps import missing_stamps
+
+    try:
+        stamp = (apps or global_apps).get_model("core", "Stamp")
+    except LookupError:  # not migrated that far
+        return
+    stamp.objects.using(using).bulk_create(missing_stamps(stamp, using), ignore_conflicts=True)
+
+
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = _("Core")
@@ -53,3 +66,4 @@ class CoreConfig(AppConfig):
 
         post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="core.ensure_role_groups")
         post_migrate.connect(ensure_schedule, sender=self, dispatch_uid="core.ensure_schedule")
+        post_migrate.connect(ensure_stamps, sender=self, dispatch_uid="core.ensure_stamps")

@@ -96,3 +96,13 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.count}"
+
+
+class Stamp(models.Model):
+    """A token that changes in the transaction of every change to the rows it stands for (``core.stamps``)."""
+
+    name = models.CharField(primary_key=True, max_length=40)
+    token = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return self.name

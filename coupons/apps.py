@@ -9,6 +9,9 @@ class CouponsConfig(AppConfig):
     verbose_name = _("Coupons")
 
     def ready(self) -> None:
+        from core.stamps import stamp_writes
         from coupons.dashboard import dashboard_context
+        from coupons.models import TEMPLATE_STAMPED_FIELDS, TEMPLATES_STAMP, CouponTemplate
 
         add_index_section("coupons", dashboard_context)
+        stamp_writes(CouponTemplate, TEMPLATES_STAMP, only=TEMPLATE_STAMPED_FIELDS)

@@ -8,8 +8,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
+from core.stamps import StampedQuerySet
 
 UNLIMITED = -1
+# The stamp of the templates' definitions and names (core.stamps): checkout keeps the templates it read
+# under it. A template's counters and status are not part of it.
+TEMPLATES_STAMP = "coupon-templates"
+TEMPLATE_STAMPED_FIELDS = ("name", "short_name", "type", "value", "usage_rules")
 
 
 class CouponType(models.TextChoices):
@@ -102,6 +107,8 @@ class CouponTemplate(TimeStampedModel):
     discount_total = models.DecimalField(
         _("discount given"), max_digits=14, decimal_places=2, default=Decimal("0.00"), editable=False
     )
+
+    objects = StampedQuerySet.as_manager()
 
     class Meta(TimeStampedModel.Meta):
         verbose_name = _("coupon template")

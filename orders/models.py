@@ -8,6 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.choices import Channel
 from core.models import TimeStampedModel
+from core.stamps import StampedQuerySet
+
+# The stamp of the dishes and categories (core.stamps): checkout keeps the dishes it read under it.
+MENU_STAMP = "menu"
 
 
 class Category(models.Model):
@@ -15,6 +19,8 @@ class Category(models.Model):
     name = models.CharField(_("name"), max_length=100)
     sort_order = models.IntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+
+    objects = StampedQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "id"]
@@ -35,6 +41,8 @@ class Product(models.Model):
         _("price"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
     )
     is_active = models.BooleanField(_("active"), default=True)
+
+    objects = StampedQuerySet.as_manager()
 
     class Meta:
         ordering = ["category__sort_order", "sku"]

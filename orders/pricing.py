@@ -4,10 +4,12 @@ the business time zone and the clock become a ``Context``. Checkout preview and 
 price through here, so what a customer is shown is what the order charges.
 
 Checkout reads coupons and dishes as lean rows (``HeldCoupon``, ``MenuProduct``: named tuples filled by
-one plain SELECT each in ``orders.selectors``), never as model instances: a wallet of 200 coupons then
-costs about what the query costs. A template's ``value`` and ``usage_rules`` are read as JSON text and
-parsed once per distinct text, so every coupon of a template, in every request, shares the same parsed
-objects, and the engine's definition cache finds them by identity.
+plain SELECTs in ``orders.selectors``), never as model instances. A template's ``value`` and
+``usage_rules`` are read as JSON text and parsed once per distinct text, so every coupon of a template,
+in every request, shares the same parsed objects, and the engine's definition cache finds them by
+identity. The selectors hand out the same ``HeldCoupon`` while a coupon's row and the stamps are
+unchanged, and the engine ``Coupon`` made from it is kept beside it: a customer's next preview rebuilds
+neither.
 """
 
 from __future__ import annotations
@@ -42,14 +44,25 @@ class MenuProduct(NamedTuple):
     category_code: str
 
 
+# Cart lines by the dish (as read) and quantity they were made of: a customer's next preview has most of
+# the same lines. The engine only reads a CartLine (frozen), so one is shared by every request.
+_CART_LINES: dict[tuple[MenuProduct, int], CartLine] = {}
+_CART_LINES_MAX = 8192
+
+
 def engine_cart(*, lines: Sequence[tuple[MenuProduct, int]]) -> Cart:
     """One cart line per product (skus must be distinct; the caller merges repeats)."""
-    return Cart(
-        tuple(
-            CartLine(sku=product.sku, category=product.category_code, unit_price=product.price, quantity=quantity)
-            for product, quantity in lines
-        )
-    )
+    made = _CART_LINES
+    cart_lines = []
+    for product, quantity in lines:
+        line = made.get((product, quantity))
+        if line is None:
+            line = CartLine(product.sku, product.category_code, product.price, quantity)
+            if len(made) >= _CART_LINES_MAX:
+                made.clear()
+            made[product, quantity] = line
+        cart_lines.append(line)
+    return Cart(tuple(cart_lines))
 
 
 # Coupons ----------------------------------------------------------------------------------------
@@ -79,10 +92,8 @@ class HeldCoupon(NamedTuple):
         return self.id
 
 
-# UserCoupon's fields, then its template's, in HeldCoupon's order; value and usage rules are read as text.
+# UserCoupon's fields in HeldCoupon's order; the template's follow them (orders.selectors).
 HELD_COUPON_FIELDS = ("id", "code", "user_id", "status", "amount", "valid_from", "expires_at", "template_id")
-HELD_TEMPLATE_FIELDS = ("name", "short_name", "type", "value", "usage_rules")
-HELD_TEMPLATE_JSON = ("value", "usage_rules")
 
 
 @lru_cache(maxsize=4096)
@@ -92,17 +103,13 @@ def _definition_json(text: str) -> Any:
     return json.loads(text)
 
 
-def _parsed(stored: Any) -> Any:
+def parsed_definition(stored: Any) -> Any:
+    """A template's ``value`` or ``usage_rules`` read as JSON text, parsed (shared: read only)."""
     if isinstance(stored, str):
         return _definition_json(stored)
     if isinstance(stored, bytes | bytearray):
         return _definition_json(stored.decode())
     return stored  # NULL, or a driver that decodes JSON itself
-
-
-def held_coupons(rows: Iterable[Sequence[Any]]) -> list[HeldCoupon]:
-    """``HeldCoupon`` values from rows of the columns above, the JSON text parsed through the cache."""
-    return [HeldCoupon._make((*row[:11], _parsed(row[11]), _parsed(row[12]))) for row in rows]
 
 
 def gift_sku_of(coupon: HeldCoupon) -> str | None:
@@ -115,29 +122,16 @@ def gift_sku_of(coupon: HeldCoupon) -> str | None:
 
 
 def gift_skus(coupons: Iterable[HeldCoupon]) -> set[str]:
-    return {sku for sku in (gift_sku_of(coupon) for coupon in coupons) if sku}
+    return {sku for coupon in coupons if coupon.type == FREE_ITEM and (sku := gift_sku_of(coupon))}
 
 
-def _gift_product(sku: str | None, products: Mapping[str, MenuProduct]) -> GiftProduct | None:
-    product = products.get(sku) if sku is not None else None
-    return None if product is None else GiftProduct(product.sku, product.name, product.price)
-
-
-def engine_coupon(
-    coupon: HeldCoupon, *, products: Mapping[str, MenuProduct], gifts: dict[str, GiftProduct | None] | None = None
-) -> Coupon:
+def engine_coupon(coupon: HeldCoupon, *, products: Mapping[str, MenuProduct]) -> Coupon:
     """The engine's view of one coupon. ``products`` are the orderable menu products by sku: a gift
     dish missing from it (unknown or inactive) leaves ``gift`` None, which the engine reports as
-    GIFT_UNAVAILABLE. ``gifts`` keeps the gift dishes already made, by sku."""
-    gift = None
+    GIFT_UNAVAILABLE."""
     sku = gift_sku_of(coupon)
-    if sku is not None:
-        if gifts is None:
-            gift = _gift_product(sku, products)
-        elif sku in gifts:
-            gift = gifts[sku]
-        else:
-            gift = gifts[sku] = _gift_product(sku, products)
+    product = None if sku is None else products.get(sku)
+    gift = None if product is None else GiftProduct(product.sku, product.name, product.price)
     # value and usage rules are passed as stored, even when malformed: the engine then refuses the
     # coupon as INVALID_DEFINITION instead of pricing it without its rules.
     return Coupon(
@@ -152,15 +146,34 @@ def engine_coupon(
     )
 
 
+# Engine coupons by the identity of the HeldCoupon each was made from (the selectors hand out the same
+# HeldCoupon while its row is unchanged), with the menu dish a gift coupon's was made with. An entry holds
+# that HeldCoupon, so no other object can take its id while it is kept; the engine only reads a Coupon
+# (frozen), so one is shared by every request.
+_ENGINE_COUPONS: dict[int, tuple[HeldCoupon, MenuProduct | None, Coupon]] = {}
+_ENGINE_COUPONS_MAX = 8192
+
+
 def engine_coupons(coupons: Iterable[HeldCoupon], *, products: Mapping[str, MenuProduct]) -> list[Coupon]:
-    gifts: dict[str, GiftProduct | None] = {}
-    return [
-        # Only a gift coupon needs more than its row (inlined: a wallet holds hundreds).
-        engine_coupon(c, products=products, gifts=gifts)
-        if c.type == FREE_ITEM
-        else Coupon(c.id, c.type, c.value, c.usage_rules, c.amount, c.valid_from, c.expires_at, None)
-        for c in coupons
-    ]
+    """``engine_coupon`` of each, made again only when the coupon or its gift dish (as the menu has it
+    now) differs from what it was made with."""
+    made = _ENGINE_COUPONS
+    result = []
+    for c in coupons:
+        dish = None
+        if c.type == FREE_ITEM:
+            sku = gift_sku_of(c)
+            dish = None if sku is None else products.get(sku)
+        kept = made.get(id(c))
+        if kept is not None and kept[0] is c and kept[1] == dish:
+            result.append(kept[2])
+            continue
+        coupon = engine_coupon(c, products=products)
+        if len(made) >= _ENGINE_COUPONS_MAX:
+            made.clear()
+        made[id(c)] = (c, dish, coupon)
+        result.append(coupon)
+    return result
 
 
 # Reasons ----------------------------------------------------------------------------------------
