@@ -3,13 +3,24 @@
 It works in bounded batches, each its own short transaction, so a run can be killed at any point and
 two runs at once never change a row twice.
 
+A batch is two steps:
+
+- outside any transaction, a plain (non-locking) read takes the ids of the next due coupons in
+  ``(expires_at, id)`` order from the sweep index. The rows swept a moment ago, by this run or by anyone
+  else, stay in that index as delete-marked entries until purge removes them; a consistent read passes
+  over them cheaply, while a locking read must try a lock on each one inside its transaction, which
+  right after a large expiry made a run's first batch hold its locks for seconds;
+- in the batch's transaction, those rows are locked by primary key, only if still UNUSED and due and
+  not locked by anyone else (SKIP LOCKED), then moved and counted. A row that changed or was held in
+  between is left; the next run, which starts from the beginning, takes it if it is UNUSED again.
+
 A batch's cost is linear in its rows (the row locks and the UPDATE's index writes; the commit and the
 counters statement are a few milliseconds), so large batches buy no speed and only lengthen how long
 rows stay locked. Two rules keep every batch short whatever the load on the machine:
 
-- inside a batch, rows are taken and changed in chunks of ``SWEEP_CHUNK_SIZE``, and the batch takes no
+- inside a batch, rows are locked and changed in chunks of ``SWEEP_CHUNK_SIZE``, and the batch takes no
   further chunk that, at the batch's rate so far, would end it past ``BATCH_BUDGET_SECONDS``;
-- between batches, the next batch's size is the rows the last one changed per second times
+- between batches, the next batch's size is the rows the last one handled per second times
   ``TARGET_BATCH_SECONDS`` (growing at most twofold), so a slow batch shrinks the next one at once.
 """
 
@@ -29,7 +40,7 @@ from coupons.models import CouponStatus, UserCoupon
 SWEEP_BATCH_SIZE = 2000
 MIN_SWEEP_BATCH_SIZE = 500
 MAX_SWEEP_BATCH_SIZE = 10_000
-# Rows taken and changed by one statement pair inside a batch.
+# Rows locked and changed by one statement pair inside a batch.
 SWEEP_CHUNK_SIZE = 1000
 # A batch is sized to take this long, and takes no further chunk that would end it past the budget
 # at its rate so far: under the 500 ms a batch (so a row lock) may last.
@@ -41,6 +52,8 @@ BATCH_BUDGET_SECONDS = 0.4
 class SweepResult:
     changed: int = 0
     batches: int = 0
+    # The longest batch transaction, from its start to its commit (retries after a deadlock included):
+    # the longest any row lock of the run was held. The reads of candidates outside it are not counted.
     longest_batch_seconds: float = 0.0
 
 
@@ -50,40 +63,47 @@ Key = tuple[datetime, int]
 @dataclass
 class _Batch:
     changed: int
-    last: Key | None
+    # How many of the candidates the batch handled (locked and changed, or left): the ones after are
+    # read again for the next batch.
+    handled: int
+
+
+def _candidates(now: datetime, *, after: Key | None, limit: int) -> list[Key]:
+    """The keys of up to ``limit`` coupons due at ``now``, after ``after`` in ``(expires_at, id)`` order:
+    a consistent read of the sweep index alone (it holds both), taking no lock."""
+    due = UserCoupon.objects.filter(status=CouponStatus.UNUSED, expires_at__lte=now)
+    if after is not None:
+        # Start after the last row this run handled: the entries of the rows it changed stay behind
+        # (delete-marked until purged) and would otherwise be passed over again by every read.
+        expires_at, row_id = after
+        due = due.filter(Q(expires_at__gt=expires_at) | Q(id__gt=row_id), expires_at__gte=expires_at)
+    return list(due.order_by("expires_at", "id").values_list("expires_at", "id")[:limit])
 
 
 @retry_on_conflict
-def _expire_batch(
-    now: datetime, batch_size: int, *, after: Key | None, chunk_size: int, budget_seconds: float
-) -> _Batch:
+def _expire_batch(now: datetime, candidates: list[Key], *, chunk_size: int, budget_seconds: float) -> _Batch:
     started = time.monotonic()
-    batch = _Batch(changed=0, last=after)
+    batch = _Batch(changed=0, handled=0)
     per_template: Counter[int] = Counter()
-    while batch.changed < batch_size:
-        due = UserCoupon.objects.filter(status=CouponStatus.UNUSED, expires_at__lte=now)
-        if batch.last is not None:
-            # Start after the last row this run took: the index entries of the rows it changed stay
-            # behind (delete-marked until purged) and would otherwise be walked again by every chunk.
-            expires_at, row_id = batch.last
-            due = due.filter(Q(expires_at__gt=expires_at) | Q(id__gt=row_id), expires_at__gte=expires_at)
+    while batch.handled < len(candidates):
+        chunk = [row_id for _expires, row_id in candidates[batch.handled : batch.handled + chunk_size]]
+        # By primary key, and again only if UNUSED and due: the candidates were read without a lock.
         # SKIP LOCKED: a second sweep running at once takes other rows instead of waiting, and rows
         # locked by an order in flight are left alone (they are LOCKED or about to be, not UNUSED; one
         # given back UNUSED is taken by the next run).
         rows = list(
-            due.select_for_update(skip_locked=True)
-            .order_by("expires_at", "id")
-            .values_list("id", "template_id", "expires_at")[: min(chunk_size, batch_size - batch.changed)]
+            UserCoupon.objects.filter(pk__in=chunk, status=CouponStatus.UNUSED, expires_at__lte=now)
+            .select_for_update(skip_locked=True)
+            .values_list("id", "template_id")
         )
-        if not rows:
-            break
-        ids = [row_id for row_id, _template, _expires in rows]
-        batch.changed += move(ids, from_status=CouponStatus.UNUSED, to_status=CouponStatus.EXPIRED, now=now)
-        per_template.update(template_id for _id, template_id, _expires in rows)
-        batch.last = (rows[-1][2], rows[-1][0])
+        if rows:
+            ids = [row_id for row_id, _template in rows]
+            batch.changed += move(ids, from_status=CouponStatus.UNUSED, to_status=CouponStatus.EXPIRED, now=now)
+            per_template.update(template_id for _id, template_id in rows)
+        batch.handled += len(chunk)
         # Take the next chunk only if, at this batch's rate so far, it ends within the budget.
         took = time.monotonic() - started
-        if took * (batch.changed + chunk_size) >= budget_seconds * max(batch.changed, 1):
+        if took * (batch.handled + chunk_size) >= budget_seconds * batch.handled:
             break
     # One statement for every template of the batch (a batch touches many templates). The rows were
     # locked UNUSED by this transaction, so every one of them changed.
@@ -91,12 +111,12 @@ def _expire_batch(
     return batch
 
 
-def next_batch_size(*, changed: int, took: float) -> int:
-    """The size of the batch after one that changed ``changed`` rows in ``took`` seconds: what the same
-    rate does in ``TARGET_BATCH_SECONDS``, at most twice ``changed``, within the minimum and maximum."""
+def next_batch_size(*, handled: int, took: float) -> int:
+    """The size of the batch after one that handled ``handled`` rows in ``took`` seconds: what the same
+    rate does in ``TARGET_BATCH_SECONDS``, at most twice ``handled``, within the minimum and maximum."""
     if took <= 0:
-        return min(changed * 2, MAX_SWEEP_BATCH_SIZE)
-    size = min(int(changed / took * TARGET_BATCH_SECONDS), changed * 2)
+        return min(handled * 2, MAX_SWEEP_BATCH_SIZE)
+    size = min(int(handled / took * TARGET_BATCH_SECONDS), handled * 2)
     return max(MIN_SWEEP_BATCH_SIZE, min(size, MAX_SWEEP_BATCH_SIZE))
 
 
@@ -111,25 +131,27 @@ def coupons_expire_due(
 ) -> SweepResult:
     """Mark UNUSED coupons past ``expires_at`` as EXPIRED, batch by batch, until none is left.
 
-    A batch changes at most ``batch_size`` rows and takes no further chunk of ``chunk_size`` rows once
+    A batch handles at most ``batch_size`` rows and takes no further chunk of ``chunk_size`` rows once
     it has run ``budget_seconds``. With ``adaptive`` each batch is sized from the rate of the one
     before (``next_batch_size``), so that each transaction (and so each row lock) stays well under half
-    a second whatever the disk and the load.
+    a second whatever the disk and the load. ``longest_batch_seconds`` of the result is the longest
+    batch transaction, which the reads of the candidates before each batch are not part of.
     """
     now = now or timezone.now()
     result = SweepResult()
     size = batch_size
-    last: Key | None = None
+    after: Key | None = None
     while max_batches is None or result.batches < max_batches:
+        candidates = _candidates(now, after=after, limit=size)
+        if not candidates:
+            break
         started = time.monotonic()
-        batch = _expire_batch(now, size, after=last, chunk_size=chunk_size, budget_seconds=budget_seconds)
+        batch = _expire_batch(now, candidates, chunk_size=chunk_size, budget_seconds=budget_seconds)
         took = time.monotonic() - started
         result.longest_batch_seconds = max(result.longest_batch_seconds, took)
-        if not batch.changed:
-            break
-        last = batch.last
+        after = candidates[batch.handled - 1]
         result.changed += batch.changed
         result.batches += 1
         if adaptive:
-            size = next_batch_size(changed=batch.changed, took=took)
+            size = next_batch_size(handled=batch.handled, took=took)
     return result
