@@ -28,11 +28,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from core.db import retry_on_conflict
+from core.rows import placeholders
+from core.statements import quote
 from coupons.ledger.counters import add_to_counter_of_many
 from coupons.ledger.transitions import move
 from coupons.models import CouponStatus, UserCoupon
@@ -80,6 +84,35 @@ def _candidates(now: datetime, *, after: Key | None, limit: int) -> list[Key]:
     return list(due.order_by("expires_at", "id").values_list("expires_at", "id")[:limit])
 
 
+@cache
+def _lock_sql(vendor: str) -> str:
+    """The locking read of a chunk of candidates (``{ids}``: their placeholders); built once.
+
+    By primary key alone: on MySQL/MariaDB the statement names the index, because for a short list the
+    optimizer may take the sweep index's range of due rows instead and walk it, delete-marked entries
+    and all, under locks (seen with 3 ids and some 28,000 such entries in the range: 40 ms where the
+    primary key takes under 1 ms). SKIP LOCKED: a second sweep running at once
+    takes other rows instead of waiting, and rows locked by an order in flight are left alone (they are
+    LOCKED or about to be, not UNUSED; one given back UNUSED is taken by the next run).
+    """
+    table, pk = quote(UserCoupon._meta.db_table), quote(UserCoupon._meta.pk.column)
+    index = " FORCE INDEX (PRIMARY)" if vendor == "mysql" else ""
+    lock = " FOR UPDATE SKIP LOCKED" if vendor in ("mysql", "postgresql") else ""
+    return (
+        f"SELECT {pk}, {quote('template_id')} FROM {table}{index} WHERE {pk} IN ({{ids}})"
+        f" AND {quote('status')} = %s AND {quote('expires_at')} <= %s{lock}"
+    )
+
+
+def _lock_due(ids: list[int], now: datetime) -> list[tuple[int, int]]:
+    """Lock those of the coupons ``ids`` that are still UNUSED and due at ``now`` and held by no one
+    else (the candidates were read without a lock); their ``(id, template_id)``."""
+    sql = _lock_sql(connection.vendor).format(ids=placeholders(len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, CouponStatus.UNUSED, connection.ops.adapt_datetimefield_value(now)])
+        return [(row_id, template_id) for row_id, template_id in cursor.fetchall()]
+
+
 @retry_on_conflict
 def _expire_batch(now: datetime, candidates: list[Key], *, chunk_size: int, budget_seconds: float) -> _Batch:
     started = time.monotonic()
@@ -87,15 +120,7 @@ def _expire_batch(now: datetime, candidates: list[Key], *, chunk_size: int, budg
     per_template: Counter[int] = Counter()
     while batch.handled < len(candidates):
         chunk = [row_id for _expires, row_id in candidates[batch.handled : batch.handled + chunk_size]]
-        # By primary key, and again only if UNUSED and due: the candidates were read without a lock.
-        # SKIP LOCKED: a second sweep running at once takes other rows instead of waiting, and rows
-        # locked by an order in flight are left alone (they are LOCKED or about to be, not UNUSED; one
-        # given back UNUSED is taken by the next run).
-        rows = list(
-            UserCoupon.objects.filter(pk__in=chunk, status=CouponStatus.UNUSED, expires_at__lte=now)
-            .select_for_update(skip_locked=True)
-            .values_list("id", "template_id")
-        )
+        rows = _lock_due(chunk, now)
         if rows:
             ids = [row_id for row_id, _template in rows]
             batch.changed += move(ids, from_status=CouponStatus.UNUSED, to_status=CouponStatus.EXPIRED, now=now)
