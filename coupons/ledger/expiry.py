@@ -18,8 +18,9 @@ A batch's cost is linear in its rows (the row locks and the UPDATE's index write
 counters statement are a few milliseconds), so large batches buy no speed and only lengthen how long
 rows stay locked. Two rules keep every batch short whatever the load on the machine:
 
-- inside a batch, rows are locked and changed in chunks of ``SWEEP_CHUNK_SIZE``, and the batch takes no
-  further chunk that, at the batch's rate so far, would end it past ``BATCH_BUDGET_SECONDS``;
+- inside a batch, rows are locked and changed in chunks of a quarter of the batch (``CHUNKS_PER_BATCH``,
+  at most ``SWEEP_CHUNK_SIZE`` rows), and the batch takes no further chunk that, at the batch's rate so
+  far, would end it past ``BATCH_BUDGET_SECONDS``;
 - between batches, the next batch's size is the rows the last one handled per second times
   ``TARGET_BATCH_SECONDS`` (growing at most twofold), so a slow batch shrinks the next one at once.
 """
@@ -46,6 +47,9 @@ MIN_SWEEP_BATCH_SIZE = 500
 MAX_SWEEP_BATCH_SIZE = 10_000
 # Rows locked and changed by one statement pair inside a batch.
 SWEEP_CHUNK_SIZE = 1000
+# A batch is taken in at least this many chunks (of at most SWEEP_CHUNK_SIZE rows), so that a batch
+# slowed down midway overruns its budget by a fraction of its size, not by a whole chunk of 1000 rows.
+CHUNKS_PER_BATCH = 4
 # A batch is sized to take this long, and takes no further chunk that would end it past the budget
 # at its rate so far: under the 500 ms a batch (so a row lock) may last.
 TARGET_BATCH_SECONDS = 0.25
@@ -156,10 +160,11 @@ def coupons_expire_due(
 ) -> SweepResult:
     """Mark UNUSED coupons past ``expires_at`` as EXPIRED, batch by batch, until none is left.
 
-    A batch handles at most ``batch_size`` rows and takes no further chunk of ``chunk_size`` rows once
-    it has run ``budget_seconds``. With ``adaptive`` each batch is sized from the rate of the one
-    before (``next_batch_size``), so that each transaction (and so each row lock) stays well under half
-    a second whatever the disk and the load. ``longest_batch_seconds`` of the result is the longest
+    A batch handles at most ``batch_size`` rows, in chunks of a quarter of its size but at most
+    ``chunk_size`` rows, and takes no further chunk that would end it past ``budget_seconds``. With
+    ``adaptive`` each batch is sized from the rate of the one before (``next_batch_size``), so that
+    each transaction (and so each row lock) stays well under half a second whatever the disk and the
+    load. ``longest_batch_seconds`` of the result is the longest
     batch transaction, which the reads of the candidates before each batch are not part of.
     """
     now = now or timezone.now()
@@ -171,7 +176,8 @@ def coupons_expire_due(
         if not candidates:
             break
         started = time.monotonic()
-        batch = _expire_batch(now, candidates, chunk_size=chunk_size, budget_seconds=budget_seconds)
+        chunk = min(chunk_size, -(-size // CHUNKS_PER_BATCH))
+        batch = _expire_batch(now, candidates, chunk_size=chunk, budget_seconds=budget_seconds)
         took = time.monotonic() - started
         result.longest_batch_seconds = max(result.longest_batch_seconds, took)
         after = candidates[batch.handled - 1]

@@ -342,6 +342,18 @@ def test_a_batch_within_its_budget_takes_chunks_up_to_its_size():
     assert CouponTemplate.objects.get(pk=template.pk).expired_count == 10
 
 
+@pytest.mark.django_db
+def test_a_batch_is_taken_in_chunks_of_a_quarter_of_its_size():
+    template = CouponTemplateFactory()
+    _expired_coupons(template, UserFactory(), 12)
+
+    # with no time budget, every batch stops after its first chunk: a quarter of its 8 rows
+    result = coupons_expire_due(batch_size=8, adaptive=False, budget_seconds=0)
+
+    assert (result.changed, result.batches) == (12, 6)
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 12
+
+
 @pytest.mark.parametrize(
     ("handled", "took", "expected"),
     [
