@@ -265,7 +265,8 @@ def test_two_sweeps_reading_the_same_candidates_change_and_count_each_row_once(m
     for t in threads:
         t.join()
 
-    # then: every row changed by exactly one of them, and counted once
+    # then: both ran through, every row was changed by exactly one of them and counted once
+    assert len(results) == 2
     assert sum(r.changed for r in results) == 40
     assert set(UserCoupon.objects.filter(status=CouponStatus.EXPIRED).values_list("id", flat=True)) == {
         c.id for c in due
@@ -340,6 +341,31 @@ def test_a_batch_within_its_budget_takes_chunks_up_to_its_size():
 
     assert (result.changed, result.batches) == (10, 2)
     assert CouponTemplate.objects.get(pk=template.pk).expired_count == 10
+
+
+@pytest.mark.django_db
+def test_a_candidate_read_as_text_gives_back_its_rows_expiry_and_id():
+    # given: two due coupons, one expiring at a time with microseconds
+    now = timezone.now()
+    template = CouponTemplateFactory()
+    first = UserCouponFactory(
+        template=template,
+        expires_at=now.replace(microsecond=123456) - timedelta(hours=2),
+        valid_from=now - timedelta(days=1),
+    )
+    second = UserCouponFactory(
+        template=template, expires_at=now - timedelta(hours=1), valid_from=now - timedelta(days=1)
+    )
+
+    # when
+    candidates = expiry._candidates(now, after=None, limit=10)
+    after_first = expiry._candidates(now, after=expiry._key(candidates[0]), limit=10)
+
+    # then: the key is the row's own, and the next read starts right after it
+    first.refresh_from_db()
+    assert [row_id for _text, row_id in candidates] == [first.pk, second.pk]
+    assert expiry._key(candidates[0]) == (first.expires_at, first.pk)
+    assert [row_id for _text, row_id in after_first] == [second.pk]
 
 
 @pytest.mark.django_db
