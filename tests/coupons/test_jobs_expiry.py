@@ -1,4 +1,5 @@
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -6,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import AuditLog
-from coupons.ledger import coupons_expire_due
+from coupons.ledger import coupons_expire_due, expiry
 from coupons.ledger.expiry import (
     MAX_SWEEP_BATCH_SIZE,
     MIN_SWEEP_BATCH_SIZE,
@@ -162,6 +163,136 @@ def test_sweep_never_expires_a_coupon_locked_by_an_order_in_flight():
     assert UserCoupon.objects.get(pk=other.pk).status == CouponStatus.EXPIRED
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_row_held_by_another_transaction_is_left_uncounted_and_taken_by_the_next_run():
+    # given: another transaction holds a due coupon's row without changing it
+    from django.db import transaction
+
+    template = CouponTemplateFactory()
+    held, free = _expired_coupons(template, UserFactory(), 2)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                UserCoupon.objects.select_for_update().get(pk=held.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=holder)
+    t.start()
+    assert holding.wait(10)
+
+    # when: the sweep runs while the row is held (alone in the first batch), then again once it is free
+    during = coupons_expire_due(batch_size=1, adaptive=False)
+    counted_during = CouponTemplate.objects.get(pk=template.pk).expired_count
+    release.set()
+    t.join()
+    after = coupons_expire_due(batch_size=10)
+
+    # then: the held row was skipped and not counted, the run went on past it, and the next run took it
+    assert (during.changed, during.batches, counted_during) == (1, 2, 1)
+    assert UserCoupon.objects.get(pk=free.pk).status == CouponStatus.EXPIRED
+    assert after.changed == 1
+    assert UserCoupon.objects.get(pk=held.pk).status == CouponStatus.EXPIRED
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 2
+
+
+@pytest.mark.django_db
+def test_a_row_no_longer_unused_when_locked_is_left_and_a_row_given_back_is_taken_by_the_next_run(monkeypatch):
+    # given: a coupon placed in an order between the sweep's read of candidates and its lock
+    template = CouponTemplateFactory()
+    coupons = _expired_coupons(template, UserFactory(), 4)
+    placed = coupons[1]
+    read_candidates = expiry._candidates
+
+    def then_placed(*args, **kwargs):
+        candidates = read_candidates(*args, **kwargs)
+        UserCoupon.objects.filter(pk=placed.pk).update(status=CouponStatus.LOCKED)
+        return candidates
+
+    monkeypatch.setattr(expiry, "_candidates", then_placed)
+
+    # when
+    result = coupons_expire_due(batch_size=10)
+
+    # then: it was a candidate but is not changed, nor counted
+    assert result.changed == 3
+    assert UserCoupon.objects.get(pk=placed.pk).status == CouponStatus.LOCKED
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 3
+
+    # and when the order gives it back UNUSED (behind the first run's cursor), the next run takes it
+    monkeypatch.setattr(expiry, "_candidates", read_candidates)
+    UserCoupon.objects.filter(pk=placed.pk).update(status=CouponStatus.UNUSED)
+    assert coupons_expire_due(batch_size=10).changed == 1
+    assert UserCoupon.objects.get(pk=placed.pk).status == CouponStatus.EXPIRED
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_reading_the_same_candidates_change_and_count_each_row_once(monkeypatch):
+    # given: two sweeps whose every read of candidates happens at the same moment, so both read the
+    # same rows and then race to lock them
+    first, second = CouponTemplateFactory(), CouponTemplateFactory()
+    user = UserFactory()
+    due = _expired_coupons(first, user, 25) + _expired_coupons(second, user, 15)
+    read_candidates = expiry._candidates
+    together = threading.Barrier(2, timeout=2)
+
+    def in_step(*args, **kwargs):
+        try:
+            together.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other sweep has finished
+        return read_candidates(*args, **kwargs)
+
+    monkeypatch.setattr(expiry, "_candidates", in_step)
+    results = []
+
+    def sweep():
+        try:
+            results.append(coupons_expire_due(batch_size=4, chunk_size=2, adaptive=False))
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # then: both ran through, every row was changed by exactly one of them and counted once
+    assert len(results) == 2
+    assert sum(r.changed for r in results) == 40
+    assert set(UserCoupon.objects.filter(status=CouponStatus.EXPIRED).values_list("id", flat=True)) == {
+        c.id for c in due
+    }
+    assert CouponTemplate.objects.get(pk=first.pk).expired_count == 25
+    assert CouponTemplate.objects.get(pk=second.pk).expired_count == 15
+
+
+@pytest.mark.django_db
+def test_the_longest_batch_is_its_transaction_without_the_read_of_candidates(monkeypatch):
+    template = CouponTemplateFactory()
+    _expired_coupons(template, UserFactory(), 3)
+    read_candidates = expiry._candidates
+
+    def slow_read(*args, **kwargs):
+        time.sleep(0.5)
+        return read_candidates(*args, **kwargs)
+
+    monkeypatch.setattr(expiry, "_candidates", slow_read)
+
+    result = coupons_expire_due(batch_size=10)
+
+    assert result.changed == 3
+    assert result.longest_batch_seconds < 0.5
+
+
 @pytest.mark.django_db
 def test_templates_past_their_claim_window_end_with_an_audit_record():
     now = timezone.now()
@@ -212,8 +343,45 @@ def test_a_batch_within_its_budget_takes_chunks_up_to_its_size():
     assert CouponTemplate.objects.get(pk=template.pk).expired_count == 10
 
 
+@pytest.mark.django_db
+def test_a_candidate_read_as_text_gives_back_its_rows_expiry_and_id():
+    # given: two due coupons, one expiring at a time with microseconds
+    now = timezone.now()
+    template = CouponTemplateFactory()
+    first = UserCouponFactory(
+        template=template,
+        expires_at=now.replace(microsecond=123456) - timedelta(hours=2),
+        valid_from=now - timedelta(days=1),
+    )
+    second = UserCouponFactory(
+        template=template, expires_at=now - timedelta(hours=1), valid_from=now - timedelta(days=1)
+    )
+
+    # when
+    candidates = expiry._candidates(now, after=None, limit=10)
+    after_first = expiry._candidates(now, after=expiry._key(candidates[0]), limit=10)
+
+    # then: the key is the row's own, and the next read starts right after it
+    first.refresh_from_db()
+    assert [row_id for _text, row_id in candidates] == [first.pk, second.pk]
+    assert expiry._key(candidates[0]) == (first.expires_at, first.pk)
+    assert [row_id for _text, row_id in after_first] == [second.pk]
+
+
+@pytest.mark.django_db
+def test_a_batch_is_taken_in_chunks_of_a_quarter_of_its_size():
+    template = CouponTemplateFactory()
+    _expired_coupons(template, UserFactory(), 12)
+
+    # with no time budget, every batch stops after its first chunk: a quarter of its 8 rows
+    result = coupons_expire_due(batch_size=8, adaptive=False, budget_seconds=0)
+
+    assert (result.changed, result.batches) == (12, 6)
+    assert CouponTemplate.objects.get(pk=template.pk).expired_count == 12
+
+
 @pytest.mark.parametrize(
-    ("changed", "took", "expected"),
+    ("handled", "took", "expected"),
     [
         # a slow batch shrinks the next one to what its rate does in the target time
         (4000, 0.8, round(4000 / 0.8 * TARGET_BATCH_SECONDS)),
@@ -224,5 +392,5 @@ def test_a_batch_within_its_budget_takes_chunks_up_to_its_size():
         (600, 10.0, MIN_SWEEP_BATCH_SIZE),
     ],
 )
-def test_the_next_batch_is_sized_from_the_rate_of_the_last(changed, took, expected):
-    assert next_batch_size(changed=changed, took=took) == expected
+def test_the_next_batch_is_sized_from_the_rate_of_the_last(handled, took, expected):
+    assert next_batch_size(handled=handled, took=took) == expected
