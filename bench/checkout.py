@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -242,6 +243,23 @@ def engine_call(call: Callable[[], object]) -> tuple[tuple, dict]:
         service_module.preview = preview  # type: ignore[attr-defined]
     assert len(caught) == 1, f"the service called the engine's preview {len(caught)} times"
     return caught[0]
+
+
+def reused_or_built() -> tuple[Any, list[dict[str, Any]]]:
+    """The checkout customer (200 coupons) and cart lines, from this database when a run built them before
+    (bench/checkout_reads.py, bench/wrk_paths.py), else built now. The menu is ``build()``'s first draw; the
+    cart is drawn apart, so a reused database gives the same one."""
+    from orders.selectors import checkout_coupons_for
+
+    call_command("migrate", verbosity=0)
+    customer = get_user_model().objects.filter(username="bench-customer").first()
+    if customer is None or len(checkout_coupons_for(user=customer)) != WALLET_SIZE:
+        reset()
+        customer, _buyer, _lines = build(random.Random(20240504))
+    menu = engine_bench.build_menu(random.Random(20240504))
+    cart = engine_bench.build_cart(random.Random(7), menu)
+    lines = [{"sku": line.sku, "quantity": line.quantity} for line in cart.lines]
+    return customer, lines
 
 
 def token_for(user) -> str:

@@ -45,10 +45,6 @@ def p95(samples: list[float]) -> float:
 
 def main() -> int:
     bench = _load("bench_checkout", ROOT / "bench" / "checkout.py")  # sets up Django and its database
-    import random
-
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
     from coupons.engine import preview
     from orders import selectors
@@ -56,17 +52,7 @@ def main() -> int:
     from orders.selectors import checkout_coupons_for, orderable_products
     from orders.services import checkout_preview
 
-    call_command("migrate", verbosity=0)
-    customer = get_user_model().objects.filter(username="bench-customer").first()
-    if customer is None or len(checkout_coupons_for(user=customer)) != bench.WALLET_SIZE:
-        bench.reset()
-        customer, _buyer, _lines = bench.build(random.Random(20240504))
-    # The menu is build()'s first draw; the cart is drawn apart, so a reused database gives the same one.
-    menu = bench.engine_bench.build_menu(random.Random(20240504))
-    lines = [
-        {"sku": line.sku, "quantity": line.quantity}
-        for line in bench.engine_bench.build_cart(random.Random(7), menu).lines
-    ]
+    customer, lines = bench.reused_or_built()
 
     skus = [line["sku"] for line in lines]
     coupons = checkout_coupons_for(user=customer)

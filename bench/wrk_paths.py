@@ -123,25 +123,13 @@ def main() -> int:
         return 2
 
     checkout = _load("bench_checkout", ROOT / "bench" / "checkout.py")  # sets up Django and its database
-    import random
 
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
     from bench._server import THREADS, WORKERS, free_port, gunicorn
-    from orders.selectors import checkout_coupons_for
 
-    call_command("migrate", verbosity=0)
-    customer = get_user_model().objects.filter(username="bench-customer").first()
-    if customer is None or len(checkout_coupons_for(user=customer)) != checkout.WALLET_SIZE:
-        checkout.reset()
-        customer, _buyer, _lines = checkout.build(random.Random(20240504))
-    menu = checkout.engine_bench.build_menu(random.Random(20240504))
-    lines = [
-        {"sku": line.sku, "quantity": line.quantity}
-        for line in checkout.engine_bench.build_cart(random.Random(7), menu).lines
-    ]
+    customer, lines = checkout.reused_or_built()
     user_model = get_user_model()
     if user_model.objects.filter(username__startswith="bench-wrk-").count() != CROWD:
         user_model.objects.filter(username__startswith="bench-wrk-").delete()
