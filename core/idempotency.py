@@ -140,15 +140,7 @@ def key_record(
     pending: _Pending | None = getattr(request, "_idempotency_pending", None)
     if pending is None:
         return None
-    record = KeyRecord(
-        user_id=pending.user_id,
-        key=pending.key,
-        method=pending.method,
-        path=pending.path,
-        request_hash=pending.digest,
-        answer=answer,
-        status_code=status_code,
-    )
+    record = pending.record(answer, status_code)
     pending.records.append(record)
     return record
 
@@ -161,6 +153,9 @@ class _Pending:
     path: str
     digest: str
     records: list[KeyRecord]
+
+    def record(self, answer: Callable[[Any], Mapping[str, Any]], status_code: int) -> KeyRecord:
+        return KeyRecord(self.user_id, self.key, self.method, self.path, self.digest, answer, status_code)
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:
@@ -201,7 +196,6 @@ def _decorate(view_method: View, *, recorded_with_effect: bool) -> View:
         digest = _request_hash(request)
         if recorded_with_effect:
             return _recorded_with_effect(view_method, self, request, key, digest, args, kwargs)
-        ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             inserted = False
             try:
@@ -227,14 +221,9 @@ def _decorate(view_method: View, *, recorded_with_effect: bool) -> View:
             except IntegrityError:
                 if inserted:
                     raise
-                existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
-                if existing is None:
-                    continue  # the first request rolled back in between: run again
-                if existing.created_at < timezone.now() - ttl:
-                    IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-                    continue
-                if existing.status_code is None:
-                    continue
+                existing = _stored(request.user, key)
+                if existing is None or existing.status_code is None:
+                    continue  # rolled back in between, or past its TTL (deleted): run again
                 return _replay(existing, digest)
             except DatabaseError as exc:
                 if attempt == MAX_ATTEMPTS or not is_retryable(exc):
@@ -281,15 +270,7 @@ def _recorded_with_effect(
                 raise RuntimeError(f"{view_method.__qualname__} answered without writing its Idempotency-Key's record")
             if response.status_code >= 500 or response.status_code == 429:
                 return response
-            refusal = KeyRecord(
-                user_id=pending.user_id,
-                key=key,
-                method=pending.method,
-                path=pending.path,
-                request_hash=digest,
-                answer=lambda answered: answered.data,
-                status_code=response.status_code,
-            )
+            refusal = pending.record(lambda answered: answered.data, response.status_code)
             try:
                 refusal.insert(response)
                 return response
