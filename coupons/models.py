@@ -236,10 +236,15 @@ class UserCoupon(models.Model):
 
 class ClaimQuota(models.Model):
     """How many coupons of a template a user has received: the per-user limit is a conditional UPDATE
-    on this row (``claimed < limit``), so concurrent claims by one user cannot race past it."""
+    on this row (``claimed < limit``), so concurrent claims by one user cannot race past it.
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    A quota row is created only in the transaction that inserts a coupon of the same template for the
+    same user, whose foreign keys the database checks: the row's own keys would be checked twice, on the
+    hottest writes (every claim, every bulk-grant chunk), so they are not declared to the database.
+    Deleting a user or a template still removes its rows (``on_delete``, run by Django)."""
+
+    template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     claimed = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -305,10 +305,14 @@ class RecipientStatus(models.TextChoices):
 
 class BulkGrantRecipient(models.Model):
     """One row per (grant, user): the unique key, with the grant's progress, makes a retried run resume,
-    never repeat. An uploaded list is stored as PENDING rows; a segment's rows are written as it runs."""
+    never repeat. An uploaded list is stored as PENDING rows; a segment's rows are written as it runs.
+
+    The user key is not declared to the database: a segment's rows are written a thousand at a time by
+    the chunk that read those users in the same transaction, and a granted user's coupon, inserted with
+    the row, has its user key checked already. Deleting a user still removes the rows (``on_delete``)."""
 
     grant = models.ForeignKey(BulkGrant, on_delete=models.CASCADE, related_name="recipients")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     status = models.CharField(max_length=14, choices=RecipientStatus.choices, default=RecipientStatus.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
 

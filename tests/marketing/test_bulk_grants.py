@@ -305,6 +305,33 @@ def test_a_run_grants_once_per_user_with_exact_counters(operations_user, finance
     assert [a.action for a in audit_trail_for(grant)][:2] == ["finish", "run"]
 
 
+def test_a_deleted_customer_takes_their_quota_and_recipient_rows_along(operations_user, finance_user):
+    # The quota and recipient rows declare no foreign key to the database (they are written beside a
+    # coupon whose keys it checks): Django's on_delete removes them with the customer.
+    users = make_members(3)
+    template = CouponTemplateFactory(per_user_limit=1)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant)
+    leaving = users[1]
+
+    leaving.delete()
+
+    assert not ClaimQuota.objects.filter(user_id=leaving.pk).exists()
+    assert not BulkGrantRecipient.objects.filter(user_id=leaving.pk).exists()
+    assert not UserCoupon.objects.filter(user_id=leaving.pk).exists()
+    assert ClaimQuota.objects.filter(template=template).count() == 2
+    assert BulkGrantRecipient.objects.filter(grant=grant, status="GRANTED").count() == 2
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE"
+                " WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL"
+                " AND TABLE_NAME IN (%s, %s)",
+                [ClaimQuota._meta.db_table, BulkGrantRecipient._meta.db_table],
+            )
+            assert cursor.fetchall() == ((BulkGrantRecipient._meta.db_table, "grant_id"),)
+
+
 def test_granted_customers_are_told_once_after_each_chunk(
     operations_user, finance_user, django_capture_on_commit_callbacks, monkeypatch
 ):
