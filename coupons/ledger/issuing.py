@@ -144,21 +144,28 @@ def build_coupon(
     granted_by_id: int | None = None,
 ) -> UserCoupon:
     valid_from, expires_at = validity_for(template, issued_at)
-    return UserCoupon(
-        code=coupon_code(template, issued_at),
-        user_id=user_id,
-        template_id=template.pk,
-        status=CouponStatus.UNUSED,
-        amount=random_amount(template.value) if template.type == CouponType.RANDOM_CASH else None,
-        acquired_at=issued_at,
-        valid_from=valid_from,
-        expires_at=expires_at,
-        source=source,
-        source_ref=str(source_ref)[:64],
-        granted_by_id=granted_by_id,
-        updated_at=issued_at,
-    )
+    values = {
+        "id": None,
+        "code": coupon_code(template, issued_at),
+        "user_id": user_id,
+        "template_id": template.pk,
+        "status": CouponStatus.UNUSED,
+        "amount": random_amount(template.value) if template.type == CouponType.RANDOM_CASH else None,
+        "acquired_at": issued_at,
+        "valid_from": valid_from,
+        "expires_at": expires_at,
+        "source": source,
+        "source_ref": str(source_ref)[:64],
+        "order_id": None,
+        "used_at": None,
+        "granted_by_id": granted_by_id,
+        "updated_at": issued_at,
+    }
+    # Positional arguments in field order: the constructor's fast path (as ``Model.from_db`` calls it).
+    return UserCoupon(*[values[name] for name in _FIELD_ORDER])
 
+
+_FIELD_ORDER = tuple(field.attname for field in UserCoupon._meta.concrete_fields)
 
 # The columns a new coupon is written with (checked against the model by ``insert_rows``): the
 # claim path and bulk grants write plain rows, without the query compiler.
@@ -171,11 +178,15 @@ COUPON_COLUMNS = (
 def coupon_row(coupon: UserCoupon) -> tuple[Any, ...]:
     """A new coupon as a row of ``COUPON_COLUMNS`` in database form."""
     adapt = connection.ops.adapt_datetimefield_value
+    issued = adapt(coupon.acquired_at)
+    # A new coupon's moments are mostly the moment of issue: it is converted once.
+    valid_from = issued if coupon.valid_from == coupon.acquired_at else adapt(coupon.valid_from)
+    updated = issued if coupon.updated_at == coupon.acquired_at else adapt(coupon.updated_at)
     return (
         coupon.code, coupon.user_id, coupon.template_id, coupon.status,
         None if coupon.amount is None else str(coupon.amount),
-        adapt(coupon.acquired_at), adapt(coupon.valid_from), adapt(coupon.expires_at), coupon.source,
-        coupon.source_ref, coupon.order_id, adapt(coupon.used_at), coupon.granted_by_id, adapt(coupon.updated_at),
+        issued, valid_from, adapt(coupon.expires_at), coupon.source,
+        coupon.source_ref, coupon.order_id, adapt(coupon.used_at), coupon.granted_by_id, updated,
     )  # fmt: skip
 
 
