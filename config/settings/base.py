@@ -242,6 +242,9 @@ WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
 # A delivery claimed this long ago and not finished lost its sender: the every-minute job sends it again.
 # Far above WEBHOOK_TIMEOUT_SECONDS.
 WEBHOOK_CLAIM_TIMEOUT = env.int("WEBHOOK_CLAIM_TIMEOUT", default=60)
+# Let webhooks reach loopback, private, link-local and reserved addresses (receivers on the platform's own
+# network: a development machine, the test suite). Off: such URLs are refused when saved and when sent.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
 # Seconds a process keeps the set of subscribed event types before reading it again.
 WEBHOOK_EVENT_TYPES_TTL = env.float("WEBHOOK_EVENT_TYPES_TTL", default=2)
 

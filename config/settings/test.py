@@ -11,4 +11,6 @@ DATABASES = {"default": database_config(env("DATABASE_URL", default="mysql://roo
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LANGUAGE_CODE = "en"
 CELERY_TASK_ALWAYS_EAGER = False
+# The suite's webhook receivers listen on 127.0.0.1; the refusal of such addresses is tested with it off.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 REST_FRAMEWORK = {**REST_FRAMEWORK}

@@ -56,6 +56,19 @@ def test_a_bad_url_or_no_event_type_is_a_form_error(operations_user):
     assert WebhookEndpoint.objects.count() == 0
 
 
+def test_a_private_address_is_a_form_error(operations_user, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    response = logged_in(operations_user).post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {"url": "http://169.254.169.254/latest/", "description": "", "event_types": ["order.paid"], "is_active": "on"},
+    )
+
+    assert response.status_code == 200
+    (error,) = response.context["adminform"].form.errors["url"]
+    assert "public addresses only" in error
+    assert WebhookEndpoint.objects.count() == 0
+
+
 def test_send_a_test_event_and_retry_a_failed_delivery_from_the_log(operations_user):
     client = logged_in(operations_user)
     client.post(

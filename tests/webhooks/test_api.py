@@ -84,6 +84,52 @@ def test_bad_input_is_refused_in_the_error_shape_and_changes_nothing(operations_
     assert WebhookEndpoint.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379/",
+        "http://10.1.2.3/hooks",
+        "https://192.168.0.8/hooks",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hooks",
+        "http://0.0.0.0/",
+        "http://[::1]/hooks",
+        "http://[fd00::1]/hooks",
+        "http://[::ffff:10.0.0.1]/hooks",
+        "http://localhost:8000/hooks",
+        "http://api.localhost/hooks",
+    ],
+)
+def test_a_private_or_reserved_address_is_refused(operations_client, settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    response = _create(operations_client, url=url)
+
+    assert_api_error(response, 400, field="url")
+    assert "public addresses only" in response.json()["error"]["details"]["url"][0]
+    assert WebhookEndpoint.objects.count() == 0
+
+
+def test_a_private_address_is_refused_in_chinese_too(operations_user, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    client = client_for(operations_user)
+
+    response = client.post(
+        ENDPOINTS,
+        {"url": "http://10.0.0.5/hooks", "event_types": ["order.paid"]},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+
+    assert_api_error(response, 400, field="url")
+    assert "公网" in response.json()["error"]["details"]["url"][0]
+
+
+def test_a_public_address_or_name_is_accepted(operations_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    for url in ("https://8.8.8.8/hooks", "https://pos.example.com/hooks"):  # names are checked when sent
+        assert _create(operations_client, url=url).status_code == 201
+
+
 def test_a_bad_edit_changes_nothing(operations_client):
     endpoint_id = _create(operations_client).json()["id"]
 

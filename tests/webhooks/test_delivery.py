@@ -10,7 +10,7 @@ from django.db import transaction
 from core.errors import InvalidTransition
 from core.events import Event, emit
 from tests.webhooks.receiver import Receiver
-from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.delivery import delivery_retry_now, delivery_send, retry_delay
 from webhooks.services.endpoints import endpoint_create, endpoint_rotate_secret
 from webhooks.signing import sign, verify
@@ -138,6 +138,26 @@ def test_an_unreachable_endpoint_is_an_attempt_with_the_error_recorded(operation
     assert outcome is not None and outcome.status == DeliveryStatus.PENDING
     delivery.refresh_from_db()
     assert delivery.last_status_code is None and "refused" in delivery.last_error.lower()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_receiver_on_a_private_address_is_not_sent_to(operations_user, settings, host):
+    # Saved while allowed (or resolved to a private address since): checked again when it connects, after
+    # the name is resolved ("localhost" by the system's resolver), and nothing reaches the receiver.
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0
+    with Receiver() as receiver:
+        _endpoint_for(receiver, operations_user)
+        WebhookEndpoint.objects.update(url=receiver.url.replace("127.0.0.1", host))
+        delivery = _paid()
+        settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+
+        outcome = delivery_send(delivery_id=delivery.pk)
+
+    assert outcome is not None and outcome.status == DeliveryStatus.PENDING
+    assert receiver.requests == []
+    delivery.refresh_from_db()
+    assert delivery.last_status_code is None
+    assert "not a public address" in delivery.last_error
 
 
 def test_a_redirect_is_not_followed(operations_user):

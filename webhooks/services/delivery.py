@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.errors import InvalidTransition, PermissionDeniedError
+from webhooks.addresses import opener
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from webhooks.signing import sign
 
@@ -101,7 +102,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a redirect is an answer that is not 2xx, not a place to send the secret's signature
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+_opener = opener(_NoRedirect)  # checked addresses only (``webhooks.addresses``)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.errors import PermissionDeniedError, ValidationFailed
+from webhooks.addresses import refused_host
 from webhooks.models import TEST_EVENT, EventType, WebhookDelivery, WebhookEndpoint
 from webhooks.services.outbox import deliveries_write, forget_event_types
 from webhooks.signing import new_secret
@@ -42,6 +43,13 @@ def clean_endpoint_fields(*, url: Any, description: Any, event_types: Any) -> di
             _url_validator(url)
         except ValidationError:
             errors["url"] = [_("Enter an http:// or https:// URL.")]
+        else:
+            host = refused_host(url)
+            if host is not None:
+                errors["url"] = [
+                    _("Webhooks go to public addresses only: %(host)s is on a private or reserved network.")
+                    % {"host": host}
+                ]
     description = description.strip() if isinstance(description, str) else ""
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = [_("At most %(max)s characters.") % {"max": DESCRIPTION_MAX}]
