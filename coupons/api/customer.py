@@ -120,7 +120,10 @@ class ClaimCenterApi(APIView):
 
 
 def no_input(request: Any) -> None:
-    """Endpoints without input still refuse a malformed body (400), as every other endpoint does."""
+    """Endpoints without input still refuse a malformed body (400), as every other endpoint does. A request
+    with no body (``Content-Length`` 0 or absent, as DRF reads it) has nothing to parse."""
+    if request.META.get("CONTENT_LENGTH", request.META.get("HTTP_CONTENT_LENGTH", 0)) in (0, "0"):
+        return
     _ = request.data
 
 

@@ -31,6 +31,7 @@ migration that creates them again.
 
 from __future__ import annotations
 
+import operator
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -82,6 +83,7 @@ class Refused:
     issued: int | None = None  # the committed issued count read after a refused stock UPDATE
 
 
+_values = operator.itemgetter(*COLUMNS)  # the coupon's values in COLUMNS order
 _CALL = f"CALL {PROCEDURE}({', '.join(['%s'] * (4 + len(COLUMNS)))})"
 _KEYED_CALL = f"CALL {KEYED_PROCEDURE}({', '.join(['%s'] * (4 + len(COLUMNS) + len(RECORD_COLUMNS)))})"
 
@@ -107,10 +109,7 @@ def claim_one(
         raise RuntimeError("claim_one commits its own transaction: it cannot run inside atomic()")
     if coupon.keys() != _ROW_KEYS or coupon["template_id"] != template_id or coupon["user_id"] != user_id:
         raise ValueError(f"not a coupon row of template {template_id} for user {user_id}: {sorted(coupon)}")
-    params = [
-        template_id, user_id, per_user_limit, connection.ops.adapt_datetimefield_value(now),
-        *(coupon[column] for column in COLUMNS),
-    ]  # fmt: skip
+    params = [template_id, user_id, per_user_limit, connection.ops.adapt_datetimefield_value(now), *_values(coupon)]
     call = _CALL
     if record is not None:
         if len(record) != len(RECORD_COLUMNS):
