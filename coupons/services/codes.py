@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, NotFound, PermissionDeniedError, TooManyRequests, ValidationFailed
+from core.statements import insert_rows_ignoring_duplicates
 from coupons.errors import CouponErrorCode
 from coupons.ledger.issuing import issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
@@ -42,8 +43,14 @@ def invalid_code() -> InvalidCode:
     return InvalidCode(_("This code is not valid."))
 
 
+# Each random byte's low five bits pick a character: 256 is a multiple of 32, so every character is
+# equally likely, and a code costs one call for its random bytes.
+_BYTE_TO_CHAR = bytes(ord(ALPHABET[b % len(ALPHABET)]) for b in range(256))
+assert len(ALPHABET) == 32
+
+
 def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return secrets.token_bytes(CODE_LENGTH).translate(_BYTE_TO_CHAR).decode("ascii")
 
 
 def normalise_code(raw: str) -> str | None:
@@ -94,14 +101,14 @@ def code_batch_create(
     batch = RedemptionCodeBatch.objects.create(
         name=name, template=locked, quantity=quantity, expires_at=expires_at, created_by=actor
     )
+    shared = {"batch_id": batch.pk, "redeemed_by_id": None, "redeemed_at": None, "coupon_id": None}
     missing = quantity
-    while missing:
-        for start in range(0, missing, _INSERT_CHUNK):
-            size = min(_INSERT_CHUNK, missing - start)
-            RedemptionCode.objects.bulk_create(
-                [RedemptionCode(batch=batch, code=code) for code in _fresh_codes(size)], ignore_conflicts=True
-            )
-        missing = quantity - RedemptionCode.objects.filter(batch=batch).count()
+    while missing:  # a code some batch holds already is skipped by the unique key, and made again
+        rows = [(code,) for code in _fresh_codes(min(_INSERT_CHUNK, missing))]
+        inserted = insert_rows_ignoring_duplicates(RedemptionCode, ["code"], rows, shared=shared)
+        if not inserted:  # 80 random bits never collide a whole chunk: something else refused the rows
+            raise RuntimeError(f"no redemption code of batch {batch.pk} could be inserted")
+        missing -= inserted
     audit_record(subject=batch, actor=actor, action="create", data={"template_id": locked.pk, "quantity": quantity})
     return batch
 

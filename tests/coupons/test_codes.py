@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 from core.audit import audit_trail_for
 from core.models import ThrottleCounter
 from coupons.models import CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
+from coupons.services import codes
 from coupons.services.codes import ALPHABET, code_batch_create, code_redeem, normalise_code
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, UserFactory
@@ -51,6 +53,33 @@ def test_staff_generate_a_batch_of_unique_unguessable_codes(operations_client, o
     assert len(codes) == len(set(codes)) == 250
     assert all(re.fullmatch(f"[{ALPHABET}]{{16}}", c) for c in codes)
     assert [a.action for a in audit_trail_for(batch)] == ["create"]
+
+
+def test_codes_held_by_another_batch_are_made_again(monkeypatch):
+    first = make_batch(quantity=3)
+    taken = codes_of(first)
+    fresh = iter(["A" * 16, "B" * 16, "C" * 16, "D" * 16, "E" * 16])
+    made = iter([*taken, "A" * 16, taken[0], *fresh])  # collisions with the first batch, and within the second
+    monkeypatch.setattr(codes, "new_code", lambda: next(made))
+
+    second = code_batch_create(template=first.template, name="again", quantity=5, actor=first.created_by)
+
+    assert sorted(codes_of(second)) == ["A" * 16, "B" * 16, "C" * 16, "D" * 16, "E" * 16]
+    assert codes_of(first) == taken
+
+
+def test_a_batch_larger_than_one_insert_gets_every_code_once():
+    batch = make_batch(quantity=12_001, total_quantity=-1)
+
+    found = codes_of(batch)
+    assert len(found) == len(set(found)) == 12_001 == RedemptionCode.objects.filter(batch=batch).count()
+
+
+def test_every_character_of_the_alphabet_is_drawn_about_equally():
+    drawn = Counter("".join(codes.new_code() for _ in range(4_000)))  # 64,000 characters, 2,000 expected each
+
+    assert set(drawn) == set(ALPHABET)
+    assert all(1_700 < n < 2_300 for n in drawn.values()), drawn
 
 
 def test_the_batch_list_shows_how_many_were_redeemed(operations_client):
