@@ -1,6 +1,5 @@
 """Customer endpoints of distribution: claim center, claim, wallet, redemption codes."""
 
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -8,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.output import moment, money
 from core.api.pagination import Pagination
 from core.api.schema import refuses
 from core.api.serializers import QuerySerializer, StrictSerializer
@@ -20,9 +20,6 @@ from coupons.selectors import claimable_templates_for, wallet_counts, wallet_for
 from coupons.services.claim import coupon_claim
 from coupons.services.codes import InvalidCode, code_redeem
 from coupons.summary import summaries_for, template_summary
-
-_DATETIME = serializers.DateTimeField()
-_CENT = Decimal("0.01")
 
 
 def coupon_payload(coupon: UserCoupon, summary: str | None = None) -> dict[str, Any]:
@@ -39,10 +36,10 @@ def coupon_payload(coupon: UserCoupon, summary: str | None = None) -> dict[str, 
         "type": template.type,
         "value": template.value,
         "summary": template_summary(template) if summary is None else summary,
-        "amount": None if coupon.amount is None else str(Decimal(coupon.amount).quantize(_CENT)),
+        "amount": None if coupon.amount is None else money(coupon.amount),
         "status": coupon.effective_status(),
-        "valid_from": _DATETIME.to_representation(coupon.valid_from),
-        "expires_at": _DATETIME.to_representation(coupon.expires_at),
+        "valid_from": moment(coupon.valid_from),
+        "expires_at": moment(coupon.expires_at),
         "source": coupon.source,
     }
 
@@ -108,7 +105,7 @@ class ClaimCenterApi(APIView):
                 "claimed_by_me": instance.claimed_by_me,
                 "per_user_limit": template.per_user_limit,
                 "can_claim": instance.can_claim,
-                "issue_end_time": _DATETIME.to_representation(template.issue_end_time),
+                "issue_end_time": moment(template.issue_end_time),
             }
 
     @extend_schema(responses=OutputSerializer(many=True))

@@ -1,10 +1,13 @@
 """Customer checkout endpoints: preview a cart with coupons, place an order (SPEC 8)."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.output import moment, money
 from core.api.schema import refuses
 from core.api.serializers import StrictSerializer
 from core.choices import Channel
@@ -34,12 +37,29 @@ class CartInputSerializer(StrictSerializer):
     )
 
 
+# The preview lists every coupon of the customer (hundreds): its rows are written directly
+# (``core.api.output``), the serializers below describe them for the schema and write the same values.
+
+
+def gift_payload(gift: Any) -> dict[str, Any]:
+    return {
+        "sku": gift.sku,
+        "name": gift.name,
+        "quantity": gift.quantity,
+        "unit_worth": money(gift.unit_worth),
+        "worth": money(gift.worth),
+    }
+
+
 class GiftOutputSerializer(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     quantity = serializers.IntegerField()
     unit_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
     worth = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return gift_payload(instance)
 
 
 class AppliedCouponOutputSerializer(serializers.Serializer):
@@ -52,6 +72,16 @@ class AppliedCouponOutputSerializer(serializers.Serializer):
 
     def get_gift_worth(self, result) -> str:
         return str(result.benefit - result.discount)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "id": instance.coupon_id,
+            "type": instance.coupon_type,
+            "discount": money(instance.discount),
+            "gift_worth": self.get_gift_worth(instance),
+            "allocation": {str(key): money(amount) for key, amount in instance.allocation.items()},
+            "gifts": [gift_payload(gift) for gift in instance.gifts],
+        }
 
 
 class ReasonOutputSerializer(serializers.Serializer):
@@ -74,6 +104,17 @@ class PreviewLineOutputSerializer(serializers.Serializer):
     unit_price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
     quantity = serializers.IntegerField()
     line_subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        product = instance.product
+        return {
+            "sku": product.sku,
+            "name": product.name,
+            "category": product.category_code,
+            "unit_price": money(product.price),
+            "quantity": instance.quantity,
+            "line_subtotal": money(instance.line_subtotal),
+        }
 
 
 class _ApplicationOutputSerializer(serializers.Serializer):
@@ -128,6 +169,23 @@ class CouponOptionOutputSerializer(serializers.Serializer):
     gift_worth = serializers.DecimalField(max_digits=12, decimal_places=2)
     gifts = GiftOutputSerializer(many=True)
     reasons = ReasonsField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        coupon = instance.coupon
+        return {
+            "id": coupon.id,
+            "code": coupon.code,
+            "template_id": coupon.template_id,
+            "name": coupon.name,
+            "short_name": coupon.short_name,
+            "type": coupon.type,
+            "expires_at": moment(coupon.expires_at),
+            "usable": instance.usable,
+            "discount": money(instance.discount),
+            "gift_worth": money(instance.gift_worth),
+            "gifts": [gift_payload(gift) for gift in instance.gifts],
+            "reasons": [reason_payload(reason) for reason in instance.reasons],
+        }
 
 
 class CheckoutPreviewApi(APIView):
