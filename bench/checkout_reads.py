@@ -13,7 +13,7 @@ the load average before and after. Copied into another checkout of the code, it 
 from __future__ import annotations
 
 import gc
-import importlib.util
+import importlib
 import statistics
 import sys
 import time
@@ -27,14 +27,6 @@ ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 PER_ROUND = 20
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
@@ -44,7 +36,7 @@ def p95(samples: list[float]) -> float:
 
 
 def main() -> int:
-    bench = _load("bench_checkout", ROOT / "bench" / "checkout.py")  # sets up Django and its database
+    bench = importlib.import_module("bench.checkout")  # sets up Django and its database
 
     from coupons.engine import preview
     from orders import selectors

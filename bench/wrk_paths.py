@@ -20,7 +20,7 @@ latency, non-2xx answers, and the load average.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import re
@@ -78,14 +78,6 @@ end
 """
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def wrk(port: int, script: Path, *, method: str, path: str, tokens: Path, duration: float, connections: int,
         body: str = "", keyed: bool = False) -> dict[str, float]:  # fmt: skip
     env = {**os.environ, "WRK_TOKENS": str(tokens), "WRK_METHOD": method, "WRK_PATH": path, "WRK_BODY": body,
@@ -122,7 +114,7 @@ def main() -> int:
         print("wrk is not installed (Debian: apt-get install wrk)")
         return 2
 
-    checkout = _load("bench_checkout", ROOT / "bench" / "checkout.py")  # sets up Django and its database
+    checkout = importlib.import_module("bench.checkout")  # sets up Django and its database
 
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
@@ -139,7 +131,7 @@ def main() -> int:
         Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users], batch_size=2000)
     crowd = list(Token.objects.filter(user__username__startswith="bench-wrk-").values_list("key", flat=True))
 
-    claim_bench = _load("bench_claim", ROOT / "bench" / "claim.py")
+    claim_bench = importlib.import_module("bench.claim")
     work = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
     script = work / "paths.lua"
     script.write_text(LUA)

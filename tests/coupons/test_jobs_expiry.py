@@ -17,6 +17,7 @@ from coupons.ledger.expiry import (
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.templates import templates_end_due
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
+from tests.marketing.distribution import run_concurrently
 
 
 def _expired_coupons(template, user, n, *, status=CouponStatus.UNUSED):
@@ -250,20 +251,9 @@ def test_two_sweeps_reading_the_same_candidates_change_and_count_each_row_once(m
         return read_candidates(*args, **kwargs)
 
     monkeypatch.setattr(expiry, "_candidates", in_step)
-    results = []
-
-    def sweep():
-        try:
-            results.append(coupons_expire_due(batch_size=4, chunk_size=2, adaptive=False))
-        finally:
-            connection.close()
 
     # when
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_concurrently(lambda: coupons_expire_due(batch_size=4, chunk_size=2, adaptive=False), [(), ()])
 
     # then: both ran through, every row was changed by exactly one of them and counted once
     assert len(results) == 2
