@@ -121,14 +121,17 @@ class AdminBrowser:
             By.CSS_SELECTOR, ".select2-selection"
         ).click()
         self.find(".select2-container--open .select2-search__field").send_keys(search)
-        option = self.until(
-            lambda d: next(
-                (o for o in d.find_elements(By.CSS_SELECTOR, ".select2-results__option") if o.text.strip() == choice),
-                False,
-            ),
-            f"{choice!r} among the choices for {search!r}",
-        )
-        option.click()
+
+        def pick(driver: WebDriver) -> bool:
+            # Found and clicked in one try: select2 redraws its list when the search answers, and an option
+            # found before a redraw is stale (the wait then looks again).
+            for option in driver.find_elements(By.CSS_SELECTOR, ".select2-results__option"):
+                if option.text.strip() == choice:
+                    option.click()
+                    return True
+            return False
+
+        self.until(pick, f"{choice!r} among the choices for {search!r}")
         self.until(
             lambda d: choice in [o.text.strip() for o in Select(select).all_selected_options], f"{choice!r} picked"
         )
