@@ -17,6 +17,7 @@ _MESSAGES: Mapping[str, str] = {
         "The discount (¥%(amount)s) is at or above its own spend threshold (¥%(threshold)s): "
         "it can never be given as designed."
     ),
+    # xgettext:no-python-format
     SenseCode.FULL_DISCOUNT_WITHOUT_CAP: gettext_noop("100 % off without a cap: every order it is used on is free."),
     SenseCode.LARGE_PERCENTAGE: gettext_noop("More than 50 %% off (%(percentage)s %% off)."),
     SenseCode.UNLIMITED_WITHOUT_PER_USER_LIMIT: gettext_noop(

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone, translation
-from django.utils.translation import get_language, gettext, ngettext, pgettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext, pgettext_lazy
 
 from core.choices import Channel
 from coupons.engine import KINDS, RULES, Param, ParamKind
@@ -26,7 +26,16 @@ from coupons.models import UNLIMITED, CouponTemplate, ValidityType
 from coupons.providers import order_facts
 
 SEPARATOR = " · "
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Literals, so that makemessages finds them (a pgettext of a variable is not extracted).
+_WEEKDAYS = (
+    pgettext_lazy("weekday", "Mon"),
+    pgettext_lazy("weekday", "Tue"),
+    pgettext_lazy("weekday", "Wed"),
+    pgettext_lazy("weekday", "Thu"),
+    pgettext_lazy("weekday", "Fri"),
+    pgettext_lazy("weekday", "Sat"),
+    pgettext_lazy("weekday", "Sun"),
+)
 _TTL_SECONDS = 300
 _MAX_ENTRIES = 4096
 _CACHE: dict[tuple[int, str, str], tuple[float, str]] = {}
@@ -96,6 +105,8 @@ def zhe(percentage: Any) -> str:
 
 def percent_off(percentage: Any) -> str:
     """ "12% off" in English, "8.8折" in Chinese: the translation picks which number it shows."""
+    # The Chinese text shows %(zhe)s instead: not a python-format check xgettext could make.
+    # xgettext:no-python-format
     return gettext("%(percent)s%% off") % {"percent": money(percentage), "zhe": zhe(percentage)}
 
 
@@ -116,7 +127,7 @@ def weekdays(days: Iterable[Any]) -> str:
             runs.append([day])
     shown = []
     for run in runs:
-        names = [pgettext("weekday", _WEEKDAYS[d - 1]) for d in run]
+        names = [str(_WEEKDAYS[d - 1]) for d in run]
         if len(run) >= 3:
             shown.append(pgettext("weekday range", "%(first)s-%(last)s") % {"first": names[0], "last": names[-1]})
         else:

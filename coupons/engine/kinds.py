@@ -154,6 +154,7 @@ class PercentageDiscount(CouponKind):
             ParamKind.PERCENT_OFF,
             gettext_noop("Discount (折)"),
             maximum=Decimal(100),
+            # xgettext:no-python-format
             help_text=gettext_noop("Enter 8.8 for 8.8折, which is 12 % off."),
         ),
         Param("max_off", ParamKind.MONEY, gettext_noop("At most (¥)"), required=False),
