@@ -98,10 +98,9 @@ def insert_rows(
     if not rows:
         return []
     sql, params = _statement(model, columns, rows, shared or {}, ignore=False)
-    pk = quote(model._meta.pk.column)
     with connection.cursor() as cursor:
         if returning_pk and connection.features.can_return_rows_from_bulk_insert:
-            cursor.execute(f"{sql} RETURNING {pk}", params)
+            cursor.execute(f"{sql} RETURNING {quote(model._meta.pk.column)}", params)
             return [row[0] for row in cursor.fetchall()]
         cursor.execute(sql, params)
         if not returning_pk:

@@ -241,14 +241,19 @@ class ClaimQuota(models.Model):
     A quota row is created only in the transaction that inserts a coupon of the same template for the
     same user, whose foreign keys the database checks: the row's own keys would be checked twice, on the
     hottest writes (every claim, every bulk-grant chunk), so they are not declared to the database.
-    Deleting a user or a template still removes its rows (``on_delete``, run by Django)."""
+    Deleting a user or a template still removes its rows (``on_delete``, run by Django).
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    The row's key is (template, user): one index is written per row instead of three (a surrogate id, the
+    unique pair and the user), and the per-user UPDATE finds the row in the table itself."""
+
+    pk = models.CompositePrimaryKey("template", "user")
+    # The primary key leads with the template: no index of its own.
+    template = models.ForeignKey(
+        CouponTemplate, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    # Indexed for deleting a user's rows.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     claimed = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["template", "user"], name="uniq_claim_quota")]
 
     def __str__(self) -> str:
         return f"{self.template_id}/{self.user_id}: {self.claimed}"

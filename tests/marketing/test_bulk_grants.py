@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -79,7 +79,7 @@ def assert_exact(grant: BulkGrant, template: CouponTemplate, issued_before: int 
     statuses = dict(
         BulkGrantRecipient.objects.filter(grant=grant)
         .values_list("status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("user"))
         .values_list("status", "n")
     )
     assert RecipientStatus.PENDING not in statuses
@@ -330,6 +330,39 @@ def test_a_deleted_customer_takes_their_quota_and_recipient_rows_along(operation
                 [ClaimQuota._meta.db_table, BulkGrantRecipient._meta.db_table],
             )
             assert cursor.fetchall() == ((BulkGrantRecipient._meta.db_table, "grant_id"),)
+
+
+def test_quota_and_recipient_rows_are_keyed_by_their_pair(operations_user, finance_user):
+    # given a grant that wrote a quota row and a recipient row for each customer
+    users = make_members(2)
+    template = CouponTemplateFactory(per_user_limit=1)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant)
+
+    # then each row is found by its pair, and the database refuses a second row for it
+    assert ClaimQuota.objects.get(pk=(template.pk, users[0].pk)).claimed == 1
+    assert BulkGrantRecipient.objects.get(pk=(grant.pk, users[0].pk)).status == RecipientStatus.GRANTED
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ClaimQuota.objects.bulk_create([ClaimQuota(template=template, user=users[0], claimed=0)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BulkGrantRecipient.objects.bulk_create([BulkGrantRecipient(grant=grant, user=users[0])])
+    assert ClaimQuota.objects.filter(template=template).count() == 2
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT TABLE_NAME, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM information_schema.STATISTICS"
+                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s) GROUP BY TABLE_NAME, INDEX_NAME"
+                " ORDER BY TABLE_NAME, INDEX_NAME",
+                [ClaimQuota._meta.db_table, BulkGrantRecipient._meta.db_table],
+            )
+            indexes = {(table, columns) for table, columns in cursor.fetchall()}
+        # one index beside the key, on the user (a deleted customer's rows are found by it)
+        assert indexes == {
+            (ClaimQuota._meta.db_table, "template_id,user_id"),
+            (ClaimQuota._meta.db_table, "user_id"),
+            (BulkGrantRecipient._meta.db_table, "grant_id,user_id"),
+            (BulkGrantRecipient._meta.db_table, "user_id"),
+        }
 
 
 def test_granted_customers_are_told_once_after_each_chunk(
