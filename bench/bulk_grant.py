@@ -251,7 +251,7 @@ def main() -> int:
     statuses = dict(
         BulkGrantRecipient.objects.filter(grant=grant)
         .values_list("status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("user"))
         .values_list("status", "n")
     )
     exact = (
