@@ -1,6 +1,7 @@
 """The scheduled jobs for real: a Celery worker and Celery Beat (database scheduler) as separate
 processes against the test's MariaDB database and Redis, with a one-second schedule."""
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -27,6 +28,18 @@ from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFacto
 from tests.factories.checkout import seed_menu, wallet_coupon
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A worker or beat started here is killed by the kernel when the test process dies (prctl's
+# PR_SET_PDEATHSIG, Linux): a run stopped mid-test must not leave a worker consuming the next run's tasks
+# from the same broker. The function is looked up before any fork; the child only calls it.
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_the_tests() -> None:
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -73,6 +86,7 @@ class Processes:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_the_tests,
         )
         self.running[name] = process
         return process
