@@ -86,7 +86,7 @@ def wrk(port: int, script: Path, *, method: str, path: str, tokens: Path, durati
     done = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "-s", str(script),
          f"http://127.0.0.1:{port}{path}"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env, capture_output=True, text=True, errors="replace", check=False,
     )  # fmt: skip
     match = re.search(r"RESULT (\d+) ([\d.]+) (\d+) (\d+) \d+ ([\d.]+) ([\d.]+)", done.stdout)
     if match is None:
