@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-import pytest
+from tests.required import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 ZH = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
@@ -78,8 +78,9 @@ def test_the_compiled_chinese_catalog_is_current():
         assert found == unescape(message.translations[0]), msgid
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None, reason="makemessages needs GNU gettext")
 def test_make_messages_finds_nothing_new(tmp_path):
+    if shutil.which("xgettext") is None or shutil.which("msgmerge") is None:
+        unavailable("makemessages needs GNU gettext (apt-get install gettext)")
     # given a copy of the sources and the catalogs
     for name in (*SOURCES, "locale"):
         source = ROOT / name

@@ -5,21 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def unavailable(reason: str) -> None:
-    """Skip on a developer's machine; fail in CI, where everything the browser tests need must be there."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
+from tests.required import unavailable
 
 
 def find_chromium() -> tuple[str, str]:

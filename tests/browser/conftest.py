@@ -18,9 +18,10 @@ from django.conf import settings
 from django.core.management import call_command
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.browser.chromium import find_chromium, start_chromium, unavailable
+from tests.browser.chromium import find_chromium, start_chromium
 from tests.browser.pages import PASSWORD, AdminBrowser, Screenshots, slug
 from tests.marketing.distribution import clean_redis, ensure_roles, restore_roles_after_module  # noqa: F401
+from tests.required import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW = (1366, 900)
