@@ -56,7 +56,8 @@ def subscribe(
     """Call ``handler(event=..., **payload)`` whenever ``event`` is emitted; ``uid`` makes it idempotent.
 
     ``wants`` (in-transaction subscribers) tells cheaply whether the handler would do anything for an
-    event with given facts, so that a hot path can commit without it (see ``wanted_in_transaction``).
+    event with given facts, so that a hot path can commit without it (see ``wanted_in_transaction``); it
+    is asked again with the whole payload when the event is emitted.
     """
     subscribers = _subscribers.setdefault(Event(event), [])
     if any(subscriber.uid == uid for subscriber in subscribers):
@@ -87,8 +88,11 @@ def wanted_in_transaction(event: Event, **facts: Any) -> bool:
 
 
 def emit(event: Event, *, after_commit: list[Callable[[], None]] | None = None, **payload: Any) -> None:
-    """Announce ``event`` with ``payload`` from inside the transaction that made it true."""
+    """Announce ``event`` with ``payload`` from inside the transaction that made it true. A subscriber whose
+    ``wants`` says it has nothing to do with these facts is not called."""
     for subscriber in _subscribers.get(event, ()):
+        if subscriber.wants is not None and not subscriber.wants(event, payload):
+            continue
         if subscriber.in_transaction:
             subscriber.handler(event=event, **payload)
         elif after_commit is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,7 +39,7 @@ _WEEKDAYS = (
 )
 _TTL_SECONDS = 300
 _MAX_ENTRIES = 4096
-_CACHE: dict[tuple[int, str, str], tuple[float, str]] = {}
+_CACHE: dict[tuple[int, datetime | None, str], tuple[float, str]] = {}
 
 
 @dataclass
@@ -258,9 +259,8 @@ def build_summary(template: CouponTemplate, names: MenuNames) -> str:
     return SEPARATOR.join(p for p in phrases if p)
 
 
-def _key(template: CouponTemplate) -> tuple[int, str, str]:
-    stamp = template.updated_at.isoformat() if template.updated_at else ""
-    return (template.pk or 0, stamp, get_language() or "")
+def _key(template: CouponTemplate) -> tuple[int, datetime | None, str]:
+    return (template.pk or 0, template.updated_at, get_language() or "")
 
 
 def summaries_for(templates: Iterable[CouponTemplate]) -> dict[int, str]:

@@ -8,7 +8,7 @@ schema; these helpers keep the values identical to what the fields would write (
 from __future__ import annotations
 
 import decimal
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -30,11 +30,12 @@ def money(value: Any) -> str:
     return f"{value.quantize(_CENT, context=_MONEY_CONTEXT):f}"
 
 
-def moment(value: datetime | None) -> str | None:
-    """``DateTimeField``: ISO 8601 in the current time zone, ``Z`` for UTC."""
+def moment(value: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """``DateTimeField``: ISO 8601 in the current time zone (``zone``, when the caller has read it for
+    several values), ``Z`` for UTC."""
     if not value:
         return None
     if timezone.is_naive(value):
         return _DATETIME.to_representation(value)
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ def coupon_payload(coupon: UserCoupon, summary: str | None = None) -> dict[str, 
     claim endpoint is hot, and a serializer instance per response costs as much as a query. The
     template's summary is kept in memory per template and language (``coupons.summary``)."""
     template = coupon.template
+    zone = timezone.get_current_timezone()
     return {
         "id": coupon.pk,
         "code": coupon.code,
@@ -38,8 +40,8 @@ def coupon_payload(coupon: UserCoupon, summary: str | None = None) -> dict[str, 
         "summary": template_summary(template) if summary is None else summary,
         "amount": None if coupon.amount is None else money(coupon.amount),
         "status": coupon.effective_status(),
-        "valid_from": moment(coupon.valid_from),
-        "expires_at": moment(coupon.expires_at),
+        "valid_from": moment(coupon.valid_from, zone),
+        "expires_at": moment(coupon.expires_at, zone),
         "source": coupon.source,
     }
 

@@ -5,9 +5,9 @@ quota INSERT IGNORE, the coupon INSERT, COMMIT; six when the quota row exists). 
 conditional statements, in the same lock order, inside its own transaction on the server, and answers with
 one row:
 
-1. ``UPDATE template SET issued = issued + 1 WHERE id = ? AND status = APPROVED AND <window open at now>
-   AND (total = -1 OR issued + 1 <= total)``, first, so the template row's X lock comes before the foreign
-   key checks of the inserts (the lock order explained in ``issuing``);
+1. ``UPDATE template SET issued = issued + 1 WHERE id = ? AND status = APPROVED AND <window open at the
+   coupon's acquired_at> AND (total = -1 OR issued + 1 <= total)``, first, so the template row's X lock
+   comes before the foreign key checks of the inserts (the lock order explained in ``issuing``);
 2. when the template has a per-user limit: ``INSERT IGNORE`` the user's quota row (claimed = 1), else
    ``UPDATE ... SET claimed = claimed + 1 WHERE claimed + 1 <= limit``;
 3. ``INSERT`` the coupon with the values the caller prepared (code, amount, validity, source...).
@@ -36,7 +36,6 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -93,23 +92,22 @@ def claim_one(
     template_id: int,
     user_id: int,
     per_user_limit: int,
-    now: datetime,
     coupon: Mapping[str, Any],
     record: Sequence[Any] | None = None,
 ) -> Claimed | Refused:
     """Claim one coupon of a template for a user with one ``CALL``, committed when it returns ``Claimed``.
 
-    ``per_user_limit`` 0 means no limit; ``now`` is the moment the claim window is checked at. ``coupon``
-    maps the coupon's columns (``issuing.COUPON_COLUMNS``) to values in database form. ``record``, the
-    values of an Idempotency-Key's record in ``RECORD_COLUMNS`` order (the body's ``id`` is set to the
-    coupon's), is written in the same transaction. Deadlocks and lock wait timeouts are retried; a code
+    ``per_user_limit`` 0 means no limit. ``coupon`` maps the coupon's columns (``issuing.COUPON_COLUMNS``)
+    to values in database form; the claim window is checked at its ``acquired_at``, the moment of issue.
+    ``record``, the values of an Idempotency-Key's record in ``RECORD_COLUMNS`` order (the body's ``id`` is
+    set to the coupon's), is written in the same transaction. Deadlocks and lock wait timeouts are retried; a code
     collision raises ``IntegrityError`` with nothing written.
     """
     if connection.in_atomic_block:
         raise RuntimeError("claim_one commits its own transaction: it cannot run inside atomic()")
     if coupon.keys() != _ROW_KEYS or coupon["template_id"] != template_id or coupon["user_id"] != user_id:
         raise ValueError(f"not a coupon row of template {template_id} for user {user_id}: {sorted(coupon)}")
-    params = [template_id, user_id, per_user_limit, connection.ops.adapt_datetimefield_value(now), *_values(coupon)]
+    params = [template_id, user_id, per_user_limit, coupon["acquired_at"], *_values(coupon)]
     call = _CALL
     if record is not None:
         if len(record) != len(RECORD_COLUMNS):

@@ -33,7 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.clock import business_tz
+from core.clock import business_day_bounds, business_tz
 from core.db import AfterCommit, plain_transaction, retry_on_conflict
 from core.errors import Conflict
 from core.events import Event, emit, has_subscribers, wanted_in_transaction
@@ -102,14 +102,32 @@ def not_eligible_error(template_id: int) -> NotEligible:
 
 def coupon_code(template: CouponTemplate, issued_at: datetime) -> str:
     """18 digits (seed 002): product line, type, YYMMDD in the business time zone, 8 random digits."""
-    day = issued_at.astimezone(business_tz()).strftime("%y%m%d")
-    return f"{template.product_line}{TYPE_CODE_DIGITS[CouponType(template.type)]}{day}{secrets.randbelow(10**8):08d}"
+    return f"{code_prefix(template, issued_at)}{secrets.randbelow(10**8):08d}"
 
 
 def code_maker(template: CouponTemplate, issued_at: datetime) -> Callable[[], str]:
     """``coupon_code`` for many coupons of one template issued at one moment (the prefix is made once)."""
-    prefix = coupon_code(template, issued_at)[:-8]
+    prefix = code_prefix(template, issued_at)
     return lambda: f"{prefix}{secrets.randbelow(10**8):08d}"
+
+
+# The last code prefix made per (product line, type, business time zone), with the instants its business
+# day covers: a claim reuses it until the day turns instead of converting and formatting its moment.
+_prefixes: dict[tuple[str, str, Any], tuple[datetime, datetime, str]] = {}
+
+
+def code_prefix(template: CouponTemplate, issued_at: datetime) -> str:
+    """A code's first 10 digits: product line, type, YYMMDD of ``issued_at`` in the business time zone."""
+    zone = business_tz()
+    key = (template.product_line, template.type, zone)
+    made = _prefixes.get(key)
+    if made is not None and made[0] <= issued_at < made[1]:
+        return made[2]
+    day = issued_at.astimezone(zone).date()
+    start, end = business_day_bounds(day)
+    prefix = f"{template.product_line}{TYPE_CODE_DIGITS[CouponType(template.type)]}{day:%y%m%d}"
+    _prefixes[key] = (start, end, prefix)
+    return prefix
 
 
 def validity_for(template: CouponTemplate, issued_at: datetime) -> tuple[datetime, datetime]:
@@ -438,7 +456,6 @@ def _issue_one(
         template_id=template.pk,
         user_id=user_id,
         per_user_limit=template.per_user_limit,
-        now=now,
         coupon=dict(zip(COUPON_COLUMNS, coupon_row(coupon), strict=True)),
         record=None if record is None else record.row(coupon)[1:],  # its user_id is the claim's
     )

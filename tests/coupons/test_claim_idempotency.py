@@ -144,7 +144,6 @@ def test_a_held_key_rolls_the_procedures_claim_back():
         template_id=template.pk,
         user_id=user.pk,
         per_user_limit=template.per_user_limit,
-        now=now,
         coupon=dict(zip(COUPON_COLUMNS, coupon_row(coupon), strict=True)),
         record=record.row(coupon)[1:],
     )

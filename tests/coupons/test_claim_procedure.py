@@ -51,7 +51,6 @@ def call(template, user_id, *, now=None, code=None):
         template_id=template.pk,
         user_id=user_id,
         per_user_limit=template.per_user_limit,
-        now=now,
         coupon=dict(zip(COUPON_COLUMNS, coupon_row(coupon), strict=True)),
     )
 
@@ -422,15 +421,12 @@ def test_a_row_that_is_not_the_claims_is_refused_before_the_database():
     row = dict(zip(COUPON_COLUMNS, coupon_row(coupon), strict=True))
 
     with pytest.raises(ValueError), CaptureQueriesContext(connection) as queries:
-        claim_procedure.claim_one(
-            template_id=template.pk, user_id=user.pk, per_user_limit=1, now=timezone.now(), coupon=row
-        )
+        claim_procedure.claim_one(template_id=template.pk, user_id=user.pk, per_user_limit=1, coupon=row)
     with pytest.raises(ValueError):
         claim_procedure.claim_one(
             template_id=template.pk,
             user_id=other.pk,
             per_user_limit=1,
-            now=timezone.now(),
             coupon={k: v for k, v in row.items() if k != "source_ref"},
         )
 
