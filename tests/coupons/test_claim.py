@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from coupons import selectors, services
-from coupons.ledger.issuing import random_amount, validity_for
+from coupons.ledger.issuing import coupon_code, random_amount, validity_for
 from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
 from marketing.models import MemberProfile, MemberTag
 from tests.conftest import client_for
@@ -41,6 +41,19 @@ def assert_error(response, status: int, code: str) -> dict:
 
 
 # claim: the coupon --------------------------------------------------------------------------------
+
+
+def test_a_codes_day_turns_at_the_business_midnight_and_follows_the_time_zone(settings):
+    """The code's YYMMDD is the business day of issue, whatever prefix was made before it."""
+    template = CouponTemplate(product_line="07", type="CASH_VOUCHER")
+    midnight = datetime(2026, 3, 5, tzinfo=SHANGHAI)
+
+    assert coupon_code(template, midnight - timedelta(microseconds=1))[:10] == "0701260304"
+    assert coupon_code(template, midnight)[:10] == "0701260305"
+    assert coupon_code(template, midnight - timedelta(microseconds=1))[:10] == "0701260304"
+    settings.TIME_ZONE = "UTC"  # 2026-03-04 16:00 UTC
+    assert coupon_code(template, midnight)[:10] == "0701260304"
+    assert coupon_code(template, midnight + timedelta(hours=8))[:10] == "0701260305"
 
 
 def test_a_claim_issues_one_coupon_with_its_18_digit_code(customer, customer_client):
