@@ -55,9 +55,9 @@ def subscribe(
 ) -> None:
     """Call ``handler(event=..., **payload)`` whenever ``event`` is emitted; ``uid`` makes it idempotent.
 
-    ``wants`` (in-transaction subscribers) tells cheaply whether the handler would do anything for an
-    event with given facts, so that a hot path can commit without it (see ``wanted_in_transaction``); it
-    is asked again with the whole payload when the event is emitted.
+    ``wants`` tells cheaply whether the handler would do anything for an event with given facts: it is
+    asked with the whole payload when the event is emitted, and for an in-transaction subscriber also
+    before the transaction, so that a hot path can commit without it (see ``wanted_in_transaction``).
     """
     subscribers = _subscribers.setdefault(Event(event), [])
     if any(subscriber.uid == uid for subscriber in subscribers):

@@ -298,6 +298,9 @@ def summaries_for(templates: Iterable[CouponTemplate]) -> dict[int, str]:
 def template_summary(template: CouponTemplate) -> str:
     """The summary of one template (unsaved ones too), in the active language."""
     if template.pk:
+        hit = _CACHE.get(_key(template))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
         return summaries_for([template])[template.pk]
     skus, codes = _references(template.type, template.value, template.usage_rules)
     return build_summary(template, menu_names(skus, codes))

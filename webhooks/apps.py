@@ -17,4 +17,4 @@ class WebhooksConfig(AppConfig):
             events.subscribe(
                 event, record_event, uid=f"webhooks.record:{event}", in_transaction=True, wants=subscribed_to
             )
-            events.subscribe(event, enqueue_pending_deliveries, uid=f"webhooks.enqueue:{event}")
+            events.subscribe(event, enqueue_pending_deliveries, uid=f"webhooks.enqueue:{event}", wants=subscribed_to)
