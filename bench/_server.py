@@ -123,6 +123,7 @@ class Result:
     codes: Counter = field(default_factory=Counter)
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    cpu: Counter = field(default_factory=Counter)  # CPU seconds by process group (``CpuMeter``)
 
     @property
     def count(self) -> int:
@@ -255,24 +256,95 @@ def merge(total: Result, part: Result) -> None:
     total.codes.update(part.codes)
     total.latencies += part.latencies
     total.elapsed += part.elapsed
+    total.cpu.update(part.cpu)
 
 
 def paired(
-    port: int, a: tuple, b: tuple, duration: float, slices: int = 5, rate: float | None = None
+    port: int,
+    a: tuple,
+    b: tuple,
+    duration: float,
+    slices: int = 5,
+    rate: float | None = None,
+    meter: CpuMeter | None = None,
 ) -> tuple[Result, Result]:
     """Measure two workloads ``(make_source, concurrency)`` in alternating slices (A B A B ...), so
     that a burst of load from elsewhere on the machine hits both alike. ``duration`` is each side's
-    total; with ``rate`` both run open loop at that rate."""
+    total; with ``rate`` both run open loop at that rate; with ``meter`` each side's results hold the
+    CPU its slices cost each group of processes."""
     results = (Result(), Result())
     sources = (a[0](), b[0]())
     for _ in range(slices):
         for index, (_make, concurrency) in enumerate((a, b)):
+            before = meter.read() if meter else {}
             part = load(
                 port, sources[index], concurrency=concurrency, duration=duration / slices, keep_codes=True,
                 rate=rate,
             )  # fmt: skip
+            if meter:
+                part.cpu.update({name: spent - before[name] for name, spent in meter.read().items()})
             merge(results[index], part)
     return results
+
+
+# What each process spent -------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def pids_of(*, argument: str = "", names: tuple[str, ...] = ()) -> list[int]:
+    """The processes with ``argument`` among their command-line arguments, or named one of ``names``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/comm") as comm, open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                name, arguments = comm.read().strip(), cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if name in names or (argument and argument.encode() in arguments):
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used, all their threads (a process gone counts 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / _TICKS
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of named groups of processes (the web server, the database server, the load client)."""
+
+    groups: dict[str, list[int]]
+
+    def read(self) -> dict[str, float]:
+        return {name: cpu_seconds(pids) for name, pids in self.groups.items()}
+
+    @classmethod
+    def for_server(cls, port: int) -> CpuMeter:
+        """gunicorn on ``port`` (master and workers), a MariaDB/MySQL server on this machine when there is
+        one, and this process (the load client)."""
+        groups = {"web": pids_of(argument=f"127.0.0.1:{port}")}
+        database = pids_of(names=("mariadbd", "mysqld"))
+        if database:
+            groups["MariaDB"] = database
+        groups["load client"] = [os.getpid()]
+        return cls(groups)
+
+    @staticmethod
+    def per_request(result: Result) -> dict[str, float]:
+        """Milliseconds of CPU per answered request, by group."""
+        return {name: spent / result.count * 1000 for name, spent in result.cpu.items()} if result.count else {}
 
 
 # What the database did ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ Printed, each beside its reference measured in the same run, as a ratio (medians
 both sides of a ratio are measured in alternating slices, A B A B ...):
 - claim rate (fresh stock, one claim per customer) beside a no-op DRF endpoint with the same token
   authentication in the same server (target >= 0.6);
+- the CPU each request cost the web processes, the database server and the load client (``/proc``), the
+  no-op beside the claim in the pair at the claim's peak: where a claim's time goes (for the record);
 - claims with an ``Idempotency-Key`` on every request beside claims without (target >= 0.8);
 - sold-out claims beside the no-op (target >= 0.8), with the rows the database read and changed
   meanwhile (MariaDB per-table statistics of the bench schema: zero rows changed);
@@ -37,6 +39,7 @@ from bench._report import Report, redis_url, scale, scaled
 from bench._server import (
     THREADS,
     WORKERS,
+    CpuMeter,
     Request,
     Result,
     bench_env,
@@ -186,6 +189,7 @@ def main() -> int:
             return cycling("POST", f"/api/v1/templates/{sold_out.pk}/claim", crowd)
 
         load(port, noop(), concurrency=4, duration=0.5)  # warm the workers and their connections
+        meter = CpuMeter.for_server(port)
         # The figures are measured side by side in each run, so that the machine's noise (other
         # processes on two cores) hits both sides of a ratio alike; each run takes the peak over the
         # concurrency levels, and the medians of the runs are quoted.
@@ -193,10 +197,11 @@ def main() -> int:
         changed_rows: dict[str, tuple[int, int]] = {}
         with connection.cursor() as cursor:
             for _ in range(args.runs):
-                pairs = {c: paired(port, (noop, c), (fresh, c), args.duration) for c in levels}
+                pairs = {c: paired(port, (noop, c), (fresh, c), args.duration, meter=meter) for c in levels}
                 noop_level = max(levels, key=lambda c: pairs[c][0].rate)
                 claim_level = max(levels, key=lambda c: pairs[c][1].rate)
                 row = {"noop": pairs[noop_level][0], "claim": pairs[claim_level][1]}
+                row["cpu/noop"], row["cpu/claim"] = pairs[claim_level]  # both sides at the claim's peak
                 row["claim/idem"], row["idem"] = paired(
                     port, (fresh, claim_level), (fresh_idempotent, claim_level), args.duration
                 )
@@ -255,6 +260,22 @@ def main() -> int:
     )
     idem_ratio = ratio("idem", "claim/idem")
     idem_codes = sum((row["idem"].codes for row in rows), start=type(rows[0]["idem"].codes)())
+    costs = {name: [CpuMeter.per_request(row[name]) for row in rows] for name in ("cpu/noop", "cpu/claim")}
+    groups = list(costs["cpu/claim"][0])
+
+    def cost(name: str) -> str:
+        each = {g: statistics.median(run[g] for run in costs[name]) for g in groups}
+        total = statistics.median(sum(run.values()) for run in costs[name])
+        return ", ".join(f"{g} {ms:.2f}" for g, ms in each.items()) + f" (all {total:.2f} ms)"
+
+    report.add(
+        "CPU per request at the claim's peak, by process (/proc, the pair's slices)",
+        "claim: " + cost("cpu/claim"),
+        "no-op: " + cost("cpu/noop"),
+        statistics.median(sum(n.values()) / sum(c.values()) for n, c in zip(*costs.values(), strict=True)),
+        "",
+        None,
+    )
     report.add(
         "claims/s with an Idempotency-Key on each",
         f"{med('idem'):.1f}/s (errors {dict(idem_codes) or 0})",
