@@ -263,6 +263,12 @@ def _key(template: CouponTemplate) -> tuple[int, datetime | None, str]:
     return (template.pk or 0, template.updated_at, get_language() or "")
 
 
+def _cached(template: CouponTemplate, now: float) -> str | None:
+    """The saved template's summary in the active language, while it is fresh."""
+    hit = _CACHE.get(_key(template)) if template.pk else None
+    return hit[1] if hit is not None and hit[0] > now else None
+
+
 def summaries_for(templates: Iterable[CouponTemplate]) -> dict[int, str]:
     """Summaries by template id, in the active language; misses cost one query for dish names and one
     for category names, for all of them together."""
@@ -272,9 +278,9 @@ def summaries_for(templates: Iterable[CouponTemplate]) -> dict[int, str]:
     for template in templates:
         if template.pk in found:
             continue
-        hit = _CACHE.get(_key(template))
-        if hit is not None and hit[0] > now and template.pk:
-            found[template.pk] = hit[1]
+        text = _cached(template, now)
+        if text is not None:
+            found[template.pk] = text
         else:
             missing.append(template)
     if missing:
@@ -298,10 +304,8 @@ def summaries_for(templates: Iterable[CouponTemplate]) -> dict[int, str]:
 def template_summary(template: CouponTemplate) -> str:
     """The summary of one template (unsaved ones too), in the active language."""
     if template.pk:
-        hit = _CACHE.get(_key(template))
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        return summaries_for([template])[template.pk]
+        text = _cached(template, time.monotonic())
+        return text if text is not None else summaries_for([template])[template.pk]
     skus, codes = _references(template.type, template.value, template.usage_rules)
     return build_summary(template, menu_names(skus, codes))
 
