@@ -57,3 +57,32 @@ def test_subscribing_twice_with_one_uid_subscribes_once(recorder):
     after_commit: list = []
     events.emit(Event.ORDER_PAID, after_commit=after_commit, order_id=1)
     assert len([kind for kind, _, _ in recorder if kind == "in"]) == 1
+
+
+@pytest.mark.django_db
+def test_a_subscriber_whose_wants_refuses_the_payload_is_not_called():
+    seen: list[str] = []
+
+    def handler(event, **payload):
+        seen.append(payload["audience"])
+
+    def wants_admin(event, facts):
+        return facts.get("audience") == "staff"
+
+    events.subscribe(Event.COUPON_ISSUED, handler, uid="test.admin.in", in_transaction=True, wants=wants_admin)
+    events.subscribe(Event.COUPON_ISSUED, handler, uid="test.admin.after", wants=wants_admin)
+    try:
+        after_commit: list = []
+        events.emit(Event.COUPON_ISSUED, after_commit=after_commit, source="CLAIM", audience="customer")
+        for callback in after_commit:
+            callback()
+        assert seen == []
+        after_commit.clear()
+        events.emit(Event.COUPON_ISSUED, after_commit=after_commit, source="CLAIM", audience="staff")
+        assert seen == ["staff"]  # the in-transaction one, at once
+        for callback in after_commit:
+            callback()
+        assert seen == ["staff", "staff"]
+    finally:
+        events.unsubscribe(Event.COUPON_ISSUED, "test.admin.in")
+        events.unsubscribe(Event.COUPON_ISSUED, "test.admin.after")
