@@ -100,8 +100,8 @@ def claim_one(
     ``per_user_limit`` 0 means no limit. ``coupon`` maps the coupon's columns (``issuing.COUPON_COLUMNS``)
     to values in database form; the claim window is checked at its ``acquired_at``, the moment of issue.
     ``record``, the values of an Idempotency-Key's record in ``RECORD_COLUMNS`` order (the body's ``id`` is
-    set to the coupon's), is written in the same transaction. Deadlocks and lock wait timeouts are retried; a code
-    collision raises ``IntegrityError`` with nothing written.
+    set to the coupon's), is written in the same transaction. Deadlocks and lock wait timeouts are retried;
+    a code collision raises ``IntegrityError`` with nothing written.
     """
     if connection.in_atomic_block:
         raise RuntimeError("claim_one commits its own transaction: it cannot run inside atomic()")
