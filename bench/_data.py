@@ -16,6 +16,20 @@ from bench._report import redis_url
 DB_URL_SWEEP = os.environ.get("BENCH_JOBS_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_jobs")
 REDIS_URL = redis_url("BENCH_JOBS_REDIS_URL", "redis://127.0.0.1:6379/14")
 
+# The claim benchmarks' template (with a name and a status of their own): 10 off 100, unlimited stock, one
+# per customer, valid 7 days from the claim, for everyone.
+CLAIM_TEMPLATE = {
+    "short_name": "满100减10",
+    "type": "CASH_VOUCHER",
+    "value": {"amount": "10.00"},
+    "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}],
+    "total_quantity": -1,
+    "per_user_limit": 1,
+    "validity_type": "RELATIVE_DAYS",
+    "valid_days_after_issue": 7,
+    "target": {"type": "ALL"},
+}
+
 
 def setup_django(database_url: str) -> None:
     from bench._server import bench_env, create_database, migrate

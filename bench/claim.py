@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._data import CLAIM_TEMPLATE
 from bench._report import Report, redis_url, scale, scaled
 from bench._server import (
     THREADS,
@@ -117,17 +118,7 @@ def new_template(**fields):
     from coupons.ledger import gate
     from coupons.models import CouponTemplate, TemplateStatus
 
-    defaults = {
-        "name": "bench claim",
-        "short_name": "满100减10",
-        "type": "CASH_VOUCHER",
-        "value": {"amount": "10.00"},
-        "usage_rules": [{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}],
-        "total_quantity": -1,
-        "per_user_limit": 1,
-        "valid_days_after_issue": 7,
-        "status": TemplateStatus.APPROVED,
-    }
+    defaults = {"name": "bench claim", **CLAIM_TEMPLATE, "status": TemplateStatus.APPROVED}
     template = CouponTemplate.objects.create(**(defaults | fields))
     gate.load(template)  # as the approval signal does
     return template

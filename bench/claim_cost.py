@@ -29,6 +29,7 @@ from wsgiref.util import setup_testing_defaults
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._data import CLAIM_TEMPLATE  # noqa: E402
 from bench._server import create_database  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
@@ -89,19 +90,7 @@ def setup() -> tuple[CouponTemplate, list[str]]:
     tokens = list(
         Token.objects.filter(user__username__startswith=prefix).order_by("user_id").values_list("key", flat=True)
     )
-    template = CouponTemplate.objects.create(
-        name="bench claim cost",
-        short_name="满100减10",
-        type="CASH_VOUCHER",
-        value={"amount": "10.00"},
-        usage_rules=[{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}],
-        total_quantity=-1,
-        per_user_limit=1,
-        validity_type="RELATIVE_DAYS",
-        valid_days_after_issue=7,
-        target={"type": "ALL"},
-        status=TemplateStatus.APPROVED,
-    )
+    template = CouponTemplate.objects.create(name="bench claim cost", **CLAIM_TEMPLATE, status=TemplateStatus.APPROVED)
     gate.load(template)  # as the approval signal does
     return template, tokens
 

@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._data import CLAIM_TEMPLATE  # noqa: E402
 from bench._server import cpu_seconds, create_database, pids_of  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
@@ -126,17 +127,7 @@ def setup() -> tuple[list[int], list[str]]:
 
 def new_template() -> CouponTemplate:
     return CouponTemplate.objects.create(
-        name="bench claim server cost",
-        short_name="满100减10",
-        type="CASH_VOUCHER",
-        value={"amount": "10.00"},
-        usage_rules=[{"rule_type": "MINIMUM_SPEND", "params": {"amount": "100.00"}}],
-        total_quantity=-1,
-        per_user_limit=1,
-        validity_type="RELATIVE_DAYS",
-        valid_days_after_issue=7,
-        target={"type": "ALL"},
-        status=TemplateStatus.APPROVED,
+        name="bench claim server cost", **CLAIM_TEMPLATE, status=TemplateStatus.APPROVED
     )
 
 
