@@ -43,6 +43,7 @@ local tokens = {}
 for line in io.lines(os.getenv("WRK_TOKENS")) do tokens[#tokens + 1] = line end
 local method, path = os.getenv("WRK_METHOD"), os.getenv("WRK_PATH")
 local body, keyed, nonce = os.getenv("WRK_BODY"), os.getenv("WRK_KEYED"), os.getenv("WRK_NONCE")
+local stretch = math.floor(#tokens / tonumber(os.getenv("WRK_THREADS")))
 local counter = 1
 local threads = {}
 function setup(thread)
@@ -57,7 +58,7 @@ end
 local n = 0
 local step = 0
 function init(args)
-    n = (first - 1) * math.floor(#tokens / 8)
+    n = (first - 1) * stretch
 end
 function request()
     n = n + 1
@@ -83,6 +84,7 @@ def wrk(port: int, script: Path, *, method: str, path: str, tokens: Path, durati
     env = {**os.environ, "WRK_TOKENS": str(tokens), "WRK_METHOD": method, "WRK_PATH": path, "WRK_BODY": body,
            "WRK_KEYED": "1" if keyed else "0", "WRK_NONCE": uuid.uuid4().hex}  # fmt: skip
     threads = min(2, connections)
+    env["WRK_THREADS"] = str(threads)
     done = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "-s", str(script),
          f"http://127.0.0.1:{port}{path}"],
