@@ -378,3 +378,17 @@ def rows_delta(after: dict[str, tuple[int, int]], before: dict[str, tuple[int, i
         if read - old_read or changed - old_changed:
             delta[table] = (read - old_read, changed - old_changed)
     return delta
+
+
+def purged(cursor, *, backlog: int = 1_000, timeout: float = 120.0) -> int:
+    """Wait until InnoDB's purge has caught up with the deletes before a measurement (the history list
+    under ``backlog``, or ``timeout`` seconds); returns the history list length left. Purging an earlier
+    run's rows takes a core meanwhile, and it falls on whichever side happens to run then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cursor.execute("SELECT `count` FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'")
+        row = cursor.fetchone()
+        left = int(row[0]) if row else 0
+        if left < backlog or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)

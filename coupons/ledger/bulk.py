@@ -8,6 +8,7 @@ limit refuses are reported, the others get their coupon in one multi-row INSERT.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from core.events import Event, emit, has_subscribers
-from core.statements import insert_rows, quote
+from core.statements import insert_rows, insert_rows_ignoring_duplicates, quote
 from coupons.issuable import issuable_now
 from coupons.ledger import gate
 from coupons.ledger.issuing import (
@@ -125,9 +126,9 @@ def _lock_quotas(template_id: int, user_ids: list[int]) -> dict[int, int]:
 def _insert_coupons(
     template: CouponTemplate, user_ids: list[int], *, source: str, source_ref: str, now: datetime
 ) -> list[str]:
-    """One coupon per user; returns their codes. A code that collides with an existing one (8 random
-    digits per product line, type and day) undoes only this INSERT (a savepoint); the taken codes are
-    replaced and the INSERT runs again."""
+    """One coupon per user; returns their codes. A code that an existing coupon has (8 random digits per
+    product line, type and day: at thousands of codes a day they collide now and then) is replaced and
+    its row written again; nothing else is, and no collision reaches the caller."""
     adapt = connection.ops.adapt_datetimefield_value
     valid_from, expires_at = validity_for(template, now)
     random_cash = template.type == CouponType.RANDOM_CASH
@@ -148,49 +149,112 @@ def _insert_coupons(
     }
     assert set(columns) | set(shared) == set(COUPON_COLUMNS)
     new_code = code_maker(template, now)
-    codes: list[str] = []
     seen: set[str] = set()
-    for _uid in user_ids:  # unique within the chunk
-        code = new_code()
-        while code in seen:
-            code = new_code()
-        seen.add(code)
-        codes.append(code)
-    # At thousands of codes a day the 8 random digits collide now and then: look first (one indexed
-    # read), so the INSERT rarely has to run twice.
-    _replace_taken(codes, seen, new_code)
+    codes = [_fresh(seen, new_code) for _uid in user_ids]  # unique within the chunk
+    if random_cash:
+        rows: list[list[Any]] = [
+            [code, uid, str(random_amount(template.value))] for code, uid in zip(codes, user_ids, strict=True)
+        ]
+    else:
+        rows = [[code, uid] for code, uid in zip(codes, user_ids, strict=True)]
+    if connection.vendor == "mysql":
+        _insert_letting_the_key_check(rows, columns, shared, seen, new_code)
+    else:
+        _insert_checked_first(rows, columns, shared, seen, new_code)
+    return [row[0] for row in rows]
+
+
+ER_DUP_ENTRY = 1062
+_DUPLICATE_CODE = re.compile(r"^Duplicate entry '(\d+)' for key '(?:[\w$]+\.)?code'$")
+
+
+class _WarningsCut(Exception):
+    """More warnings than the server keeps (``max_error_count``): the taken codes cannot all be named."""
+
+
+def _insert_letting_the_key_check(
+    rows: list[list[Any]], columns: list[str], shared: dict[str, Any], seen: set[str], new_code: Callable[[], str]
+) -> None:
+    """MySQL/MariaDB: ``INSERT IGNORE`` the rows and let the code's unique key find the taken codes (no
+    read before, which would look up every code once more): a row it skipped is written again with a
+    fresh code. IGNORE makes warnings of other refusals too (a value out of range adjusted, a row
+    without its user skipped): any warning that is not a taken code undoes the INSERT (a savepoint) and
+    raises."""
+    pending = rows
+    for _attempt in range(CODE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                inserted = insert_rows_ignoring_duplicates(UserCoupon, columns, pending, shared=shared)
+                taken = _taken_codes(skipped=len(pending) - inserted)
+        except _WarningsCut:
+            _insert_checked_first(pending, columns, shared, seen, new_code)
+            return
+        if not taken:
+            return
+        pending = [row for row in pending if row[0] in taken]
+        for row in pending:
+            row[0] = _fresh(seen, new_code)
+    raise IntegrityError(f"coupon codes still taken after {CODE_ATTEMPTS} attempts (for key 'code')")
+
+
+def _taken_codes(*, skipped: int) -> set[str]:
+    """The codes the last ``INSERT IGNORE`` found taken, from its warnings; raises ``IntegrityError``
+    for any other warning, or rows skipped without one."""
+    warnings = connection.connection.warning_count()
+    if not warnings and not skipped:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW WARNINGS")
+        shown = cursor.fetchall()
+    if len(shown) < warnings:
+        raise _WarningsCut
+    taken: set[str] = set()
+    for _level, number, message in shown:
+        match = _DUPLICATE_CODE.match(message) if int(number) == ER_DUP_ENTRY else None
+        if match is None:
+            raise IntegrityError(f"coupon rows refused: ({number}) {message}")
+        taken.add(match[1])
+    if len(taken) != skipped:
+        raise IntegrityError(f"{skipped} coupon rows skipped, {len(taken)} of them for a taken code")
+    return taken
+
+
+def _insert_checked_first(
+    rows: list[list[Any]], columns: list[str], shared: dict[str, Any], seen: set[str], new_code: Callable[[], str]
+) -> None:
+    """Other databases: look the codes up first (one indexed read), so the INSERT rarely has to run
+    twice; a code taken meanwhile undoes only the INSERT (a savepoint) and it runs again."""
     for attempt in range(1, CODE_ATTEMPTS + 1):
-        if random_cash:
-            rows: list[tuple[Any, ...]] = [
-                (code, uid, str(random_amount(template.value))) for code, uid in zip(codes, user_ids, strict=True)
-            ]
-        else:
-            rows = list(zip(codes, user_ids, strict=True))
+        _replace_taken(rows, seen, new_code)
         try:
             with transaction.atomic():
                 insert_rows(UserCoupon, columns, rows, shared=shared)
-                return codes
+                return
         except IntegrityError as exc:
             if attempt == CODE_ATTEMPTS or not is_code_collision(exc):
                 raise
-        seen = set(codes)
-        _replace_taken(codes, seen, new_code)
     raise AssertionError("unreachable")
 
 
-def _replace_taken(codes: list[str], seen: set[str], new_code: Callable[[], str]) -> None:
-    """Give a fresh code to every code in ``codes`` that a coupon already has."""
-    column, marks = quote("code"), ", ".join(["%s"] * len(codes))
+def _fresh(seen: set[str], new_code: Callable[[], str]) -> str:
+    code = new_code()
+    while code in seen:
+        code = new_code()
+    seen.add(code)
+    return code
+
+
+def _replace_taken(rows: list[list[Any]], seen: set[str], new_code: Callable[[], str]) -> None:
+    """Give a fresh code to every row whose code (its first value) a coupon already has."""
+    column, marks = quote("code"), ", ".join(["%s"] * len(rows))
     sql = f"SELECT {column} FROM {quote(UserCoupon._meta.db_table)} WHERE {column} IN ({marks})"
     while True:
         with connection.cursor() as cursor:  # the ORM would prepare each of the thousand values again
-            cursor.execute(sql, codes)
+            cursor.execute(sql, [row[0] for row in rows])
             taken = {row[0] for row in cursor.fetchall()}
         if not taken:
             return
-        for index, code in enumerate(codes):
-            if code in taken:
-                while code in taken or code in seen:
-                    code = new_code()
-                seen.add(code)
-                codes[index] = code
+        seen |= taken
+        for row in rows:
+            if row[0] in taken:
+                row[0] = _fresh(seen, new_code)

@@ -738,3 +738,86 @@ def test_codes_that_collide_with_existing_coupons_are_replaced(operations_user, 
     assert_exact(grant, template, issued_before=1)
     codes = list(UserCoupon.objects.filter(source="BULK_GRANT").values_list("code", flat=True))
     assert len(codes) == len(set(codes)) == 5 and existing not in codes
+
+
+def _codes_in_turn(*codes: str):
+    made = iter(codes)
+    return lambda template, now: lambda: next(made)
+
+
+def test_more_taken_codes_than_the_server_names_are_found_by_reading_them(monkeypatch):
+    """``INSERT IGNORE`` names each taken code in a warning; when the server keeps fewer warnings than
+    there were, the codes are looked up instead and the rows written with fresh ones."""
+    users = make_members(4)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    taken = [issue_now(template=template, user_id=user.pk)[0].code for user in users[:3]]
+    fresh = [f"0101260101000000{i:02d}" for i in range(1, 5)]
+    monkeypatch.setattr(ledger_bulk, "code_maker", _codes_in_turn(*taken, *fresh))
+    looked_up = []
+    checked_first = ledger_bulk._insert_checked_first
+    monkeypatch.setattr(
+        ledger_bulk,
+        "_insert_checked_first",
+        lambda rows, *args: looked_up.append(len(rows)) or checked_first(rows, *args),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION max_error_count = 1")
+    try:
+        with transaction.atomic():
+            issued = ledger_bulk.issue_many(
+                template_id=template.pk, user_ids=[u.pk for u in users], source="BULK_GRANT", source_ref="7",
+                now=timezone.now(),
+            )  # fmt: skip
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION max_error_count = DEFAULT")
+
+    assert issued.granted == [u.pk for u in users]
+    assert looked_up == [4]  # the INSERT was undone and the four rows written after the look-up
+    granted = dict(UserCoupon.objects.filter(source_ref="7").values_list("user_id", "code"))
+    assert sorted(granted.values()) == fresh and not set(taken) & set(granted.values())
+    # The taken codes still belong to the coupons that had them.
+    assert set(UserCoupon.objects.filter(code__in=taken).values_list("user_id", flat=True)) == {u.pk for u in users[:3]}
+
+
+def test_a_value_the_database_would_adjust_is_refused_and_nothing_is_written(monkeypatch):
+    """IGNORE would store an out-of-range amount clipped, with a warning: the INSERT is undone instead."""
+    users = make_members(3)
+    template = CouponTemplateFactory(
+        type="RANDOM_CASH", value={"min_amount": "1.00", "max_amount": "8.88"}, total_quantity=-1, per_user_limit=0
+    )
+    monkeypatch.setattr(ledger_bulk, "random_amount", lambda value: Decimal("123456789.00"))
+
+    with pytest.raises(IntegrityError, match="Out of range"), transaction.atomic():
+        ledger_bulk.issue_many(
+            template_id=template.pk, user_ids=[u.pk for u in users], source="BULK_GRANT", source_ref="8",
+            now=timezone.now(),
+        )  # fmt: skip
+
+    assert not UserCoupon.objects.filter(template=template).exists()
+    assert CouponTemplate.objects.get(pk=template.pk).issued_quantity == 0
+
+
+def test_other_databases_look_the_codes_up_before_the_insert(monkeypatch):
+    """The portable path (SQLite, PostgreSQL): taken codes are read first and replaced."""
+    users = make_members(3)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    existing = issue_now(template=template, user_id=users[0].pk)[0].code
+    fresh = iter(["010126010100000011", "010126010100000012"])
+    rows = [[existing, users[1].pk], ["010126010100000010", users[2].pk]]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    later = connection.ops.adapt_datetimefield_value(timezone.now() + timedelta(days=1))
+    shared = {
+        "template_id": template.pk, "status": "UNUSED", "amount": None, "acquired_at": now, "valid_from": now,
+        "expires_at": later, "source": "BULK_GRANT", "source_ref": "9", "order_id": None, "used_at": None,
+        "granted_by_id": None, "updated_at": now,
+    }  # fmt: skip
+
+    with transaction.atomic():
+        ledger_bulk._insert_checked_first(rows, ["code", "user_id"], shared, {r[0] for r in rows}, lambda: next(fresh))
+
+    assert rows == [["010126010100000011", users[1].pk], ["010126010100000010", users[2].pk]]
+    assert set(UserCoupon.objects.filter(source_ref="9").values_list("code", flat=True)) == {
+        "010126010100000011",
+        "010126010100000010",
+    }
