@@ -222,8 +222,9 @@ def _taken_codes(*, skipped: int) -> set[str]:
 def _insert_checked_first(
     rows: list[list[Any]], columns: list[str], shared: dict[str, Any], seen: set[str], new_code: Callable[[], str]
 ) -> None:
-    """Other databases: look the codes up first (one indexed read), so the INSERT rarely has to run
-    twice; a code taken meanwhile undoes only the INSERT (a savepoint) and it runs again."""
+    """Other databases (and MySQL/MariaDB when more codes were taken than its warnings name): look the
+    codes up first (one indexed read), so the INSERT rarely has to run twice; a code taken meanwhile
+    undoes only the INSERT (a savepoint) and it runs again."""
     for attempt in range(1, CODE_ATTEMPTS + 1):
         _replace_taken(rows, seen, new_code)
         try:
