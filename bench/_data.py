@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import redis_url
+from bench._server import truncate
 
 DB_URL_SWEEP = os.environ.get("BENCH_JOBS_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_jobs")
 REDIS_URL = redis_url("BENCH_JOBS_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -46,13 +47,10 @@ def reset_tables() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for table in (
+        truncate(cursor, [
             "orders_ordercoupon", "orders_orderline", "orders_order", "coupons_claimquota",
             "coupons_templatedailystats", "coupons_usercoupon", "marketing_notification",
-        ):  # fmt: skip
-            cursor.execute(f"TRUNCATE TABLE {table}")
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+        ])  # fmt: skip
 
 
 def customers(n: int) -> int:

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import Report, redis_url, scaled
-from bench._server import bench_env, create_database, migrate, purged
+from bench._server import bench_env, create_database, migrate, purged, truncate
 
 DATABASE_URL = os.environ.get("BENCH_BULK_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_bulk")
 REDIS_URL = redis_url("BENCH_BULK_REDIS_URL", "redis://127.0.0.1:6379/10")
@@ -179,10 +179,7 @@ def main() -> int:
     # The last run's rows go with TRUNCATE: deleted row by row, they would leave the purge a backlog that
     # takes a core while the first slices run.
     with connection.cursor() as cursor:
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for model in (BulkGrantRecipient, Notification, UserCoupon, ClaimQuota):
-            cursor.execute(f"TRUNCATE TABLE {connection.ops.quote_name(model._meta.db_table)}")
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+        truncate(cursor, [m._meta.db_table for m in (BulkGrantRecipient, Notification, UserCoupon, ClaimQuota)])
     BulkGrant.objects.all().delete()
     CouponTemplate.objects.all().delete()
     with connection.cursor() as cursor:

@@ -54,6 +54,7 @@ from bench._server import (
     rows_by_table,
     rows_delta,
     table_statistics,
+    truncate,
 )
 
 DATABASE_URL = os.environ.get("BENCH_CLAIM_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench")
@@ -99,10 +100,7 @@ def reset_data() -> tuple[list[str], list[str]]:
     # The last run's rows go with TRUNCATE: deleted row by row, they would leave the purge a backlog that
     # takes a core while the first figures are measured.
     with connection.cursor() as cursor:
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for model in (UserCoupon, ClaimQuota, Notification):
-            cursor.execute(f"TRUNCATE TABLE {connection.ops.quote_name(model._meta.db_table)}")
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+        truncate(cursor, [m._meta.db_table for m in (UserCoupon, ClaimQuota, Notification)])
     CouponTemplate.objects.all().delete()
     user_model = get_user_model()
     if user_model.objects.filter(username__startswith="bench-claim-").count() != CUSTOMERS + HOT_CUSTOMERS:
