@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import redis_url
-from bench._server import truncate
+from bench._server import bench_env, create_database, migrate, truncate
 
 DB_URL_SWEEP = os.environ.get("BENCH_JOBS_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_jobs")
 REDIS_URL = redis_url("BENCH_JOBS_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -33,8 +33,6 @@ CLAIM_TEMPLATE = {
 
 
 def setup_django(database_url: str) -> None:
-    from bench._server import bench_env, create_database, migrate
-
     env = bench_env(database_url, REDIS_URL)
     create_database(database_url)
     migrate(env)

@@ -150,13 +150,10 @@ def _insert_coupons(
     assert set(columns) | set(shared) == set(COUPON_COLUMNS)
     new_code = code_maker(template, now)
     seen: set[str] = set()
-    codes = [_fresh(seen, new_code) for _uid in user_ids]  # unique within the chunk
+    rows: list[list[Any]] = [[_fresh(seen, new_code), uid] for uid in user_ids]  # codes unique within the chunk
     if random_cash:
-        rows: list[list[Any]] = [
-            [code, uid, str(random_amount(template.value))] for code, uid in zip(codes, user_ids, strict=True)
-        ]
-    else:
-        rows = [[code, uid] for code, uid in zip(codes, user_ids, strict=True)]
+        for row in rows:
+            row.append(str(random_amount(template.value)))
     if connection.vendor == "mysql":
         _insert_letting_the_key_check(rows, columns, shared, seen, new_code)
     else:
