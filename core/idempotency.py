@@ -211,6 +211,8 @@ def _decorate(view_method: View, *, recorded_with_effect: bool) -> View:
                     try:
                         response = view_method(self, request, *args, **kwargs)
                     except Exception as exc:  # an error answer is stored too, unless it is a server error
+                        if isinstance(exc, DatabaseError) and is_retryable(exc):
+                            raise  # rolled back with the record: the whole request runs again (below)
                         response = self.handle_exception(exc)
                     if response.status_code >= 500 or response.status_code == 429:
                         raise _NotStored(response)

@@ -291,6 +291,28 @@ def test_a_server_error_is_not_stored_so_the_client_may_retry(operations_client,
     assert CouponTemplate.objects.get(pk=template.pk).status == S.PENDING_REVIEW
 
 
+@pytest.mark.django_db
+def test_a_deadlock_under_a_key_runs_the_request_again(operations_client, monkeypatch):
+    """The view's transaction holds the key's record: a deadlock rolls both back and the whole request runs
+    again (the services' own retries are off inside it), never a 500."""
+    template = CouponTemplateFactory(status=S.DRAFT)
+    submit, calls = services.template_submit, []
+
+    def deadlocked_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+        return submit(**kwargs)
+
+    monkeypatch.setattr(services, "template_submit", deadlocked_once)
+    response = operations_client.post(submit_url(template.pk), format="json", HTTP_IDEMPOTENCY_KEY="deadlock")
+
+    assert response.status_code == 200
+    assert len(calls) == 2
+    assert CouponTemplate.objects.get(pk=template.pk).status == S.PENDING_REVIEW
+    assert IdempotencyRecord.objects.get().status_code == 200
+
+
 @pytest.fixture(scope="module")
 def restore_role_groups(django_db_setup, django_db_blocker):
     """After this module, put back the role groups that a transactional test's flush removed: they come
