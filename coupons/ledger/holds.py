@@ -85,7 +85,19 @@ def coupons_release(*, coupons: list[UserCoupon], now: datetime) -> Released:
     open; else it is forfeited (REVOKED, still linked to the order). ``locked_count`` -1 each, and
     ``expired_count`` or ``revoked_count`` +1 as the case may be.
     """
-    returnable = [c for c in coupons if c.template.return_on_cancel and not c.template.unused_revoked]
+    if not coupons:
+        return Released()
+    # The terms are read again under the templates' row locks (coupons first, then templates: this module's
+    # order). A stop with "revoke unused" that committed after ``coupons_locked_to`` read them is seen here;
+    # one still running finishes first.
+    terms = (
+        CouponTemplate.objects.select_for_update()
+        .filter(pk__in={c.template_id for c in coupons})
+        .order_by("pk")
+        .values_list("pk", "return_on_cancel", "unused_revoked")
+    )
+    returning = {pk for pk, returns, revoked in terms if returns and not revoked}
+    returnable = [c for c in coupons if c.template_id in returning]
     released = Released(
         returned=[c for c in returnable if c.expires_at > now],
         expired=[c for c in returnable if c.expires_at <= now],
