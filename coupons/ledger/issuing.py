@@ -292,8 +292,20 @@ def take_quota(template_id: int, user_id: int, quantity: int, limit: int) -> boo
         return cursor.rowcount == 1
 
 
+def _teach_gate(update: Callable[[], None]) -> None:
+    if connection.in_atomic_block:
+        transaction.on_commit(update)
+    else:
+        update()
+
+
 def refusal_for(template_id: int, quantity: int, now: datetime) -> Conflict:
-    """Why ``take_stock`` changed nothing: read the committed row and name the reason."""
+    """Why ``take_stock`` changed nothing: read the row and name the reason.
+
+    Inside an ``atomic`` block the row includes what the caller's transaction changed itself (stock taken
+    for an earlier item), so the gate learns it only if that transaction commits: it never holds a count
+    that was rolled back. Outside one (autocommit, or the first statement of a plain transaction) the row
+    is the committed one and the gate learns it at once."""
     row = (
         CouponTemplate.objects.filter(pk=template_id)
         .only("status", "total_quantity", "issued_quantity", "issue_start_time", "issue_end_time")
@@ -303,10 +315,11 @@ def refusal_for(template_id: int, quantity: int, now: datetime) -> Conflict:
         return not_claimable_error(template_id, "UNKNOWN_TEMPLATE")
     reason = issuable_now(row, now)
     if reason is not None:
-        gate.forget_or_close(row)
+        _teach_gate(lambda: gate.forget_or_close(row))
         return not_claimable_error(template_id, reason)
     if not has_stock(row, quantity):
-        gate.record_issued(template_id, row.issued_quantity)
+        issued = row.issued_quantity
+        _teach_gate(lambda: gate.record_issued(template_id, issued))
         return sold_out_error(template_id)
     # The row changed between the UPDATE and this read (a very short race); let the caller retry.
     return not_claimable_error(template_id, "BUSY")

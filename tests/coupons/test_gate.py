@@ -5,13 +5,13 @@ from datetime import timedelta
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import redis_link
 from coupons.ledger import gate
-from coupons.ledger.issuing import NotClaimable, SoldOut
+from coupons.ledger.issuing import NotClaimable, SoldOut, issue_coupons
 from coupons.models import CouponTemplate, TemplateStatus, UserCoupon
 from coupons.services.claim import coupon_claim
 from coupons.services.templates import template_approve, template_stop
@@ -129,6 +129,7 @@ def test_a_closed_entry_is_never_reopened():
     assert gate.admit(template.pk) == gate.CLOSED
 
 
+@pytest.mark.django_db(transaction=True)  # the claim commits on its own, as in production
 def test_a_stale_entry_admits_and_the_database_decides(customer):
     # given the gate thinks stock is left (it only holds a lower bound) but the database is sold out
     template = CouponTemplateFactory(total_quantity=3, issued_quantity=1)
@@ -220,3 +221,24 @@ def test_the_gate_can_be_switched_off(settings, customer):
 
     assert gate.admit(template.pk) == gate.ADMIT
     assert entry(template.pk) == {}
+
+
+def test_a_count_seen_inside_a_transaction_reaches_the_gate_only_when_committed(customer):
+    """A transaction that took the last coupons itself and is refused a further one sees its own,
+    uncommitted count: rolled back, the gate must not have learnt it."""
+    template = CouponTemplateFactory(total_quantity=2, per_user_limit=0)
+    gate.load(template)
+
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned), transaction.atomic():
+        issue_coupons(template=template, user_id=customer.pk, quantity=2, source="ADMIN")
+        with pytest.raises(SoldOut):
+            issue_coupons(template=template, user_id=customer.pk, quantity=1, source="ADMIN")
+        raise Abandoned
+
+    assert entry(template.pk)["issued"] == "0"
+    gate.forget()
+    assert gate.admit(template.pk) == gate.ADMIT
+    assert len(coupon_claim(user=customer, template_id=template.pk).code) == 18
