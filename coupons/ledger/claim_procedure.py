@@ -101,7 +101,9 @@ def claim_one(
     to values in database form; the claim window is checked at its ``acquired_at``, the moment of issue.
     ``record``, the values of an Idempotency-Key's record in ``RECORD_COLUMNS`` order (the body's ``id`` is
     set to the coupon's), is written in the same transaction. Deadlocks and lock wait timeouts are retried;
-    a code collision raises ``IntegrityError`` with nothing written.
+    a code collision raises ``IntegrityError`` with nothing written. A lost connection is replaced once: the
+    lost one's server thread is ended first, then the coupon's code tells whether the CALL committed (its
+    answer) or not (sent again); when the thread cannot be ended, the error is raised.
     """
     if connection.in_atomic_block:
         raise RuntimeError("claim_one commits its own transaction: it cannot run inside atomic()")
@@ -123,7 +125,10 @@ def claim_one(
         except DatabaseError as exc:
             if is_connection_lost(exc) and not reconnected:
                 reconnected = True
+                lost = _server_thread()
                 connection.close()
+                if not _ended(lost):
+                    raise  # the CALL may still commit: the request answers 503, to be retried with its key
                 landed = _landed(coupon["code"])
                 if landed is not None:
                     return landed
@@ -134,6 +139,48 @@ def claim_one(
             continue
         return _answer(row)
     raise AssertionError("unreachable")
+
+
+# How long a lost connection's server thread is waited for once killed (it rolls back or commits and ends).
+LOST_THREAD_WAIT_SECONDS = 5.0
+_UNKNOWN_THREAD = 1094  # ER_NO_SUCH_THREAD: the server has ended it already
+
+
+def _server_thread() -> int | None:
+    """The server's id of the connection's thread, when it was connected (read before closing it)."""
+    raw = connection.connection
+    try:
+        return None if raw is None else int(raw.thread_id())
+    except Exception:  # noqa: BLE001 - a client object that cannot tell
+        return None
+
+
+def _ended(thread_id: int | None) -> bool:
+    """Whether the server thread of a lost connection has ended, killed from a fresh connection if need be.
+
+    A connection lost on the client's side (a timeout, a network fault) can leave its ``CALL`` running on
+    the server, waiting for a lock, say, and committing later. Only once the thread is gone can the coupon's
+    code tell whether the claim committed; False when that could not be made sure.
+    """
+    if thread_id is None:
+        return True  # never connected: nothing was sent
+    try:
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute("KILL CONNECTION %s", [thread_id])
+            except DatabaseError as exc:
+                if not (exc.args and exc.args[0] == _UNKNOWN_THREAD):
+                    raise
+            deadline = time.monotonic() + LOST_THREAD_WAIT_SECONDS
+            while True:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s", [thread_id])
+                if cursor.fetchone()[0] == 0:
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
+    except DatabaseError:
+        return False
 
 
 def _landed(code: str) -> Claimed | None:

@@ -5,6 +5,7 @@ The connection is really killed: another connection sends MariaDB's ``KILL`` for
 chosen statement is sent, against the real views."""
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -155,6 +156,41 @@ def test_a_claim_whose_call_lost_its_connection_is_answered_once(lost_after):
     assert len(calls) == 1
     assert response.status_code == 201, response.content
     assert claimed(template, user) == (1, 1, 1)
+    assert UserCoupon.objects.get().pk == response.json()["id"]
+
+
+def test_a_claim_whose_call_runs_on_after_its_connection_was_lost_is_issued_once():
+    # given: another transaction holds the template's row, so the claim's CALL waits on the server
+    user = UserFactory()
+    template = CouponTemplateFactory(total_quantity=10, per_user_limit=0)
+    client = customer_client(user)
+    blocker = connection.get_new_connection(connection.get_connection_params())
+    blocker.autocommit(False)
+    blocker.cursor().execute(f"SELECT id FROM {CouponTemplate._meta.db_table} WHERE id = {template.pk} FOR UPDATE")
+    release = threading.Timer(1.0, blocker.commit)
+    sent: list[str] = []
+
+    def lose_the_answer(execute, sql, params, many, context):
+        if not sql.startswith("CALL") or sent:
+            return execute(sql, params, many, context)
+        sent.append(sql)
+        raw = context["connection"].connection
+        raw.send_query(context["cursor"].cursor.mogrify(sql, params).encode())  # runs on; never read
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    # when: the client gives the CALL up while it waits; the row is let go a second later
+    release.start()
+    try:
+        with connection.execute_wrapper(lose_the_answer):
+            response = client.post(f"/api/v1/templates/{template.pk}/claim")
+    finally:
+        release.join()
+        blocker.close()
+
+    # then: the lost CALL was ended before the claim was sent again, so one coupon was issued
+    assert len(sent) == 1
+    assert response.status_code == 201, response.content
+    assert claimed(template, user) == (1, 1, 0)
     assert UserCoupon.objects.get().pk == response.json()["id"]
 
 
