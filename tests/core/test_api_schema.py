@@ -55,6 +55,11 @@ def test_every_error_answer_is_documented_in_the_error_shape(schema):
         ("/api/v1/staff/categories/", "post", {"200", "201", "400", "401", "403", "415"}),
         ("/api/v1/staff/categories/{code}", "delete", {"200", "401", "403", "404", "414"}),
         ("/api/v1/redeem-code", "post", {"201", "400", "401", "403", "404", "409", "415", "422", "429"}),
+        (
+            "/api/v1/staff/webhook-deliveries/{id}/retry/",
+            "post",
+            {"200", "400", "401", "403", "404", "409", "414", "415", "422"},
+        ),
     ],
 )
 def test_each_operation_documents_the_statuses_it_can_answer(schema, path, method, statuses):

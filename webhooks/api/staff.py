@@ -8,7 +8,9 @@ from rest_framework.views import APIView
 
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm
+from core.api.schema import refuses
 from core.api.serializers import QuerySerializer, StrictSerializer
+from core.errors import InvalidTransition
 from core.idempotency import idempotent
 from webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import deliveries_for_staff, endpoints_for_staff
@@ -154,6 +156,7 @@ class DeliveryRetryApi(APIView):
     required_perm = "webhooks.retry_webhookdelivery"
 
     @extend_schema(request=None, responses=DeliveryOutputSerializer)
+    @refuses(InvalidTransition)  # a delivery that was delivered already
     @idempotent
     def post(self, request, pk: int):
         delivery = delivery_retry_now(delivery=get_object_or_404(WebhookDelivery, pk=pk), actor=request.user)
