@@ -3,10 +3,10 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import ApplicationError
 from coupons.api.staff_codes import csv_download
 from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
-from coupons.services.codes import MAX_BATCH_QUANTITY, code_batch_create
+from coupons.services.codes import MAX_BATCH_QUANTITY, batch_beyond_stock, code_batch_create
 
 
 class CodeBatchForm(forms.ModelForm):
@@ -41,13 +41,10 @@ class CodeBatchForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         template, quantity = cleaned.get("template"), cleaned.get("quantity")
-        if template is not None and quantity is not None and template.remaining is not None:
-            if quantity > template.remaining:
-                self.add_error(
-                    "quantity",
-                    gettext("The batch (%(quantity)s codes) is larger than the remaining stock (%(remaining)s).")
-                    % {"quantity": quantity, "remaining": template.remaining},
-                )
+        if template is not None and quantity is not None:
+            message = batch_beyond_stock(template, quantity)
+            if message is not None:
+                self.add_error("quantity", message)
         return cleaned
 
 
@@ -89,17 +86,23 @@ class RedemptionCodeBatchAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: RedemptionCodeBatch | None = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: RedemptionCodeBatch, form: forms.ModelForm, change: bool) -> None:
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        """A refusal the form could not foresee (the template stopped or its stock taken meanwhile) is
+        shown on the add page again; nothing was written."""
         try:
-            batch = code_batch_create(
-                template=form.cleaned_data["template"],
-                name=form.cleaned_data["name"],
-                quantity=form.cleaned_data["quantity"],
-                expires_at=form.cleaned_data.get("expires_at"),
-                actor=request.user,
-            )
+            return super().add_view(request, form_url, extra_context)
         except ApplicationError as exc:
-            raise PermissionDenied(exc.message) from exc
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request: HttpRequest, obj: RedemptionCodeBatch, form: forms.ModelForm, change: bool) -> None:
+        batch = code_batch_create(
+            template=form.cleaned_data["template"],
+            name=form.cleaned_data["name"],
+            quantity=form.cleaned_data["quantity"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            actor=request.user,
+        )
         obj.pk = batch.pk
         obj.created_by = batch.created_by
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -67,6 +68,37 @@ def _fresh_codes(count: int) -> Iterator[str]:
             yield code
 
 
+def codes_outstanding(template: CouponTemplate, now: datetime | None = None) -> int:
+    """Codes of the template's batches that can still be redeemed: not redeemed, batch not expired."""
+    now = now or timezone.now()
+    return (
+        RedemptionCode.objects.filter(batch__template=template, redeemed_at__isnull=True)
+        .filter(Q(batch__expires_at__isnull=True) | Q(batch__expires_at__gt=now))
+        .count()
+    )
+
+
+def batch_beyond_stock(template: CouponTemplate, quantity: int) -> str | None:
+    """Why a batch of ``quantity`` more codes is refused (SPEC 12's sense check), or None. Each code that
+    can still be redeemed holds a coupon of the remaining stock: a batch beyond what is left after them
+    would hand customers codes that answer "sold out"."""
+    remaining = template.remaining
+    if remaining is None:
+        return None
+    outstanding = codes_outstanding(template)
+    if quantity <= remaining - outstanding:
+        return None
+    if not outstanding:
+        return _("The batch (%(quantity)s codes) is larger than the remaining stock (%(remaining)s).") % {
+            "quantity": quantity,
+            "remaining": remaining,
+        }
+    return _(
+        "The batch (%(quantity)s codes) is larger than the remaining stock (%(remaining)s) less the "
+        "%(outstanding)s codes of earlier batches not yet redeemed."
+    ) % {"quantity": quantity, "remaining": remaining, "outstanding": outstanding}
+
+
 @transaction.atomic
 def code_batch_create(
     *, template: CouponTemplate, name: str, quantity: int, actor: Any, expires_at: datetime | None = None
@@ -92,11 +124,8 @@ def code_batch_create(
             code=CouponErrorCode.INVALID_STATE,
             details={"template_id": locked.pk, "status": locked.status},
         )
-    if locked.remaining is not None and quantity > locked.remaining:
-        message = _("The batch (%(quantity)s codes) is larger than the remaining stock (%(remaining)s).") % {
-            "quantity": quantity,
-            "remaining": locked.remaining,
-        }
+    message = batch_beyond_stock(locked, quantity)
+    if message is not None:
         raise ValidationFailed(message, details={"quantity": [message]})
     batch = RedemptionCodeBatch.objects.create(
         name=name, template=locked, quantity=quantity, expires_at=expires_at, created_by=actor

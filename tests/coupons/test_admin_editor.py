@@ -339,3 +339,22 @@ def test_a_code_batch_larger_than_the_remaining_stock_is_refused_in_admin(operat
     assert response.status_code == 200
     assert "remaining stock (60)" in " ".join(response.context["adminform"].form.errors["quantity"])
     assert template.code_batches.count() == 0
+
+
+def test_a_code_batch_refused_after_the_form_is_shown_again_with_the_reason(operations_user, monkeypatch):
+    # given: the stock was taken between the form's check and the batch (the form's check saw room)
+    template = CouponTemplateFactory(total_quantity=100, issued_quantity=40)
+    monkeypatch.setattr("coupons.admin_codes.batch_beyond_stock", lambda template, quantity: None)
+    client = Client()
+    client.force_login(operations_user)
+
+    response = client.post(
+        "/admin/coupons/redemptioncodebatch/add/",
+        {"name": "Weibo", "template": template.pk, "quantity": "61", "_save": "Save"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert response.redirect_chain == [("/admin/coupons/redemptioncodebatch/add/", 302)]
+    assert "remaining stock (60)" in " ".join(str(m) for m in response.context["messages"])
+    assert template.code_batches.count() == 0

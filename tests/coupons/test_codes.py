@@ -355,3 +355,31 @@ def test_a_batch_larger_than_the_remaining_stock_is_a_400_on_quantity(operations
     assert "quantity" in refused.json()["error"]["details"]
     assert accepted.status_code == 201, accepted.content
     assert RedemptionCodeBatch.objects.get().quantity == 60
+
+
+def test_codes_not_yet_redeemed_hold_their_share_of_the_stock(operations_client, operations_user):
+    # given: 60 left, 50 codes out, of which 5 redeemed (5 more issued) and 10 in a batch that expired
+    template = CouponTemplateFactory(total_quantity=100, issued_quantity=40)
+    out = code_batch_create(template=template, name="Weibo", quantity=40, actor=operations_user)
+    gone = code_batch_create(template=template, name="Expo", quantity=10, actor=operations_user)
+    RedemptionCodeBatch.objects.filter(pk=gone.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    RedemptionCode.objects.filter(pk__in=list(out.codes.values_list("pk", flat=True)[:5])).update(
+        redeemed_at=timezone.now()
+    )
+    CouponTemplate.objects.filter(pk=template.pk).update(issued_quantity=45)
+    assert codes.codes_outstanding(template) == 35  # 55 left: 20 more codes fit
+
+    refused = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "More", "quantity": 21}, format="json"
+    )
+    accepted = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "More", "quantity": 20}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"]["quantity"] == [
+        "The batch (21 codes) is larger than the remaining stock (55) less the 35 codes of earlier batches"
+        " not yet redeemed."
+    ]
+    assert accepted.status_code == 201, accepted.content
+    assert codes.codes_outstanding(template) == 55
