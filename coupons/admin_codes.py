@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
-from coupons.api.staff_codes import csv_download
+from coupons.exports import code_batch_csv
 from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
 from coupons.services.codes import MAX_BATCH_QUANTITY, batch_beyond_stock, code_batch_create
 
@@ -119,7 +119,7 @@ class RedemptionCodeBatchAdmin(admin.ModelAdmin):
     def csv_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return csv_download(get_object_or_404(RedemptionCodeBatch, pk=object_id))  # type: ignore[return-value]
+        return code_batch_csv(get_object_or_404(RedemptionCodeBatch, pk=object_id))  # type: ignore[return-value]
 
 
 admin.site.register(RedemptionCodeBatch, RedemptionCodeBatchAdmin)

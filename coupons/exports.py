@@ -1,10 +1,11 @@
-"""CSV exports for staff: a template's coupons (streamed, any size) and its daily stats.
+"""CSV exports for staff: a template's coupons (streamed, any size), its daily stats, a batch's
+redemption codes.
 
 Headers and status names are in the reader's language; times are in the business time zone, as a person
 reads them on the admin pages (the API keeps ISO 8601 with an offset)."""
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +14,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.clock import business_tz
-from coupons.models import CouponSource, CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
+from coupons.models import (
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    RedemptionCode,
+    RedemptionCodeBatch,
+    TemplateDailyStats,
+    UserCoupon,
+)
 
 EXPORT_CHUNK = 2000
+STREAM_PIECE = 64_000
 
 
 class _Echo:
@@ -23,12 +33,20 @@ class _Echo:
         return value
 
 
-def _stream(header: list[str], rows: Iterator[list]) -> Iterator[str]:
+def _stream(header: list[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The CSV's text in pieces of about ``STREAM_PIECE`` characters (a piece per row would be a write
+    per row for the web server)."""
     writer = csv.writer(_Echo())
-    yield "\ufeff"  # so spreadsheet programs read the Chinese names as UTF-8
-    yield writer.writerow(header)
+    # The byte order mark, so spreadsheet programs read the Chinese names as UTF-8.
+    piece, size = ["\ufeff", writer.writerow(header)], 0
     for row in rows:
-        yield writer.writerow(row)
+        line = writer.writerow(row)
+        piece.append(line)
+        size += len(line)
+        if size >= STREAM_PIECE:
+            yield "".join(piece)
+            piece, size = [], 0
+    yield "".join(piece)
 
 
 def business_time(value: datetime | None) -> str:
@@ -110,4 +128,27 @@ def template_stats_csv(template: CouponTemplate) -> StreamingHttpResponse:
     header = [_("day"), _("issued"), _("used"), _("expired"), _("revoked"), _("discount given")]
     response = StreamingHttpResponse(_stream(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="template-{template.pk}-stats.csv"'
+    return response
+
+
+def _code_rows(batch: RedemptionCodeBatch) -> Iterator[list]:
+    last_id = 0
+    while True:
+        chunk = list(
+            RedemptionCode.objects.filter(batch=batch, id__gt=last_id)
+            .order_by("id")
+            .values_list("id", "code", "redeemed_at", "redeemed_by__username")[:EXPORT_CHUNK]
+        )
+        if not chunk:
+            return
+        for _id, code, redeemed_at, customer in chunk:
+            yield [code, business_time(redeemed_at), customer or ""]
+        last_id = chunk[-1][0]
+
+
+def code_batch_csv(batch: RedemptionCodeBatch) -> StreamingHttpResponse:
+    """A batch's codes in a stable order: the code, when it was redeemed and by whom (empty until then)."""
+    header = [_("redemption code"), _("redeemed at"), _("customer")]
+    response = StreamingHttpResponse(_stream(header, _code_rows(batch)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="codes-batch-{batch.pk}.csv"'
     return response

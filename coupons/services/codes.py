@@ -187,19 +187,3 @@ def _redeem(user: Any, code: str) -> UserCoupon:
     )
     RedemptionCode.objects.filter(pk=row.pk).update(coupon=coupon)
     return coupon
-
-
-def codes_for_export(batch: RedemptionCodeBatch) -> Iterator[tuple[str, str, str]]:
-    """(code, redeemed_at, redeemer id) rows of a batch in a stable order, streamed in pages."""
-    last = 0
-    while True:
-        page = list(
-            RedemptionCode.objects.filter(batch=batch, pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "code", "redeemed_at", "redeemed_by_id")[:5000]
-        )
-        if not page:
-            return
-        for _pk, code, redeemed_at, redeemer in page:
-            yield code, redeemed_at.isoformat() if redeemed_at else "", str(redeemer or "")
-        last = page[-1][0]

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.audit import audit_trail_for
 from core.models import ThrottleCounter
+from coupons.exports import business_time
 from coupons.models import CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
 from coupons.services import codes
 from coupons.services.codes import ALPHABET, code_batch_create, code_redeem, normalise_code
@@ -105,11 +106,23 @@ def test_the_codes_download_as_csv(operations_client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["code", "redeemed_at", "redeemed_by"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == ["redemption code", "redeemed at", "customer"]
     assert [r[0] for r in rows[1:]] == codes_of(batch)
-    assert rows[2][2] == str(user.pk) and rows[2][1]
+    redeemed = RedemptionCode.objects.get(code=rows[2][0]).redeemed_at
+    assert rows[2][1:] == [business_time(redeemed), user.username]  # as the business reads it
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[2][1])
     assert rows[1][1:] == ["", ""]
+
+
+def test_the_codes_csv_reads_in_the_readers_language(operations_client):
+    batch = make_batch(quantity=1)
+
+    response = operations_client.get(f"/api/v1/staff/code-batches/{batch.pk}/codes.csv", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")  # spreadsheet programs then read it as UTF-8
+    assert next(csv.reader(io.StringIO(text.lstrip("\ufeff")))) == ["兑换码", "兑换时间", "顾客"]
 
 
 def test_the_csv_of_an_unknown_batch_is_a_404(operations_client):
