@@ -53,19 +53,25 @@ def parse_user_list(raw: str | bytes) -> list[str]:
 
 
 def resolve_users(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
-    """(user ids found, identifiers matching no user). Digits match an id or a username."""
+    """(user ids found, identifiers matching no user). ASCII digits match an id or a username."""
     user_model = get_user_model()
     tokens = list(dict.fromkeys(str(t).strip() for t in identifiers if str(t).strip()))
     found: set[int] = set()
     matched: set[str] = set()
     for start in range(0, len(tokens), _RESOLVE_BATCH):
         batch = tokens[start : start + _RESOLVE_BATCH]
-        digits = [int(t) for t in batch if t.isdigit() and len(t) < 19]
+        digits = [int(t) for t in batch if _is_id(t) and len(t) < 19]
         for pk in user_model.objects.filter(pk__in=digits).values_list("pk", flat=True):
             found.add(pk)
             matched.add(str(pk))
         for pk, username in user_model.objects.filter(username__in=batch).values_list("pk", "username"):
             found.add(pk)
             matched.add(username)
-    unknown = [t for t in tokens if t not in matched and not (t.isdigit() and str(int(t)) in matched)]
+    unknown = [t for t in tokens if t not in matched and not (_is_id(t) and str(int(t)) in matched)]
     return sorted(found), unknown
+
+
+def _is_id(token: str) -> bool:
+    # ASCII digits only: "①" and "²" pass isdigit() but int() refuses them, and int() reads "٣" as 3.
+    # Such tokens are usernames.
+    return token.isascii() and token.isdigit()

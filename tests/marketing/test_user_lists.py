@@ -66,3 +66,18 @@ def test_the_staff_api_answers_an_upload_in_the_error_shape_or_takes_it(operatio
     else:
         assert response.status_code == 201, response.content
         assert BulkGrant.objects.get().targeted == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("token", ["①", "²", "٣"])
+def test_a_digit_that_is_not_ascii_is_a_username_over_the_api(operations_client, token):
+    # str.isdigit() holds for these, int() does not take them: they are usernames, unknown here.
+    response = operations_client.post(
+        GRANTS,
+        {"name": "list", "target_type": "USER_LIST", "template_id": CouponTemplateFactory().pk, "users": [token]},
+        format="json",
+    )
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", "users")
+    assert error["details"]["unknown"] == [token]
+    assert BulkGrant.objects.count() == 0
