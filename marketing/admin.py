@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
 from coupons.models import CouponTemplate, TemplateStatus
+from coupons.summary import summaries_for
 from marketing.api.staff_bulk_grants import progress_of
 from marketing.models import (
     Activity,
@@ -38,6 +39,7 @@ from marketing.models import (
 from marketing.selectors import bulk_grant_audience_size, segment_size
 from marketing.services import activities as activity_services
 from marketing.services import bulk_grants as bulk_services
+from marketing.services.gift_packs import bulk_grants_holding_pack, gift_pack_lock_for_change, pack_held_message
 from marketing.services.members import member_profile_update
 from marketing.services.segments import clean_segment, segment_summary
 
@@ -65,6 +67,10 @@ class WorkflowAdmin(admin.ModelAdmin):
     def workflow_facts(self, obj: Any, action: str) -> list[tuple[Any, Any]]:
         """(label, value) rows shown on the confirmation page above the form."""
         return []
+
+    def workflow_context(self, obj: Any, action: str) -> dict[str, Any]:
+        """More for the confirmation page's template."""
+        return {}
 
     def url_after(self, obj: Any, action: str, change_url: str) -> str:
         return change_url
@@ -120,6 +126,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             "change_url": change_url,
             "facts": self.workflow_facts(obj, action),
             "action": action,
+            **self.workflow_context(obj, action),
         }
         return TemplateResponse(request, "admin/marketing/workflow.html", context)
 
@@ -168,10 +175,27 @@ class ActivityAdmin(WorkflowAdmin):
 # Gift packs -------------------------------------------------------------------------------------
 
 
+NO_SAVE_BUTTONS = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+
+
+def pack_held(pack: GiftPack | None) -> bool:
+    """Whether a bulk grant under review, approved or running hands the pack out (it opens read-only)."""
+    return pack is not None and pack.pk is not None and bulk_grants_holding_pack(pack=pack).exists()
+
+
 class GiftPackItemInline(admin.TabularInline):
     model = GiftPackItem
     extra = 1
     autocomplete_fields = ["template"]
+
+    def has_add_permission(self, request: HttpRequest, obj: GiftPack | None = None) -> bool:
+        return not pack_held(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: GiftPack | None = None) -> bool:
+        return not pack_held(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: GiftPack | None = None) -> bool:
+        return not pack_held(obj) and super().has_delete_permission(request, obj)
 
 
 class GiftPackForm(forms.ModelForm):
@@ -179,9 +203,23 @@ class GiftPackForm(forms.ModelForm):
         model = GiftPack
         fields = ["name", "description", "trigger", "is_active"]
 
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        if self.instance.pk is not None:
+            # Admin saves the pack and its items in this request's transaction: the pack's row stays
+            # locked until they are written, so a bulk grant cannot be submitted with it meanwhile.
+            try:
+                gift_pack_lock_for_change(pack=self.instance)
+            except ApplicationError as exc:
+                raise ValidationError(exc.message) from exc
+        return self.cleaned_data
+
 
 @admin.register(GiftPack)
 class GiftPackAdmin(admin.ModelAdmin):
+    """A pack that a bulk grant under review, approved or running hands out opens read-only, with the
+    reason above it: the grant's run reads the items when it executes."""
+
     form = GiftPackForm
     list_display = ["name", "trigger", "is_active", "item_count", "created_at"]
     list_filter = ["trigger", "is_active"]
@@ -191,6 +229,20 @@ class GiftPackAdmin(admin.ModelAdmin):
     @admin.display(description=_("coupons"))
     def item_count(self, obj: GiftPack) -> int:
         return sum(obj.items.values_list("quantity", flat=True))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: GiftPack | None = None) -> Any:
+        if pack_held(obj):
+            return list(GiftPackForm.base_fields)
+        return super().get_readonly_fields(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pack = self.get_object(request, object_id)
+        grants = list(bulk_grants_holding_pack(pack=pack)) if pack is not None else []
+        if grants:
+            extra_context = {**(extra_context or {}), **NO_SAVE_BUTTONS}
+            if request.method == "GET":  # a POST answers with the same message as a form error
+                self.message_user(request, pack_held_message(grants), messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_delete_permission(self, request: HttpRequest, obj: GiftPack | None = None) -> bool:
         return False  # deactivate instead: grants keep pointing at the pack
@@ -447,6 +499,24 @@ class BulkGrantAdmin(WorkflowAdmin):
             facts.append((_("remaining stock"), gettext("unlimited") if remaining is None else remaining))
         return facts
 
+    def workflow_context(self, obj: BulkGrant, action: str) -> dict[str, Any]:
+        """A gift pack's coupons, as the run will read them: what Finance approves."""
+        if obj.gift_pack_id is None:
+            return {}
+        items = list(GiftPackItem.objects.filter(pack_id=obj.gift_pack_id).select_related("template"))
+        summaries = summaries_for(item.template for item in items)
+        return {
+            "pack_items": [
+                {
+                    "template": item.template.name,
+                    "summary": summaries.get(item.template_id, ""),
+                    "quantity": item.quantity,
+                    "remaining": gettext("unlimited") if item.template.remaining is None else item.template.remaining,
+                }
+                for item in items
+            ]
+        }
+
     def url_after(self, obj: BulkGrant, action: str, change_url: str) -> str:
         if action == "approve":
             return reverse("admin:marketing_bulkgrant_progress", args=[obj.pk])
@@ -559,6 +629,10 @@ class NotificationAdmin(admin.ModelAdmin):
 class MemberTagAdmin(admin.ModelAdmin):
     list_display = ["name", "member_count"]
     search_fields = ["name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: MemberTag | None = None) -> Any:
+        # Approved templates and bulk grants name their tags: a new name would change whom they reach.
+        return ["name"] if obj is not None else []
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_members=Count("members"))

@@ -1,13 +1,20 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.choices import Channel
 from core.members import MemberLevel, UserType
 from core.models import TimeStampedModel
+from coupons.ledger import MAX_ISSUE_QUANTITY
+
+# An item's quantity is issued to one customer at once: never more than one issue hands out.
+ITEM_QUANTITY_VALIDATORS = [MinValueValidator(1), MaxValueValidator(MAX_ISSUE_QUANTITY)]
 
 
 class MemberTag(models.Model):
@@ -51,6 +58,21 @@ class MemberProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_level_display()})"
+
+
+def check_item_quantity(item: "ActivityItem | GiftPackItem") -> None:
+    """An item gives one customer ``quantity`` coupons of its template at once: more than the template's
+    per-user limit is always refused (an activity that could never be claimed, a pack item never given)."""
+    if not item.template_id or not item.quantity:
+        return
+    limit = item.template.per_user_limit
+    if limit and item.quantity > limit:
+        raise ValidationError(
+            {
+                "quantity": gettext("At most %(limit)s: a customer may hold no more of “%(template)s”.")
+                % {"limit": limit, "template": item.template.name}
+            }
+        )
 
 
 class ActivityStatus(models.TextChoices):
@@ -101,7 +123,7 @@ class ActivityItem(models.Model):
     template = models.ForeignKey(
         "coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+", verbose_name=_("template")
     )
-    quantity = models.PositiveIntegerField(_("quantity per claim"), default=1)
+    quantity = models.PositiveIntegerField(_("quantity per claim"), default=1, validators=ITEM_QUANTITY_VALIDATORS)
 
     class Meta:
         ordering = ["id"]
@@ -110,10 +132,16 @@ class ActivityItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["activity", "template"], name="uniq_activity_template"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="activity_item_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__lte=MAX_ISSUE_QUANTITY), name="activity_item_quantity_at_most_issue_max"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.template} x{self.quantity}"
+
+    def clean(self) -> None:
+        check_item_quantity(self)
 
 
 class ActivityParticipation(models.Model):
@@ -160,16 +188,24 @@ class GiftPackItem(models.Model):
     template = models.ForeignKey(
         "coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+", verbose_name=_("template")
     )
-    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1, validators=ITEM_QUANTITY_VALIDATORS)
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("gift pack item")
         verbose_name_plural = _("gift pack items")
-        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="pack_item_quantity_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="pack_item_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__lte=MAX_ISSUE_QUANTITY), name="pack_item_quantity_at_most_issue_max"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.template} x{self.quantity}"
+
+    def clean(self) -> None:
+        check_item_quantity(self)
 
 
 class GiftPackGrant(models.Model):

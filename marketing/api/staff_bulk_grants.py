@@ -1,6 +1,7 @@
 """Staff endpoints for bulk grants: the same services and permissions as admin."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -91,8 +92,12 @@ class BulkGrantInputSerializer(StrictSerializer):
 
     def validate_users_file(self, value):
         if value.size > MAX_UPLOAD_BYTES:
-            raise serializers.ValidationError("The file is too large (20 MB at most).")
+            raise serializers.ValidationError(_("The file is too large (20 MB at most)."))
         return value
+
+
+# The service names the objects it is given; the client sent their ids.
+_API_FIELDS = {"template": "template_id", "gift_pack": "gift_pack_id"}
 
 
 def _service_kwargs(values: dict) -> dict:
@@ -100,11 +105,11 @@ def _service_kwargs(values: dict) -> dict:
     if values.get("template_id"):
         template = CouponTemplate.objects.filter(pk=values["template_id"]).first()
         if template is None:
-            raise ValidationFailed("Unknown template.", details={"template_id": ["Unknown template."]})
+            raise ValidationFailed(_("Unknown template."), details={"template_id": [_("Unknown template.")]})
     if values.get("gift_pack_id"):
         gift_pack = GiftPack.objects.filter(pk=values["gift_pack_id"]).first()
         if gift_pack is None:
-            raise ValidationFailed("Unknown gift pack.", details={"gift_pack_id": ["Unknown gift pack."]})
+            raise ValidationFailed(_("Unknown gift pack."), details={"gift_pack_id": [_("Unknown gift pack.")]})
     users = list(values.get("users") or [])
     if values.get("users_file") is not None:
         users += services.parse_user_list(values["users_file"].read())
@@ -141,7 +146,11 @@ class BulkGrantListCreateApi(APIView):
     def post(self, request):
         data = BulkGrantInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        grant = services.bulk_grant_create(actor=request.user, **_service_kwargs(data.validated_data))
+        try:
+            grant = services.bulk_grant_create(actor=request.user, **_service_kwargs(data.validated_data))
+        except ValidationFailed as exc:
+            exc.details = {_API_FIELDS.get(field, field): errors for field, errors in exc.details.items()}
+            raise
         return Response(_detail(grant), status=status.HTTP_201_CREATED)
 
 

@@ -57,7 +57,7 @@ from marketing.models import (
     RecipientStatus,
 )
 from marketing.notifications import enqueue_send, granted_notification
-from marketing.services.gift_packs import pack_grant_in_transaction
+from marketing.services.gift_packs import gift_pack_lock, pack_grant_in_transaction
 from marketing.services.segments import clean_segment, segment_profiles
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,11 @@ def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "") -> 
 
 @transaction.atomic
 def bulk_grant_submit(*, grant: BulkGrant, actor: Any) -> BulkGrant:
+    """Send a draft to Finance. A gift pack it hands out can no longer be changed from here until the
+    grant is rejected, cancelled or has run; its row is locked in turn with a change being saved."""
     locked = _transition(grant, "submit", actor)
+    if locked.gift_pack_id is not None:
+        gift_pack_lock(pack_id=locked.gift_pack_id)
     if locked.target_type == BulkGrantTarget.USER_LIST and not locked.recipients.exists():
         raise ValidationFailed(_("The list names no customer."), details={"users": [_("The list is empty.")]})
     return locked

@@ -10,6 +10,9 @@ template than its limit, whatever the source. A pack meant to be given again and
 therefore uses templates whose limit allows it (0 = unlimited). An item refused for stock, limit or a
 template that no longer issues is skipped and recorded on ``GiftPackGrant.skipped``; the other items
 are still given, and the event that fired the pack (a registration, say) never fails because of it.
+
+A bulk grant reads its pack's items when it runs, so a pack stays as Finance saw it while a bulk grant
+that hands it out is under review, approved or running (``gift_pack_lock_for_change``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.db import retry_on_conflict
-from core.errors import Conflict
+from core.errors import Conflict, InvalidTransition
+from coupons.errors import CouponErrorCode
 from coupons.ledger import issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, UserCoupon
-from marketing.models import GiftPack, GiftPackGrant, GiftPackItem
+from marketing.models import BulkGrant, BulkGrantStatus, GiftPack, GiftPackGrant, GiftPackItem
 from marketing.notifications import notify_coupons_granted
 
 logger = logging.getLogger(__name__)
@@ -105,3 +111,42 @@ def fire_trigger(*, user: Any, trigger: str, occasion: str) -> list[GiftPackGran
         if grant is not None:
             grants.append(grant)
     return grants
+
+
+# Changing a pack ---------------------------------------------------------------------------------
+
+# A bulk grant in these states has yet to read its pack's items, or is reading them.
+PACK_READING_STATES = (BulkGrantStatus.PENDING_REVIEW, BulkGrantStatus.APPROVED, BulkGrantStatus.RUNNING)
+
+
+def bulk_grants_holding_pack(*, pack: GiftPack) -> QuerySet[BulkGrant]:
+    """The bulk grants that hand ``pack`` out and are under review, approved (scheduled) or running."""
+    return BulkGrant.objects.filter(gift_pack_id=pack.pk, status__in=PACK_READING_STATES).order_by("pk")
+
+
+def pack_held_message(grants: list[BulkGrant]) -> str:
+    return _(
+        "This gift pack cannot be changed while a bulk grant that hands it out is pending review, approved "
+        "or running: %(grants)s."
+    ) % {"grants": ", ".join(grant.name for grant in grants)}
+
+
+def gift_pack_lock(*, pack_id: int) -> None:
+    """Lock the pack's row until the transaction ends. A change of the pack and the submission of a bulk
+    grant that hands it out both take it, so they take turns: the grant goes to review with the pack
+    as it was saved, or the change sees the grant under review and is refused."""
+    list(GiftPack.objects.select_for_update().filter(pk=pack_id).values_list("pk", flat=True))
+
+
+def gift_pack_lock_for_change(*, pack: GiftPack) -> None:
+    """Called in the transaction that changes ``pack`` or its items, before it writes: refuses the change
+    while a bulk grant that hands the pack out is under review, approved or running (Finance approved the
+    pack as it stands, and the run reads its items when it executes)."""
+    gift_pack_lock(pack_id=pack.pk)
+    grants = list(bulk_grants_holding_pack(pack=pack))
+    if grants:
+        raise InvalidTransition(
+            pack_held_message(grants),
+            code=CouponErrorCode.NOT_EDITABLE,
+            details={"bulk_grant_ids": [grant.pk for grant in grants]},
+        )

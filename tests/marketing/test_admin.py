@@ -93,7 +93,7 @@ def test_a_code_batch_for_a_draft_template_is_refused_by_the_form(operations_use
 
 
 def test_an_activity_is_built_and_published_in_admin(operations_user):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory(per_user_limit=2)
     client = logged_in(operations_user)
     now = timezone.localtime()
     data = {
@@ -139,7 +139,7 @@ def test_finance_cannot_publish(finance_user):
 
 
 def test_a_gift_pack_is_built_in_admin(operations_user):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory(per_user_limit=0)
     data = {
         "name": "Welcome",
         "description": "",

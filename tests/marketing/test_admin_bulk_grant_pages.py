@@ -1,13 +1,15 @@
 """Bulk grants in admin as Operations and Finance see them: the segment editor's live estimate, the
-audience size on the change and approve pages, the self-refreshing progress page, and workflow pages
-refused (403) to whoever may not act."""
+audience size on the change and approve pages, a gift pack's coupons on the approve page, the
+self-refreshing progress page, and workflow pages refused (403) to whoever may not act."""
+
+import re
 
 import pytest
 from django.test import Client
 
 from core.audit import audit_trail_for
-from marketing.models import BulkGrant, BulkGrantStatus, MemberLevel, MemberTag
-from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_run
+from marketing.models import BulkGrant, BulkGrantStatus, GiftPack, GiftPackItem, MemberLevel, MemberTag
+from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_run, bulk_grant_submit
 from marketing.tasks import run_bulk_grant
 from tests.factories import CouponTemplateFactory, UserFactory
 from tests.marketing.distribution import clean_redis  # noqa: F401
@@ -118,6 +120,30 @@ def test_finance_sees_the_audience_on_the_approve_page_and_approving_opens_the_p
     assert response.status_code == 302
     assert response["Location"] == f"/admin/marketing/bulkgrant/{grant.pk}/progress/"
     assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.APPROVED
+
+
+def test_finance_sees_the_gift_packs_coupons_on_the_approve_page(operations_user, finance_user, members):
+    pack = GiftPack.objects.create(name="Welcome", trigger="MANUAL")
+    duck = CouponTemplateFactory(name="Duck 10 off", total_quantity=500, per_user_limit=0)
+    tea = CouponTemplateFactory(name="Free tea", total_quantity=-1, per_user_limit=0)
+    GiftPackItem.objects.create(pack=pack, template=duck, quantity=2)
+    GiftPackItem.objects.create(pack=pack, template=tea, quantity=1)
+    grant = bulk_grant_create(
+        actor=operations_user, name="gold", target_type="SEGMENT", segment={"levels": ["GOLD"]}, gift_pack=pack
+    )
+    bulk_grant_submit(grant=grant, actor=operations_user)
+
+    page = logged_in(finance_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/approve/").content.decode()
+
+    table = page[page.index('<table id="workflow-pack-items">') :]
+    rows = re.findall(
+        r'<tr><td>([^<]*)</td><td>([^<]*)</td><td class="quantity">(\d+)</td><td>([^<]*)</td></tr>', table
+    )
+    assert [(name, quantity, remaining) for name, _summary, quantity, remaining in rows] == [
+        ("Duck 10 off", "2", "500"),
+        ("Free tea", "1", "unlimited"),
+    ]
+    assert all(summary.strip() for _name, summary, _quantity, _remaining in rows)
 
 
 def test_the_progress_page_refreshes_itself_while_the_grant_runs_and_stops_when_done(operations_user, members):

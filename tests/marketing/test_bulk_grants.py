@@ -16,12 +16,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
+from django.utils.translation.trans_real import translation
 
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from coupons.ledger import bulk as ledger_bulk
 from coupons.ledger.issuing import issue_now
 from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon
+from marketing.api import staff_bulk_grants
 from marketing.models import (
     BulkGrant,
     BulkGrantRecipient,
@@ -48,6 +50,7 @@ from marketing.services.bulk_grants import (
 )
 from marketing.tasks import run_bulk_grant
 from orders.models import Order
+from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, StaffFactory, UserFactory
 from tests.marketing.distribution import clean_redis, ensure_roles, restore_roles_after_module, run_concurrently  # noqa: F401
 
@@ -684,6 +687,69 @@ def test_bad_api_input_is_a_400_and_changes_nothing(operations_client, body):
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert BulkGrant.objects.count() == 0
+
+
+BASE = {"name": "x", "target_type": "SEGMENT", "segment": {"everybody": True}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({}, "template_id"),
+        ({"template_id": "draft"}, "template_id"),
+        ({"gift_pack_id": "inactive"}, "gift_pack_id"),
+    ],
+    ids=["neither", "draft-template", "inactive-pack"],
+)
+def test_a_refusal_names_the_field_the_client_sent(operations_client, fields, field):
+    draft = CouponTemplateFactory(status=TemplateStatus.DRAFT)
+    inactive = GiftPack.objects.create(name="old", trigger="MANUAL", is_active=False)
+    ids = {"draft": draft.pk, "inactive": inactive.pk}
+
+    response = operations_client.post(GRANTS, BASE | {k: ids[v] for k, v in fields.items()}, format="json")
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", field)
+    assert set(error["details"]) == {field}
+    assert BulkGrant.objects.count() == 0
+
+
+@pytest.fixture
+def chinese(monkeypatch):
+    """Adds a message to the Chinese catalog for the test, as the translators will have it."""
+    catalog = translation("zh-hans")._catalog._catalogs[0]  # type: ignore[attr-defined]
+    return lambda msgid, text: monkeypatch.setitem(catalog, msgid, text)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "msgid"),
+    [
+        ({"template_id": 99999999}, "template_id", "Unknown template."),
+        ({"gift_pack_id": 4444}, "gift_pack_id", "Unknown gift pack."),
+    ],
+)
+def test_unknown_objects_are_refused_in_the_readers_language(operations_client, chinese, fields, field, msgid):
+    chinese(msgid, "找不到")
+
+    response = operations_client.post(GRANTS, BASE | fields, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", field)
+    assert (error["message"], error["details"][field]) == ("找不到", ["找不到"])
+
+
+def test_a_file_too_large_is_refused_in_the_readers_language(operations_client, chinese, monkeypatch):
+    monkeypatch.setattr(staff_bulk_grants, "MAX_UPLOAD_BYTES", 8)
+    chinese("The file is too large (20 MB at most).", "文件太大")
+    upload = SimpleUploadedFile("users.csv", b"alice\nbob\ncarol\n", content_type="text/csv")
+
+    response = operations_client.post(
+        GRANTS,
+        {"name": "x", "target_type": "USER_LIST", "template_id": CouponTemplateFactory().pk, "users_file": upload},
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", "users_file")
+    assert error["details"]["users_file"] == ["文件太大"]
 
 
 def test_a_malformed_body_is_a_400(operations_client):

@@ -74,3 +74,19 @@ def test_template_admin_offers_the_grant_action_and_code_batches_are_registered(
     assert response.status_code == 200
     assert "grant_to_users_action" in response.content.decode()
     assert client.get("/admin/coupons/redemptioncodebatch/").status_code == 200
+
+
+def test_a_tags_name_is_set_once_and_read_only_after():
+    # Approved templates and bulk grants name tags: renaming one would change whom they reach.
+    client = Client()
+    client.force_login(StaffFactory(role="operations"))
+
+    created = client.post("/admin/marketing/membertag/add/", {"name": "lunch"})
+    tag = MemberTag.objects.get()
+    page = client.get(f"/admin/marketing/membertag/{tag.pk}/change/").content.decode()
+    renamed = client.post(f"/admin/marketing/membertag/{tag.pk}/change/", {"name": "dinner"})
+
+    assert created.status_code == 302
+    assert 'name="name"' not in page and "lunch" in page
+    assert renamed.status_code == 302
+    assert MemberTag.objects.get(pk=tag.pk).name == "lunch"
