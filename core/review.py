@@ -3,9 +3,10 @@ approve: coupon templates, bulk grants, activities, budgets.
 
 A ``Workflow`` holds one transition map (action -> the states it may start from, the state it ends in,
 the permission it needs). Every move checks the permission, locks the row, checks the move is allowed
-from the row's current state (else ``InvalidTransition``, 409 INVALID_STATE), refuses a review by the
-object's creator (SELF_REVIEW), records the reviewer and the remark on approve/reject, and writes the
-audit row in the same transaction. A rejection needs a remark (REMARK_REQUIRED).
+from the row's current state (else ``InvalidTransition``, 409 INVALID_STATE), refuses a review by one
+of the object's authors (its creator, or anyone who edited or submitted it: SELF_REVIEW), records the
+reviewer and the remark on approve/reject, and writes the audit row in the same transaction. A rejection
+needs a remark (REMARK_REQUIRED).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -22,10 +24,13 @@ from django.utils.translation import gettext as _
 from core.actions import action_label
 from core.audit import audit_record
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.models import AuditLog
 
 M = TypeVar("M", bound=Model)
 
 REVIEW_ACTIONS = ("approve", "reject")
+# What makes a person an author of an object under review, besides creating it.
+AUTHOR_ACTIONS = ("create", "edit", "update", "copy", "submit")
 INVALID_STATE = "INVALID_STATE"
 SELF_REVIEW = "SELF_REVIEW"
 REMARK_REQUIRED = "REMARK_REQUIRED"
@@ -45,7 +50,7 @@ class Workflow(Generic[M]):
     moves: Mapping[str, Move]
     # "Cannot %(action)s a ... that is %(status)s." (lazy: rendered in the reader's language)
     refusal: Promise
-    # "The creator of a ... cannot review it."
+    # "Whoever created, edited or submitted a ... cannot review it."
     self_review: Promise | None = None
     # the model records when it was reviewed (``reviewed_at``)
     stamps_review_time: bool = False
@@ -59,7 +64,7 @@ class Workflow(Generic[M]):
             return False
         if move.perm is not None and not actor.has_perm(move.perm):
             return False
-        return not (action in REVIEW_ACTIONS and getattr(obj, "created_by_id") == actor.pk)  # noqa: B009
+        return not (action in REVIEW_ACTIONS and self.authored(obj, actor))
 
     def begin(self, obj: M, action: str, actor: Any) -> M:
         """Check the actor, lock the row and check the move is allowed from its current state."""
@@ -74,9 +79,21 @@ class Workflow(Generic[M]):
                 code=INVALID_STATE,
                 details={"status": status, "action": action},
             )
-        if action in REVIEW_ACTIONS and locked.created_by_id == actor.pk:  # type: ignore[attr-defined]
+        if action in REVIEW_ACTIONS and self.authored(locked, actor):
             raise PermissionDeniedError(str(self.self_review), code=SELF_REVIEW)
         return locked
+
+    def authored(self, obj: M, actor: Any) -> bool:
+        """Whether ``actor`` had a hand in what is reviewed: created it, or edited or submitted it (its
+        audit trail says so), whoever it was created by."""
+        if getattr(obj, "created_by_id") == actor.pk:  # noqa: B009
+            return True
+        return AuditLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(self.model, for_concrete_model=True),
+            object_id=obj.pk,
+            actor_id=actor.pk,
+            action__in=AUTHOR_ACTIONS,
+        ).exists()
 
     def finish(
         self,

@@ -39,7 +39,7 @@ WORKFLOW = Workflow(
     model=CouponTemplate,
     moves=TRANSITIONS,
     refusal=gettext_lazy("Cannot %(action)s a template that is %(status)s."),
-    self_review=gettext_lazy("The creator of a template cannot review it."),
+    self_review=gettext_lazy("Whoever created, edited or submitted a template cannot review it."),
     stamps_review_time=True,
     audit_data=lambda template, action: (
         # What was submitted and approved, as staff read it then (the summary in the trail).

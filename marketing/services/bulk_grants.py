@@ -82,7 +82,7 @@ WORKFLOW = Workflow(
     model=BulkGrant,
     moves=TRANSITIONS,
     refusal=gettext_lazy("Cannot %(action)s a bulk grant that is %(status)s."),
-    self_review=gettext_lazy("The creator of a bulk grant cannot review it."),
+    self_review=gettext_lazy("Whoever created, edited or submitted a bulk grant cannot review it."),
 )
 
 

@@ -9,6 +9,7 @@ from core.errors import InvalidTransition, PermissionDeniedError, ValidationFail
 from core.models import AuditLog
 from coupons import services
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.services.templates import can_transition
 from tests.coupons.bad_templates import bad_cases
 from tests.factories import CouponTemplateFactory, ProductFactory, StaffFactory, UserCouponFactory, UserFactory
 from tests.factories.template_input import TemplateInputFactory
@@ -284,6 +285,24 @@ def test_the_creator_cannot_review_their_own_template(action):
     template.refresh_from_db()
     assert (template.status, template.reviewed_by) == (S.PENDING_REVIEW, None)
     assert trail(template) == []
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_whoever_edited_or_submitted_a_template_cannot_review_it(action):
+    # given: a template made by one member of operations, rewritten and submitted by a superuser
+    maker = StaffFactory(role="operations")
+    boss = UserFactory(is_staff=True, is_superuser=True, profile=False)
+    template = services.template_create(actor=maker, data=TemplateInputFactory())
+    services.template_update(template=template, actor=boss, data={"name": "rewritten"})
+    template = services.template_submit(template=template, actor=boss)
+    assert not can_transition(template, action, boss)
+
+    with pytest.raises(PermissionDeniedError) as exc:
+        _press(action, template, boss, boss)
+
+    assert exc.value.code == "SELF_REVIEW"
+    assert CouponTemplate.objects.get(pk=template.pk).status == S.PENDING_REVIEW
+    assert can_transition(template, action, StaffFactory(role="finance"))
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])
