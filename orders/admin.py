@@ -7,10 +7,35 @@ from orders.services import menu as menu_services
 
 
 class ProductInline(admin.TabularInline):
+    """The category's dishes, read-only. A dish is added and edited on its own page, through the menu
+    service and its audit record, with the SKU fixed once created: the SKU is what coupon templates
+    name, so renaming it here would change what approved templates include or exclude."""
+
     model = Product
     fields = ["sku", "name", "price", "is_active"]
+    readonly_fields = ["sku", "name", "price", "is_active"]
     extra = 0
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+_DISH_PICKER_SOURCE = ("orders", "orderline", "product")
+
+
+def _picks_dishes_for_templates(request) -> bool:
+    """Whether this is admin's autocomplete searched through OrderLine.product, the relation the coupon
+    template editor picks dishes by (``orders.selectors.menu_pickers``)."""
+    query = request.GET
+    source = (query.get("app_label"), query.get("model_name"), query.get("field_name"))
+    return getattr(request.resolver_match, "url_name", None) == "autocomplete" and source == _DISH_PICKER_SOURCE
 
 
 @admin.register(Category)
@@ -64,6 +89,14 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["sku"] if obj else []
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if _picks_dishes_for_templates(request):
+            # The template editor's dish pickers offer what checkout can sell: a gift off sale makes a
+            # coupon that checkout always refuses (GIFT_UNAVAILABLE).
+            queryset = queryset.filter(is_active=True, category__is_active=True)
+        return queryset, may_have_duplicates
 
     def save_model(self, request, obj: Product, form, change) -> None:
         fields = ("name", "category", "price", "is_active")

@@ -46,6 +46,7 @@ class _StaffMenuApi(APIView):
     permission_classes = [HasModelPerm]
 
     def get_permissions(self):
+        # A POST that creates the row needs add_* too: the menu service checks it, knowing whether it is new.
         model = self.model_name
         self.required_perm = f"orders.view_{model}" if self.request.method == "GET" else f"orders.change_{model}"
         return super().get_permissions()
@@ -67,7 +68,12 @@ class CategoryListApi(_StaffMenuApi):
         page = paginator.paginate_queryset(Category.objects.order_by("sort_order", "id"), request, view=self)
         return paginator.get_paginated_response(CategoryOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={200: CategoryOutputSerializer, 201: CategoryOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: CategoryOutputSerializer, 201: CategoryOutputSerializer},
+        description="Updates the category with this code (needs orders.change_category), or creates it (201; "
+        "needs orders.add_category as well).",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -126,7 +132,12 @@ class ProductListApi(_StaffMenuApi):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={200: ProductOutputSerializer, 201: ProductOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ProductOutputSerializer, 201: ProductOutputSerializer},
+        description="Updates the dish with this SKU (needs orders.change_product), or creates it (201; "
+        "needs orders.add_product as well).",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,17 +1,24 @@
-"""Menu sync (how a POS keeps the menu in step): create or update by code and SKU, deactivate."""
+"""Menu sync (how a POS keeps the menu in step): create or update by code and SKU, deactivate.
+
+The callers (admin, the staff API) check ``change_*`` on the model; creating a row needs ``add_*`` as
+well, as in admin, which the upserts check themselves: only they know whether the row is new.
+"""
 
 from typing import Any
 
 from django.db import transaction
 
 from core.audit import audit_record
+from core.review import require_perm
 from orders.models import Category, Product
 
 
 @transaction.atomic
 def category_upsert(*, code: str, data: dict[str, Any], actor: Any) -> tuple[Category, bool]:
     category, created = Category.objects.select_for_update().get_or_create(code=code, defaults=data)
-    if not created:
+    if created:
+        require_perm(actor, "orders.add_category")  # a refusal takes the new row back with the transaction
+    else:
         for name, value in data.items():
             setattr(category, name, value)
         category.save()
@@ -22,7 +29,9 @@ def category_upsert(*, code: str, data: dict[str, Any], actor: Any) -> tuple[Cat
 @transaction.atomic
 def product_upsert(*, sku: str, data: dict[str, Any], actor: Any) -> tuple[Product, bool]:
     product, created = Product.objects.select_for_update().get_or_create(sku=sku, defaults=data)
-    if not created:
+    if created:
+        require_perm(actor, "orders.add_product")  # a refusal takes the new row back with the transaction
+    else:
         for name, value in data.items():
             setattr(product, name, value)
         product.save()

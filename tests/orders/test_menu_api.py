@@ -3,11 +3,13 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from core.models import AuditLog
 from orders.models import Category, Product
+from tests.conftest import client_for
 from tests.error_shape import assert_api_error
-from tests.factories import CategoryFactory, ProductFactory
+from tests.factories import CategoryFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -206,6 +208,43 @@ def test_finance_may_read_but_not_write(finance_client, menu):
     assert Category.objects.get(code="cat-drinks").name == "饮品"
     assert Product.objects.get(sku="d-901").price == Decimal("8.00")
     assert Product.objects.get(sku="d-901").is_active
+
+
+@pytest.fixture
+def editor_client(db):
+    """Staff who may change the menu but not add to it (change_* without add_*)."""
+    user = UserFactory(is_staff=True, profile=False)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="orders",
+            codename__in=["view_category", "change_category", "view_product", "change_product"],
+        )
+    )
+    return client_for(user)
+
+
+def test_creating_a_row_needs_the_add_permission_as_in_admin(editor_client, menu):
+    new_category = editor_client.post(CATEGORIES, {"code": "cat-new", "name": "新"}, format="json")
+    new_product = editor_client.post(
+        PRODUCTS, {"sku": "d-902", "name": "北冰洋汽水", "category": "cat-drinks", "price": "6.00"}, format="json"
+    )
+
+    assert_api_error(new_category, 403, "PERMISSION_DENIED")
+    assert_api_error(new_product, 403, "PERMISSION_DENIED")
+    assert not Category.objects.filter(code="cat-new").exists()
+    assert not Product.objects.filter(sku="d-902").exists()
+    assert not AuditLog.objects.exists()
+
+
+def test_updating_a_row_by_post_needs_only_the_change_permission(editor_client, menu):
+    category = editor_client.post(CATEGORIES, {"code": "cat-drinks", "name": "饮料"}, format="json")
+    product = editor_client.post(
+        PRODUCTS, {"sku": "d-901", "name": "酸梅汤", "category": "cat-drinks", "price": "9.00"}, format="json"
+    )
+
+    assert (category.status_code, product.status_code) == (200, 200)
+    assert Category.objects.get(code="cat-drinks").name == "饮料"
+    assert Product.objects.get(sku="d-901").price == Decimal("9.00")
 
 
 @pytest.mark.parametrize(
