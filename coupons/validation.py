@@ -2,13 +2,15 @@
 
 The value and usage-rule shapes are checked by the rules engine's registry, so a rule that would fail
 at checkout is refused here; this module adds what needs the database (skus and category codes that
-must exist) and the fields the engine does not know (windows, validity, quantities, target).
+must exist, and be on sale where the coupon cannot work otherwise) and the fields the engine does not
+know (windows, validity, quantities, target).
 """
 
 from datetime import datetime
 from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from core.members import MemberLevel, UserType
@@ -94,6 +96,30 @@ def clean_target(target: Any, errors: Errors) -> dict[str, Any]:
     return {"type": "ALL"}
 
 
+# Usage rules a coupon works under only when the order holds one of the dishes or categories they name
+# (every one of them for ITEM_ELIGIBILITY with logic ALL): checkout prices only what is on sale, so such a
+# rule naming nothing on sale is never met. EXCLUDE_ITEMS may name anything off sale: it is never ordered.
+_HELD_BY_THE_ORDER = {
+    "ITEM_ELIGIBILITY": ("item_ids", "category_ids"),
+    "ITEM_DISCOUNT_SCOPE": ("item_ids", "category_ids"),
+    "CONDITIONAL_GIFT_ITEM": ("required_item_ids", "required_category_ids"),
+}
+
+
+def dishes_on_sale() -> QuerySet[Any]:
+    """The dishes checkout can sell: active, in an active category. Only these can be a gift."""
+    dishes, _categories, _dish_relation, _category_relation = order_facts().menu_pickers()
+    return dishes.objects.filter(is_active=True, category__is_active=True)
+
+
+def _on_sale(skus: set[str], codes: set[str]) -> tuple[set[str], set[str]]:
+    """Of those given, the dishes on sale and the active categories."""
+    _dishes, categories, _dish_relation, _category_relation = order_facts().menu_pickers()
+    on_sale = dishes_on_sale().filter(sku__in=skus).values_list("sku", flat=True)
+    active = categories.objects.filter(code__in=codes, is_active=True).values_list("code", flat=True)
+    return (set(on_sale) if skus else set(), set(active) if codes else set())
+
+
 def _check_menu_references(value: dict[str, Any], rules: list[dict[str, Any]], errors: Errors) -> None:
     skus: set[str] = set()
     categories: set[str] = set()
@@ -106,15 +132,38 @@ def _check_menu_references(value: dict[str, Any], rules: list[dict[str, Any]], e
         categories.update(params.get("category_ids") or [])
         categories.update(params.get("required_category_ids") or [])
     facts = order_facts()
-    missing_skus = skus - facts.known_skus(skus)
-    missing_cats = categories - facts.known_categories(categories)
-    if value.get("gift_item_id") in missing_skus:
-        errors.add("value", _("The gift dish %(sku)s is not on the menu.") % {"sku": value["gift_item_id"]})
-        missing_skus.discard(value["gift_item_id"])
-    if missing_skus:
-        errors.add("usage_rules", _("Unknown dish SKUs: %(skus)s") % {"skus": ", ".join(sorted(missing_skus))})
-    if missing_cats:
-        errors.add("usage_rules", _("Unknown category codes: %(codes)s") % {"codes": ", ".join(sorted(missing_cats))})
+    unknown_skus = skus - facts.known_skus(skus)
+    unknown_cats = categories - facts.known_categories(categories)
+    on_sale_skus, active_cats = _on_sale(skus - unknown_skus, categories - unknown_cats)
+    gift = value.get("gift_item_id")
+    if gift in unknown_skus:
+        errors.add("value", _("The gift dish %(sku)s is not on the menu.") % {"sku": gift})
+    elif gift and gift not in on_sale_skus:
+        errors.add("value", _("The gift dish %(sku)s is not on sale: it or its category is inactive.") % {"sku": gift})
+    if unknown_skus - {gift}:
+        errors.add("usage_rules", _("Unknown dish SKUs: %(skus)s") % {"skus": ", ".join(sorted(unknown_skus - {gift}))})
+    if unknown_cats:
+        errors.add("usage_rules", _("Unknown category codes: %(codes)s") % {"codes": ", ".join(sorted(unknown_cats))})
+
+    off_sale: set[str] = set()
+    for rule in rules:
+        keys = _HELD_BY_THE_ORDER.get(rule.get("rule_type", ""))
+        if keys is None:
+            continue
+        params = rule.get("params") or {}
+        named_skus = [sku for sku in params.get(keys[0]) or [] if sku not in unknown_skus]
+        named_cats = [code for code in params.get(keys[1]) or [] if code not in unknown_cats]
+        off = [sku for sku in named_skus if sku not in on_sale_skus]
+        off += [code for code in named_cats if code not in active_cats]
+        every_one = rule.get("rule_type") == "ITEM_ELIGIBILITY" and params.get("logic") == "ALL"
+        if off and (every_one or len(off) == len(named_skus) + len(named_cats)):
+            off_sale.update(off)
+    if off_sale:
+        errors.add(
+            "usage_rules",
+            _("These dishes or categories are not on sale (inactive), so the coupon could never be used: %(names)s")
+            % {"names": ", ".join(sorted(off_sale))},
+        )
 
 
 def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +217,8 @@ def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
         )
 
     product_line = str(cleaned.get("product_line") or "01")
-    if len(product_line) != 2 or not product_line.isdigit():
+    # ASCII only: isdigit() alone takes any script's digits ("０１", "٠١"), which the coupon codes cannot hold.
+    if len(product_line) != 2 or not (product_line.isascii() and product_line.isdigit()):
         errors.add("product_line", _("Product line must be two digits."))
     cleaned["product_line"] = product_line
     cleaned["target"] = clean_target(cleaned.get("target"), errors)

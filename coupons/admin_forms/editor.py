@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.members import MemberLevel, UserType, member_tags
-from coupons.admin_forms.fields import MISSING, form_field, from_json, to_json
+from coupons.admin_forms.fields import MISSING, form_field, from_json, keep_stored, to_json
 from coupons.engine import KINDS, RULES, DefinitionError, Param, read_definition
 from coupons.models import CouponTemplate, CouponType
 from coupons.reasons import render_problem
@@ -189,7 +189,9 @@ class TemplateEditorForm(forms.ModelForm):
         value = instance.value if isinstance(instance.value, dict) else {}
         if kind is not None:
             for param in kind.params:
-                self.initial[value_field_name(kind.coupon_type, param.name)] = from_json(param, value.get(param.name))
+                name = value_field_name(kind.coupon_type, param.name)
+                self.initial[name] = from_json(param, value.get(param.name))
+                keep_stored(param, self.fields[name], self.initial[name])
         target = instance.target if isinstance(instance.target, dict) else {}
         self.initial["target_type"] = target.get("type", "ALL")
         self.initial["target_days"] = target.get("days")

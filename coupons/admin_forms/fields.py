@@ -24,6 +24,7 @@ from coupons.engine import KINDS, Param, ParamKind
 from coupons.engine.declarations import MAX_MONEY
 from coupons.providers import order_facts
 from coupons.summary import money, zhe
+from coupons.validation import dishes_on_sale
 
 MISSING = object()
 SLOT_ROWS = 3
@@ -134,8 +135,9 @@ def form_field(param: Param, *, required: bool = False) -> forms.Field:
     if kind in (ParamKind.DISH, ParamKind.DISHES, ParamKind.CATEGORIES):
         product, category, dish_relation, category_relation = _menu()
         if kind == ParamKind.DISH:
+            # A gift only from the dishes on sale: checkout refuses the others (GIFT_UNAVAILABLE).
             return forms.ModelChoiceField(
-                queryset=product.objects.all(), widget=AutocompleteSelect(dish_relation, admin.site), **common
+                queryset=dishes_on_sale(), widget=AutocompleteSelect(dish_relation, admin.site), **common
             )
         if kind == ParamKind.DISHES:
             return forms.ModelMultipleChoiceField(
@@ -174,6 +176,14 @@ def form_field(param: Param, *, required: bool = False) -> forms.Field:
         shown: list[Any] = [gettext_lazy(text) for text in param.choice_labels] or list(param.choices)
         return forms.ChoiceField(choices=list(zip(param.choices, shown, strict=False)), initial=param.default, **common)
     raise ValueError(f"no form field for {kind}")
+
+
+def keep_stored(param: Param, field: forms.Field, initial: Any) -> None:
+    """Let a dish picker narrowed to the dishes on sale still show and take back the dish a draft
+    stored before it went off sale, so that saving names it in the refusal instead of dropping it."""
+    if param.kind == ParamKind.DISH and initial is not None and isinstance(field, forms.ModelChoiceField):
+        product, _category, _dish, _category_relation = _menu()
+        field.queryset = field.queryset | product.objects.filter(pk=initial)
 
 
 def to_json(param: Param, cleaned: Any) -> Any:

@@ -84,7 +84,8 @@ class TemplateInputSerializer(StrictSerializer):
     valid_days_after_issue = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
     visible_in_claim_center = serializers.BooleanField(required=False)
     target = serializers.JSONField(required=False)
-    product_line = serializers.RegexField(r"^\d{2}$", required=False)
+    # [0-9], not \d: \d matches any script's digits ("０１", "٠١"), and the line goes into the coupon codes.
+    product_line = serializers.RegexField(r"^[0-9]{2}$", required=False)
     return_on_cancel = serializers.BooleanField(required=False)
 
 

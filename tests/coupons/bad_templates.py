@@ -123,6 +123,10 @@ BAD_CASES = [
     BadCase("product_line_one_digit", "product_line", {"product_line": "1"}),
     BadCase("product_line_letters", "product_line", {"product_line": "ab"}),
     BadCase("product_line_three_digits", "product_line", {"product_line": "123"}),
+    # \d and str.isdigit() take any script's digits; the coupon codes hold ASCII ones only
+    BadCase("product_line_fullwidth_digits", "product_line", {"product_line": "０１"}),
+    BadCase("product_line_arabic_indic_digits", "product_line", {"product_line": "٠١"}),
+    BadCase("product_line_superscript_digits", "product_line", {"product_line": "¹²"}),
     BadCase("name_blank", "name", {"name": ""}),
     BadCase("type_unknown", "type", {"type": "GOLD_BAR"}),
 ]

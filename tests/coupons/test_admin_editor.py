@@ -181,6 +181,65 @@ def test_a_free_item_picks_its_gift_from_the_menu(ops, menu):
     assert template.target == {"type": "NEW_USER", "days": 7}
 
 
+def free_item_post(gift_pk: int) -> dict:
+    return {
+        **base_post(),
+        "type": "FREE_ITEM",
+        "value__FREE_ITEM__gift_item_id": str(gift_pk),
+        "value__FREE_ITEM__quantity": "1",
+        **rule_rows(),
+        "target_type": "ALL",
+        "_save": "Save",
+    }
+
+
+def test_the_gift_picker_takes_only_dishes_on_sale(ops, menu):
+    # given: one dish off sale, one in a category off sale, beside the two on sale
+    off = ProductFactory(sku="d-199", category=menu["duck"], is_active=False)
+    ProductFactory(sku="d-555", category=CategoryFactory(code="cat-closed", is_active=False))
+
+    page = ops.get(ADD)
+    refused = ops.post(ADD, free_item_post(off.pk))
+
+    picker = page.context["adminform"].form.fields["value__FREE_ITEM__gift_item_id"]
+    assert sorted(picker.queryset.values_list("sku", flat=True)) == ["d-101", "d-601"]
+    assert refused.status_code == 200
+    assert "value__FREE_ITEM__gift_item_id" in refused.context["adminform"].form.errors
+    assert CouponTemplate.objects.count() == 0
+
+
+def test_a_draft_whose_gift_went_off_sale_shows_it_and_saving_says_why(ops, operations_user, menu):
+    # given: a draft giving a tea, and then the tea is taken off the menu
+    data = TemplateInputFactory(type="FREE_ITEM", value={"gift_item_id": "d-601", "quantity": 1}, usage_rules=[])
+    template = services.template_create(actor=operations_user, data=data)
+    menu["tea"].is_active = False
+    menu["tea"].save()
+
+    page = ops.get(change_url(template.pk))
+    again = ops.post(change_url(template.pk), {**admin_form_data({**data, "name": template.name}), "_save": "Save"})
+
+    assert f'<option value="{menu["tea"].pk}" selected>' in page.content.decode()
+    assert again.status_code == 200
+    assert again.context["adminform"].form.non_field_errors() == [
+        "The gift dish d-601 is not on sale: it or its category is inactive."
+    ]
+    template.refresh_from_db()
+    assert template.value == {"gift_item_id": "d-601", "quantity": 1}
+
+
+def test_an_approved_template_whose_gift_went_off_sale_still_opens(ops, menu):
+    template = CouponTemplateFactory(
+        type="FREE_ITEM", value={"gift_item_id": "d-601", "quantity": 1}, usage_rules=[], status=TemplateStatus.APPROVED
+    )
+    menu["drinks"].is_active = False
+    menu["drinks"].save()
+
+    response = ops.get(change_url(template.pk))
+
+    assert response.status_code == 200
+    assert "茉莉花茶" in response.content.decode()
+
+
 def test_rows_are_stored_in_their_order_and_removed_rows_are_dropped(ops):
     post = {
         **base_post(),

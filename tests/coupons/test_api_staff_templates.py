@@ -1,5 +1,7 @@
 """Staff template endpoints (SPEC 8): the same services and permissions as admin, the spec's error shape."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -8,7 +10,14 @@ from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCou
 from tests.conftest import client_for
 from tests.coupons.bad_templates import bad_cases
 from tests.error_shape import assert_api_error
-from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory, UserFactory
+from tests.factories import (
+    CategoryFactory,
+    CouponTemplateFactory,
+    ProductFactory,
+    StaffFactory,
+    UserCouponFactory,
+    UserFactory,
+)
 from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
@@ -487,3 +496,30 @@ def test_unknown_ids_are_404(operations_client, finance_client):
     for response in responses:
         assert_api_error(response, 404, "NOT_FOUND")
     assert CouponTemplate.objects.count() == 1
+
+
+# the menu and the codes -------------------------------------------------------------------------------
+
+
+def test_create_refuses_a_gift_dish_off_sale(operations_client):
+    ProductFactory(sku="d-901", category=CategoryFactory(code="cat-closed", is_active=False))
+    body = TemplateInputFactory(type="FREE_ITEM", value={"gift_item_id": "d-901", "quantity": 1}, usage_rules=[])
+
+    response = operations_client.post(BASE, body, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", field="value")
+    assert response.json()["error"]["details"]["value"] == [
+        "The gift dish d-901 is not on sale: it or its category is inactive."
+    ]
+    assert CouponTemplate.objects.count() == 0
+
+
+def test_the_schema_states_the_product_line_in_ascii_digits(api_client):
+    schema = json.loads(api_client.get("/api/schema/", {"format": "json"}).content)
+
+    product_lines = [
+        component["properties"]["product_line"]
+        for component in schema["components"]["schemas"].values()
+        if "product_line" in component.get("properties", {}) and component["properties"]["product_line"].get("pattern")
+    ]
+    assert product_lines and all(field["pattern"] == "^[0-9]{2}$" for field in product_lines), product_lines

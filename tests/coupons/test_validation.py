@@ -194,3 +194,85 @@ def test_the_claim_window_is_compared_as_instants():
     assert (
         clean_template_fields(TemplateInputFactory(issue_start_time=start, issue_end_time=end))["issue_end_time"] == end
     )
+
+
+# dishes and categories that must be on sale -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dish", "category"), [({"is_active": False}, {}), ({}, {"is_active": False})], ids=["dish", "category"]
+)
+def test_a_gift_off_sale_is_refused_by_name(dish, category):
+    # given: the gift dish, or its category, is inactive (checkout would refuse it as GIFT_UNAVAILABLE)
+    ProductFactory(sku="d-901", category=CategoryFactory(code="cat-drinks", **category), **dish)
+
+    errors = errors_of(TemplateInputFactory(type="FREE_ITEM", value={"gift_item_id": "d-901"}, usage_rules=[]))
+
+    assert errors["value"] == ["The gift dish d-901 is not on sale: it or its category is inactive."]
+
+
+def test_a_gift_from_another_dish_on_sale_is_accepted_beside_inactive_ones():
+    drinks = CategoryFactory(code="cat-drinks")
+    ProductFactory(sku="d-901", category=drinks, is_active=False)
+    ProductFactory(sku="d-902", category=drinks)
+
+    cleaned = clean_template_fields(
+        TemplateInputFactory(type="FREE_ITEM", value={"gift_item_id": "d-902"}, usage_rules=[])
+    )
+
+    assert cleaned["value"] == {"gift_item_id": "d-902", "quantity": 1}
+
+
+def held(rule_type: str, **params) -> dict:
+    return {"rule_type": rule_type, "params": params}
+
+
+@pytest.fixture
+def half_closed_menu(db):
+    duck = CategoryFactory(code="cat-roast-duck")
+    closed = CategoryFactory(code="cat-closed", is_active=False)
+    ProductFactory(sku="d-101", category=duck)
+    ProductFactory(sku="d-199", category=duck, is_active=False)
+    ProductFactory(sku="d-555", category=closed)
+    ProductFactory(sku="d-901", category=duck)
+
+
+@pytest.mark.parametrize(
+    ("coupon", "rule", "named"),
+    [
+        (
+            {},
+            held("ITEM_ELIGIBILITY", item_ids=["d-199", "d-555"], category_ids=["cat-closed"]),
+            "cat-closed, d-199, d-555",
+        ),
+        ({}, held("ITEM_ELIGIBILITY", item_ids=["d-101", "d-199"], logic="ALL"), "d-199"),
+        ({}, held("ITEM_DISCOUNT_SCOPE", item_ids=["d-199"]), "d-199"),
+        (
+            {"type": "FREE_ITEM", "value": {"gift_item_id": "d-901"}},
+            held("CONDITIONAL_GIFT_ITEM", required_category_ids=["cat-closed"]),
+            "cat-closed",
+        ),
+    ],
+    ids=["eligibility_any", "eligibility_all", "discount_scope", "conditional_gift"],
+)
+def test_a_rule_the_order_could_never_meet_names_what_is_off_sale(half_closed_menu, coupon, rule, named):
+    errors = errors_of(TemplateInputFactory(**coupon, usage_rules=[rule]))
+
+    assert errors["usage_rules"] == [
+        f"These dishes or categories are not on sale (inactive), so the coupon could never be used: {named}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        held("ITEM_ELIGIBILITY", item_ids=["d-101", "d-199"], category_ids=["cat-closed"]),
+        held("ITEM_DISCOUNT_SCOPE", item_ids=["d-199"], category_ids=["cat-roast-duck"]),
+        held("EXCLUDE_ITEMS", item_ids=["d-199", "d-555"], category_ids=["cat-closed"]),
+    ],
+    ids=["eligibility_any_with_one_on_sale", "scope_with_one_on_sale", "exclusions"],
+)
+def test_a_rule_still_met_by_what_is_on_sale_is_accepted(half_closed_menu, rule):
+    cleaned = clean_template_fields(TemplateInputFactory(usage_rules=[rule]))
+
+    assert [r["rule_type"] for r in cleaned["usage_rules"]] == [rule["rule_type"]]
