@@ -24,6 +24,11 @@ ACTION_LABELS = {
     "pay": _("pay"),
     "refund": _("refund"),
     "complete": _("complete"),
+    "retry": _("retry"),
+    "rotate_secret": _("rotate secret"),
+    "send_test": _("send a test"),
+    "login_failed": _("failed login"),
+    "login_locked": _("login locked"),
 }
 
 

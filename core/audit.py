@@ -11,9 +11,25 @@ from django.db import models
 
 from core.models import AuditLog
 
-# Actions a person takes on purpose in a maker-checker workflow (the admin log's audience). Edits and
-# creations made in admin are logged by admin itself; system moves (run, finish, end) have no person.
-ADMIN_LOG_ACTIONS = frozenset({"submit", "approve", "reject", "stop", "copy", "publish", "cancel", "grant"})
+# Actions a person takes on purpose (the admin log's audience): the maker-checker workflow, and what admin
+# actions and staff endpoints do beside a form (deactivating dishes, rotating a secret, sending a
+# delivery again), which Django's admin does not log itself. Edits and creations made in admin forms are
+# logged by admin itself; system moves (run, finish, end) have no person.
+ADMIN_LOG_ACTIONS = frozenset(
+    {
+        "submit",
+        "approve",
+        "reject",
+        "stop",
+        "copy",
+        "publish",
+        "cancel",
+        "grant",
+        "deactivate",
+        "rotate_secret",
+        "retry",
+    }
+)
 # Marks a ``LogEntry.change_message`` written here, so the history page can render it in the reader's
 # language (see ``core.templatetags.audit_display``).
 ADMIN_LOG_KEY = "workflow"

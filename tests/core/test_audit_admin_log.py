@@ -8,8 +8,9 @@ import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from core.actions import ACTION_LABELS
 from core.audit import audit_record
 from core.models import AuditLog
 from coupons import services
@@ -17,7 +18,8 @@ from coupons.models import CouponTemplate
 from marketing.models import Activity, ActivityItem
 from marketing.services.activities import activity_publish
 from orders.models import Order
-from tests.factories import CouponTemplateFactory, UserFactory
+from orders.services.menu import product_deactivate
+from tests.factories import CouponTemplateFactory, ProductFactory, UserFactory
 from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +86,23 @@ def test_actions_without_a_person_or_by_a_customer_stay_out_of_the_admin_log(ope
 
     assert AuditLog.objects.count() == 3
     assert LogEntry.objects.count() == 0
+
+
+def test_a_dish_deactivated_by_staff_is_in_its_history_in_the_readers_language(operations_user):
+    product = ProductFactory(sku="d-901", name="北京烤鸭")
+
+    product_deactivate(product=product, actor=operations_user)
+
+    (entry,) = entries_for(product)
+    assert (entry.action_flag, entry.user, entry.object_repr) == (CHANGE, operations_user, str(product))
+    page = logged_in(operations_user, "zh-hans").get(f"/admin/orders/product/{product.pk}/history/")
+    assert "停用" in page.content.decode()
+
+
+def test_every_recorded_action_reads_in_chinese():
+    with translation.override("zh-hans"):
+        untranslated = {code: str(label) for code, label in ACTION_LABELS.items() if str(label).isascii()}
+    assert untranslated == {}
 
 
 def test_the_history_page_shows_the_workflow_in_the_readers_language(reviewed_template, finance_user):
