@@ -39,3 +39,15 @@ def moment(value: datetime | None, zone: tzinfo | None = None) -> str | None:
         return _DATETIME.to_representation(value)
     text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class AuditEntryOutputSerializer(serializers.Serializer):
+    """One row of an object's audit trail (``core.audit.audit_trail_for``), as staff detail answers carry it."""
+
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    action = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    remark = serializers.CharField()
+    details = serializers.JSONField(source="data")
+    created_at = serializers.DateTimeField()

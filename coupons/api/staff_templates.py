@@ -1,11 +1,14 @@
 """Staff template endpoints: the same services and permissions as admin."""
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.output import AuditEntryOutputSerializer
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm, IsStaff
 from core.api.schema import refuses
@@ -55,14 +58,17 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
         return summaries.get(template.pk) or template_summary(template)
 
 
-class AuditOutputSerializer(serializers.Serializer):
-    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
-    action = serializers.CharField()
-    from_status = serializers.CharField()
-    to_status = serializers.CharField()
-    remark = serializers.CharField()
-    details = serializers.JSONField(source="data")
-    created_at = serializers.DateTimeField()
+class TemplateDetailOutputSerializer(TemplateOutputSerializer):
+    """A template with its audit trail, oldest first (the answer of every endpoint about one template)."""
+
+    audit_trail = serializers.SerializerMethodField()
+
+    class Meta(TemplateOutputSerializer.Meta):
+        fields = [*TemplateOutputSerializer.Meta.fields, "audit_trail"]
+
+    @extend_schema_field(AuditEntryOutputSerializer(many=True))
+    def get_audit_trail(self, template: CouponTemplate) -> Any:
+        return AuditEntryOutputSerializer(audit_trail_for(template), many=True).data
 
 
 class TemplateInputSerializer(StrictSerializer):
@@ -90,9 +96,7 @@ class TemplateInputSerializer(StrictSerializer):
 
 
 def _detail(template: CouponTemplate) -> dict:
-    data = TemplateOutputSerializer(template).data
-    data["audit_trail"] = AuditOutputSerializer(audit_trail_for(template), many=True).data
-    return data
+    return TemplateDetailOutputSerializer(template).data
 
 
 class TemplateListCreateApi(APIView):
@@ -113,7 +117,7 @@ class TemplateListCreateApi(APIView):
         context = {"summaries": summaries_for(page or [])}
         return paginator.get_paginated_response(TemplateOutputSerializer(page, many=True, context=context).data)
 
-    @extend_schema(request=TemplateInputSerializer, responses={201: TemplateOutputSerializer})
+    @extend_schema(request=TemplateInputSerializer, responses={201: TemplateDetailOutputSerializer})
     @idempotent
     def post(self, request):
         data = TemplateInputSerializer(data=request.data)
@@ -126,11 +130,11 @@ class TemplateDetailApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "coupons.view_coupontemplate"
 
-    @extend_schema(responses=TemplateOutputSerializer)
+    @extend_schema(responses=TemplateDetailOutputSerializer)
     def get(self, request, pk: int):
         return Response(_detail(get_object_or_404(CouponTemplate, pk=pk)))
 
-    @extend_schema(request=TemplateInputSerializer, responses=TemplateOutputSerializer)
+    @extend_schema(request=TemplateInputSerializer, responses=TemplateDetailOutputSerializer)
     @refuses(InvalidTransition)
     def patch(self, request, pk: int):
         template = get_object_or_404(CouponTemplate, pk=pk)
@@ -163,19 +167,19 @@ class _TemplateActionApi(APIView):
         return Response(_detail(result), status=code)
 
 
-@extend_schema(request=None, responses=TemplateOutputSerializer)
+@extend_schema(request=None, responses=TemplateDetailOutputSerializer)
 class TemplateSubmitApi(_TemplateActionApi):
     def act(self, template, data, user):
         return services.template_submit(template=template, actor=user)
 
 
-@extend_schema(responses=TemplateOutputSerializer)
+@extend_schema(responses=TemplateDetailOutputSerializer)
 class TemplateApproveApi(_TemplateActionApi):
     def act(self, template, data, user):
         return services.template_approve(template=template, actor=user, remark=data.get("remark", ""))
 
 
-@extend_schema(responses=TemplateOutputSerializer)
+@extend_schema(responses=TemplateDetailOutputSerializer)
 class TemplateRejectApi(_TemplateActionApi):
     class InputSerializer(StrictSerializer):
         remark = serializers.CharField(max_length=2000)
@@ -184,7 +188,7 @@ class TemplateRejectApi(_TemplateActionApi):
         return services.template_reject(template=template, actor=user, remark=data["remark"])
 
 
-@extend_schema(responses=TemplateOutputSerializer)
+@extend_schema(responses=TemplateDetailOutputSerializer)
 class TemplateStopApi(_TemplateActionApi):
     class InputSerializer(StrictSerializer):
         revoke_unused = serializers.BooleanField(default=False)
@@ -196,7 +200,7 @@ class TemplateStopApi(_TemplateActionApi):
         )
 
 
-@extend_schema(request=None, responses={201: TemplateOutputSerializer})
+@extend_schema(request=None, responses={201: TemplateDetailOutputSerializer})
 class TemplateCopyApi(_TemplateActionApi):
     def act(self, template, data, user):
         return services.template_copy(template=template, actor=user)

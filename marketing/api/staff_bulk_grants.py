@@ -1,13 +1,16 @@
 """Staff endpoints for bulk grants: the same services and permissions as admin."""
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.output import AuditEntryOutputSerializer
 from core.api.pagination import Pagination
 from core.api.parsers import JSONParser
 from core.api.permissions import HasModelPerm, IsStaff
@@ -59,20 +62,18 @@ def progress_of(grant: BulkGrant) -> float:
     return round(min(done / grant.targeted, 1.0), 4)
 
 
+class BulkGrantDetailOutputSerializer(BulkGrantOutputSerializer):
+    """A bulk grant with its audit trail, oldest first (the answer of every endpoint about one grant)."""
+
+    audit_trail = serializers.SerializerMethodField()
+
+    @extend_schema_field(AuditEntryOutputSerializer(many=True))
+    def get_audit_trail(self, grant: BulkGrant) -> Any:
+        return AuditEntryOutputSerializer(audit_trail_for(grant), many=True).data
+
+
 def _detail(grant: BulkGrant) -> dict:
-    data = BulkGrantOutputSerializer(grant).data
-    data["audit_trail"] = [
-        {
-            "actor": entry.actor.username if entry.actor else None,
-            "action": entry.action,
-            "from_status": entry.from_status,
-            "to_status": entry.to_status,
-            "remark": entry.remark,
-            "created_at": entry.created_at.isoformat(),
-        }
-        for entry in audit_trail_for(grant)
-    ]
-    return data
+    return BulkGrantDetailOutputSerializer(grant).data
 
 
 class BulkGrantInputSerializer(StrictSerializer):
@@ -141,7 +142,7 @@ class BulkGrantListCreateApi(APIView):
         page = paginator.paginate_queryset(bulk_grants_for_staff(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response(BulkGrantOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=BulkGrantInputSerializer, responses={201: BulkGrantOutputSerializer})
+    @extend_schema(request=BulkGrantInputSerializer, responses={201: BulkGrantDetailOutputSerializer})
     @idempotent
     def post(self, request):
         data = BulkGrantInputSerializer(data=request.data)
@@ -158,7 +159,7 @@ class BulkGrantDetailApi(APIView):
     permission_classes = [HasModelPerm]
     required_perm = "marketing.view_bulkgrant"
 
-    @extend_schema(responses=BulkGrantOutputSerializer)
+    @extend_schema(responses=BulkGrantDetailOutputSerializer)
     def get(self, request, pk: int):
         return Response(_detail(get_object_or_404(bulk_grants_for_staff(), pk=pk)))
 
@@ -187,19 +188,19 @@ class _BulkGrantActionApi(APIView):
         return Response(_detail(self.act(grant, data.validated_data, request.user)), status=status.HTTP_200_OK)
 
 
-@extend_schema(request=None, responses=BulkGrantOutputSerializer)
+@extend_schema(request=None, responses=BulkGrantDetailOutputSerializer)
 class BulkGrantSubmitApi(_BulkGrantActionApi):
     def act(self, grant, data, user):
         return services.bulk_grant_submit(grant=grant, actor=user)
 
 
-@extend_schema(request=RemarkInputSerializer, responses=BulkGrantOutputSerializer)
+@extend_schema(request=RemarkInputSerializer, responses=BulkGrantDetailOutputSerializer)
 class BulkGrantApproveApi(_BulkGrantActionApi):
     def act(self, grant, data, user):
         return services.bulk_grant_approve(grant=grant, actor=user, remark=data.get("remark", ""))
 
 
-@extend_schema(request=RequiredRemarkInputSerializer, responses=BulkGrantOutputSerializer)
+@extend_schema(request=RequiredRemarkInputSerializer, responses=BulkGrantDetailOutputSerializer)
 class BulkGrantRejectApi(_BulkGrantActionApi):
     InputSerializer = RequiredRemarkInputSerializer
 
@@ -207,7 +208,7 @@ class BulkGrantRejectApi(_BulkGrantActionApi):
         return services.bulk_grant_reject(grant=grant, actor=user, remark=data["remark"])
 
 
-@extend_schema(request=RemarkInputSerializer, responses=BulkGrantOutputSerializer)
+@extend_schema(request=RemarkInputSerializer, responses=BulkGrantDetailOutputSerializer)
 class BulkGrantCancelApi(_BulkGrantActionApi):
     def act(self, grant, data, user):
         return services.bulk_grant_cancel(grant=grant, actor=user, remark=data.get("remark", ""))

@@ -128,3 +128,29 @@ def test_input_constraints_are_stated(schema):
     assert password["minLength"] == 8 and password["maxLength"] == 128
     assert product["properties"]["sku"]["pattern"] == "^[-a-zA-Z0-9_]+$"
     assert product["properties"]["price"]["pattern"] == r"^(?:\d{1,6}(?:\.\d{1,2})?|1000000(?:\.0{1,2})?)$"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        ("/api/v1/staff/templates/{id}", "get", "200"),
+        ("/api/v1/staff/templates/", "post", "201"),
+        ("/api/v1/staff/templates/{id}/approve", "post", "200"),
+        ("/api/v1/staff/bulk-grants/{id}", "get", "200"),
+        ("/api/v1/staff/bulk-grants/", "post", "201"),
+    ],
+)
+def test_answers_about_one_object_declare_its_audit_trail(schema, path, method, status):
+    body = component(schema, responses(schema, path, method)[status]["content"]["application/json"]["schema"]["$ref"])
+    trail = body["properties"]["audit_trail"]
+    entry = component(schema, trail["items"]["$ref"])
+    assert trail["type"] == "array"
+    assert set(entry["properties"]) == {
+        "actor",
+        "action",
+        "from_status",
+        "to_status",
+        "remark",
+        "details",
+        "created_at",
+    }
