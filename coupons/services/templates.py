@@ -133,7 +133,11 @@ def template_update(*, template: CouponTemplate, actor: Any, data: dict[str, Any
 
 @transaction.atomic
 def template_submit(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
-    return _transition(template, "submit", actor)
+    """Send a draft (or a rejected template) for review. Its definition is checked again first: the menu
+    may have changed since it was saved (a gift dish taken off sale), and a copy is made unchecked."""
+    locked = WORKFLOW.begin(template, "submit", actor)
+    _validated({}, locked)
+    return WORKFLOW.finish(locked, "submit", actor)
 
 
 @transaction.atomic

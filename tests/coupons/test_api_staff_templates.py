@@ -523,3 +523,19 @@ def test_the_schema_states_the_product_line_in_ascii_digits(api_client):
         if "product_line" in component.get("properties", {}) and component["properties"]["product_line"].get("pattern")
     ]
     assert product_lines and all(field["pattern"] == "^[0-9]{2}$" for field in product_lines), product_lines
+
+
+def test_a_copy_is_checked_again_when_it_is_submitted(operations_client):
+    # given: an approved free-item template whose gift dish has since been taken off sale, copied to a draft
+    gift = ProductFactory(sku="d-902", category=CategoryFactory(code="cat-roast"))
+    approved = CouponTemplateFactory(type="FREE_ITEM", value={"gift_item_id": "d-902", "quantity": 1}, usage_rules=[])
+    gift.is_active = False
+    gift.save()
+    copy = operations_client.post(f"{BASE}{approved.pk}/copy", format="json").json()
+
+    # when
+    response = operations_client.post(f"{BASE}{copy['id']}/submit", format="json")
+
+    # then: refused as an edit would be, and the copy stays a draft
+    assert_api_error(response, 400, "VALIDATION_ERROR", field="value")
+    assert CouponTemplate.objects.get(pk=copy["id"]).status == TemplateStatus.DRAFT
