@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -66,8 +67,12 @@ class Workflow(Generic[M]):
             return False
         return not (action in REVIEW_ACTIONS and self.authored(obj, actor))
 
-    def begin(self, obj: M, action: str, actor: Any) -> M:
-        """Check the actor, lock the row and check the move is allowed from its current state."""
+    def begin(self, obj: M, action: str, actor: Any, seen: datetime | None = None) -> M:
+        """Check the actor, lock the row and check the move is allowed from its current state.
+
+        ``seen``: the ``updated_at`` of the version the actor read (a review page, an API client); a row
+        saved since is refused (409 INVALID_STATE), so nobody approves a version they have not seen.
+        """
         move = self.moves[action]
         if move.perm is not None:
             require_perm(actor, move.perm)
@@ -81,6 +86,13 @@ class Workflow(Generic[M]):
             )
         if action in REVIEW_ACTIONS and self.authored(locked, actor):
             raise PermissionDeniedError(str(self.self_review), code=SELF_REVIEW)
+        if seen is not None and locked.updated_at != seen:  # type: ignore[attr-defined]
+            raise InvalidTransition(
+                _("It changed after you opened it: open it again to see what you are about to %(action)s.")
+                % {"action": action_label(action)},
+                code=INVALID_STATE,
+                details={"updated_at": locked.updated_at.isoformat(), "action": action},  # type: ignore[attr-defined]
+            )
         return locked
 
     def authored(self, obj: M, actor: Any) -> bool:
@@ -130,8 +142,21 @@ class Workflow(Generic[M]):
         )
         return locked
 
-    def move(self, obj: M, action: str, actor: Any, remark: str = "") -> M:
-        return self.finish(self.begin(obj, action, actor), action, actor, remark)
+    def move(self, obj: M, action: str, actor: Any, remark: str = "", seen: datetime | None = None) -> M:
+        return self.finish(self.begin(obj, action, actor, seen), action, actor, remark)
+
+
+def version_of(obj: Model) -> str:
+    """The version a review page shows, to be handed back as ``seen`` (``parse_version``)."""
+    return obj.updated_at.isoformat()  # type: ignore[attr-defined]
+
+
+def parse_version(text: str | None) -> datetime | None:
+    """``seen`` from a page's hidden field: None when absent or not a moment."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def require_perm(actor: Any, perm: str) -> None:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from core.actions import action_label
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
+from core.review import parse_version, version_of
 from coupons import services
 from coupons.admin_forms.editor import TemplateEditorForm, editor_form_class, value_fieldsets
 from coupons.admin_grant import grant_to_users_action
@@ -302,7 +303,9 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         if request.method != "POST":  # a forged POST is refused by the service, with its message
             require_template_action(template=template, action=action, user=request.user)
         # Bound on every POST: a submit has no fields, so its POST may be empty and must still act.
-        form = WorkflowForm(request.POST if request.method == "POST" else None, action=action)
+        form = WorkflowForm(
+            request.POST if request.method == "POST" else None, action=action, initial={"seen": version_of(template)}
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 result = run_workflow_action(action, template, request.user, form.cleaned_data)
@@ -355,8 +358,13 @@ class WorkflowForm(forms.Form):
         help_text=_("Coupons locked by an order still finish that order."),
     )
 
+    # The version the page showed: a review of a template saved since is refused (``Workflow.begin``).
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
     def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if action not in ("approve", "reject"):
+            del self.fields["seen"]
         if action != "stop":
             del self.fields["revoke_unused"]
         if action == "reject":
@@ -368,10 +376,11 @@ class WorkflowForm(forms.Form):
 def run_workflow_action(action: str, template: CouponTemplate, actor: Any, data: dict[str, Any]) -> CouponTemplate:
     if action == "submit":
         return services.template_submit(template=template, actor=actor)
+    seen = parse_version(data.get("seen"))
     if action == "approve":
-        return services.template_approve(template=template, actor=actor, remark=data.get("remark", ""))
+        return services.template_approve(template=template, actor=actor, remark=data.get("remark", ""), seen=seen)
     if action == "reject":
-        return services.template_reject(template=template, actor=actor, remark=data.get("remark", ""))
+        return services.template_reject(template=template, actor=actor, remark=data.get("remark", ""), seen=seen)
     if action == "stop":
         return services.template_stop(
             template=template,

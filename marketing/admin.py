@@ -2,6 +2,7 @@
 service; objects past their draft open read-only."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
+from core.review import parse_version, version_of
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summaries_for
 from marketing.api.staff_bulk_grants import progress_of
@@ -46,6 +48,8 @@ from marketing.services.segments import clean_segment, segment_summary
 
 class WorkflowForm(forms.Form):
     remark = forms.CharField(label=_("remark"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    # The version the page showed: a review of an object saved since is refused (``Workflow.begin``).
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
 
 
 class WorkflowAdmin(admin.ModelAdmin):
@@ -58,7 +62,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     def allowed(self, obj: Any, action: str, user: Any) -> bool:
         raise NotImplementedError
 
-    def run_action(self, obj: Any, action: str, user: Any, remark: str) -> Any:
+    def run_action(self, obj: Any, action: str, user: Any, remark: str, seen: datetime | None = None) -> Any:
         raise NotImplementedError
 
     def url_name(self) -> str:
@@ -102,13 +106,14 @@ class WorkflowAdmin(admin.ModelAdmin):
         # The page itself is refused, not only its POST, to whoever may not take the action now.
         if action not in self.workflow_labels or not self.allowed(obj, action, request.user):
             raise PermissionDenied
-        form = WorkflowForm(request.POST if request.method == "POST" else None)
+        form = WorkflowForm(request.POST if request.method == "POST" else None, initial={"seen": version_of(obj)})
         if action in self.remark_required:
             form.fields["remark"].required = True
         change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])
         if request.method == "POST" and form.is_valid():
             try:
-                self.run_action(obj, action, request.user, form.cleaned_data.get("remark", ""))
+                seen = parse_version(form.cleaned_data.get("seen"))
+                self.run_action(obj, action, request.user, form.cleaned_data.get("remark", ""), seen)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
@@ -153,7 +158,7 @@ class ActivityAdmin(WorkflowAdmin):
     def allowed(self, obj: Activity, action: str, user: Any) -> bool:
         return activity_services.can_transition(obj, action, user)
 
-    def run_action(self, obj: Activity, action: str, user: Any, remark: str) -> Activity:
+    def run_action(self, obj: Activity, action: str, user: Any, remark: str, seen: datetime | None = None) -> Activity:
         if action == "publish":
             return activity_services.activity_publish(activity=obj, actor=user)
         return activity_services.activity_cancel(activity=obj, actor=user, remark=remark)
@@ -593,11 +598,13 @@ class BulkGrantAdmin(WorkflowAdmin):
     def allowed(self, obj: BulkGrant, action: str, user: Any) -> bool:
         return bulk_services.can_transition(obj, action, user)
 
-    def run_action(self, obj: BulkGrant, action: str, user: Any, remark: str) -> BulkGrant:
+    def run_action(
+        self, obj: BulkGrant, action: str, user: Any, remark: str, seen: datetime | None = None
+    ) -> BulkGrant:
         calls: dict[str, Callable[[], BulkGrant]] = {
             "submit": lambda: bulk_services.bulk_grant_submit(grant=obj, actor=user),
-            "approve": lambda: bulk_services.bulk_grant_approve(grant=obj, actor=user, remark=remark),
-            "reject": lambda: bulk_services.bulk_grant_reject(grant=obj, actor=user, remark=remark),
+            "approve": lambda: bulk_services.bulk_grant_approve(grant=obj, actor=user, remark=remark, seen=seen),
+            "reject": lambda: bulk_services.bulk_grant_reject(grant=obj, actor=user, remark=remark, seen=seen),
             "cancel": lambda: bulk_services.bulk_grant_cancel(grant=obj, actor=user, remark=remark),
         }
         return calls[action]()

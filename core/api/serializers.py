@@ -86,3 +86,12 @@ class PasswordField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=128, trim_whitespace=False, write_only=True, **kwargs)
+
+
+def seen_version_field() -> serializers.DateTimeField:
+    """A review's ``updated_at``: the version the reviewer read (``core.review.Workflow.begin``)."""
+    return serializers.DateTimeField(
+        required=False,
+        help_text="The `updated_at` of the version the reviewer read: refused with 409 INVALID_STATE if it was"
+        " saved since.",
+    )

@@ -12,7 +12,7 @@ from core.api.output import AuditEntryOutputSerializer
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm, IsStaff
 from core.api.schema import refuses
-from core.api.serializers import QuerySerializer, StrictSerializer
+from core.api.serializers import QuerySerializer, StrictSerializer, seen_version_field
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError
 from core.idempotency import idempotent
@@ -59,7 +59,7 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
 
 
 class TemplateDetailOutputSerializer(TemplateOutputSerializer):
-    """A template with its audit trail, oldest first (the answer of every endpoint about one template)."""
+    """A template with its audit trail, newest first (the answer of every endpoint about one template)."""
 
     audit_trail = serializers.SerializerMethodField()
 
@@ -175,17 +175,26 @@ class TemplateSubmitApi(_TemplateActionApi):
 
 @extend_schema(responses=TemplateDetailOutputSerializer)
 class TemplateApproveApi(_TemplateActionApi):
+    class InputSerializer(StrictSerializer):
+        remark = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        updated_at = seen_version_field()
+
     def act(self, template, data, user):
-        return services.template_approve(template=template, actor=user, remark=data.get("remark", ""))
+        return services.template_approve(
+            template=template, actor=user, remark=data.get("remark", ""), seen=data.get("updated_at")
+        )
 
 
 @extend_schema(responses=TemplateDetailOutputSerializer)
 class TemplateRejectApi(_TemplateActionApi):
     class InputSerializer(StrictSerializer):
         remark = serializers.CharField(max_length=2000)
+        updated_at = seen_version_field()
 
     def act(self, template, data, user):
-        return services.template_reject(template=template, actor=user, remark=data["remark"])
+        return services.template_reject(
+            template=template, actor=user, remark=data["remark"], seen=data.get("updated_at")
+        )
 
 
 @extend_schema(responses=TemplateDetailOutputSerializer)

@@ -79,8 +79,10 @@ def can_edit(template: CouponTemplate, actor: Any) -> bool:
     return template.is_editable and actor.has_perm("coupons.change_coupontemplate")
 
 
-def _transition(template: CouponTemplate, action: str, actor: Any, remark: str = "") -> CouponTemplate:
-    return WORKFLOW.move(template, action, actor, remark)
+def _transition(
+    template: CouponTemplate, action: str, actor: Any, remark: str = "", seen: datetime | None = None
+) -> CouponTemplate:
+    return WORKFLOW.move(template, action, actor, remark, seen)
 
 
 def _validated(data: dict[str, Any], instance: CouponTemplate | None = None) -> dict[str, Any]:
@@ -141,8 +143,11 @@ def template_submit(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
 
 
 @transaction.atomic
-def template_approve(*, template: CouponTemplate, actor: Any, remark: str = "") -> CouponTemplate:
-    approved = _transition(template, "approve", actor, remark)
+def template_approve(
+    *, template: CouponTemplate, actor: Any, remark: str = "", seen: datetime | None = None
+) -> CouponTemplate:
+    """Finance approves (not an author). ``seen``: the version the reviewer read (``Workflow.begin``)."""
+    approved = _transition(template, "approve", actor, remark, seen)
     emit(Event.TEMPLATE_APPROVED, template_id=approved.pk)
     # The approved template opens its admission gate entry.
     transaction.on_commit(lambda: gate.load(approved))
@@ -150,8 +155,10 @@ def template_approve(*, template: CouponTemplate, actor: Any, remark: str = "") 
 
 
 @transaction.atomic
-def template_reject(*, template: CouponTemplate, actor: Any, remark: str) -> CouponTemplate:
-    return _transition(template, "reject", actor, rejection_remark(remark))
+def template_reject(
+    *, template: CouponTemplate, actor: Any, remark: str, seen: datetime | None = None
+) -> CouponTemplate:
+    return _transition(template, "reject", actor, rejection_remark(remark), seen)
 
 
 @retry_on_conflict

@@ -15,7 +15,7 @@ from core.api.pagination import Pagination
 from core.api.parsers import JSONParser
 from core.api.permissions import HasModelPerm, IsStaff
 from core.api.schema import refuses
-from core.api.serializers import QuerySerializer, StrictSerializer
+from core.api.serializers import QuerySerializer, StrictSerializer, seen_version_field
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.idempotency import idempotent
@@ -49,6 +49,7 @@ class BulkGrantOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
     created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="The version a review names (``updated_at`` of approve, reject).")
 
     def get_progress(self, grant: BulkGrant) -> float:
         return progress_of(grant)
@@ -63,7 +64,7 @@ def progress_of(grant: BulkGrant) -> float:
 
 
 class BulkGrantDetailOutputSerializer(BulkGrantOutputSerializer):
-    """A bulk grant with its audit trail, oldest first (the answer of every endpoint about one grant)."""
+    """A bulk grant with its audit trail, newest first (the answer of every endpoint about one grant)."""
 
     audit_trail = serializers.SerializerMethodField()
 
@@ -172,6 +173,14 @@ class RequiredRemarkInputSerializer(StrictSerializer):
     remark = serializers.CharField(max_length=2000)
 
 
+class ReviewInputSerializer(RemarkInputSerializer):
+    updated_at = seen_version_field()
+
+
+class RequiredRemarkReviewInputSerializer(RequiredRemarkInputSerializer):
+    updated_at = seen_version_field()
+
+
 class _BulkGrantActionApi(APIView):
     permission_classes = [IsStaff]
     InputSerializer: type[serializers.Serializer] = RemarkInputSerializer
@@ -194,18 +203,22 @@ class BulkGrantSubmitApi(_BulkGrantActionApi):
         return services.bulk_grant_submit(grant=grant, actor=user)
 
 
-@extend_schema(request=RemarkInputSerializer, responses=BulkGrantDetailOutputSerializer)
+@extend_schema(request=ReviewInputSerializer, responses=BulkGrantDetailOutputSerializer)
 class BulkGrantApproveApi(_BulkGrantActionApi):
+    InputSerializer = ReviewInputSerializer
+
     def act(self, grant, data, user):
-        return services.bulk_grant_approve(grant=grant, actor=user, remark=data.get("remark", ""))
+        return services.bulk_grant_approve(
+            grant=grant, actor=user, remark=data.get("remark", ""), seen=data.get("updated_at")
+        )
 
 
-@extend_schema(request=RequiredRemarkInputSerializer, responses=BulkGrantDetailOutputSerializer)
+@extend_schema(request=RequiredRemarkReviewInputSerializer, responses=BulkGrantDetailOutputSerializer)
 class BulkGrantRejectApi(_BulkGrantActionApi):
-    InputSerializer = RequiredRemarkInputSerializer
+    InputSerializer = RequiredRemarkReviewInputSerializer
 
     def act(self, grant, data, user):
-        return services.bulk_grant_reject(grant=grant, actor=user, remark=data["remark"])
+        return services.bulk_grant_reject(grant=grant, actor=user, remark=data["remark"], seen=data.get("updated_at"))
 
 
 @extend_schema(request=RemarkInputSerializer, responses=BulkGrantDetailOutputSerializer)

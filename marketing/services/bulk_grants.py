@@ -236,8 +236,8 @@ def can_transition(grant: BulkGrant, action: str, actor: Any) -> bool:
     return WORKFLOW.can(grant, action, actor)
 
 
-def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "") -> BulkGrant:
-    locked = WORKFLOW.begin(grant, action, actor)
+def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "", seen: datetime | None = None) -> BulkGrant:
+    locked = WORKFLOW.begin(grant, action, actor, seen)
     if action == "cancel":
         locked.finished_at = timezone.now()
         return WORKFLOW.finish(locked, action, actor, remark, fields=["finished_at"])
@@ -257,18 +257,19 @@ def bulk_grant_submit(*, grant: BulkGrant, actor: Any) -> BulkGrant:
 
 
 @transaction.atomic
-def bulk_grant_approve(*, grant: BulkGrant, actor: Any, remark: str = "") -> BulkGrant:
-    """Finance approves (not the creator). Due now (no ``scheduled_at``, or passed): the run is
-    enqueued after commit; otherwise the scheduled job starts it when it is due."""
-    approved = _transition(grant, "approve", actor, remark)
+def bulk_grant_approve(*, grant: BulkGrant, actor: Any, remark: str = "", seen: datetime | None = None) -> BulkGrant:
+    """Finance approves (not an author; ``seen``: the version the reviewer read). Due now (no
+    ``scheduled_at``, or passed): the run is enqueued after commit; otherwise the scheduled job starts it
+    when it is due."""
+    approved = _transition(grant, "approve", actor, remark, seen)
     if approved.scheduled_at is None or approved.scheduled_at <= timezone.now():
         transaction.on_commit(lambda: _enqueue_run(approved.pk))
     return approved
 
 
 @transaction.atomic
-def bulk_grant_reject(*, grant: BulkGrant, actor: Any, remark: str) -> BulkGrant:
-    return _transition(grant, "reject", actor, rejection_remark(remark))
+def bulk_grant_reject(*, grant: BulkGrant, actor: Any, remark: str, seen: datetime | None = None) -> BulkGrant:
+    return _transition(grant, "reject", actor, rejection_remark(remark), seen)
 
 
 @transaction.atomic

@@ -40,7 +40,9 @@ def press(client: Client, template: CouponTemplate, action: str, **fields: str):
     assert page.status_code == 200
     assert b'<form method="post">' in page.content
     token = client.cookies["csrftoken"].value
-    return client.post(workflow_url(template.pk, action), {"csrfmiddlewaretoken": token, **fields})
+    form = page.context["form"]
+    hidden = {field.name: field.value() for field in form.hidden_fields()}  # the version the page showed
+    return client.post(workflow_url(template.pk, action), {"csrfmiddlewaretoken": token, **hidden, **fields})
 
 
 def forge(client: Client, template: CouponTemplate, action: str, **fields: str):
@@ -487,3 +489,28 @@ def test_the_approve_page_itself_is_refused_to_those_who_may_not_approve(operati
 
     assert browser(operations_user).get(url).status_code == 403
     assert browser(finance_user).get(url).status_code == 200
+
+
+def test_an_approval_from_a_page_opened_before_the_template_changed_is_refused(finance_user, operations_user):
+    # given: finance opens the approve page; meanwhile the template is rejected, rewritten and resubmitted
+    template = services.template_create(actor=operations_user, data=TemplateInputFactory(name="满100减10"))
+    services.template_submit(template=template, actor=operations_user)
+    client = browser(finance_user)
+    page = client.get(workflow_url(template.pk, "approve"))
+    shown = page.context["form"]["seen"].value()
+    other = StaffFactory(role="finance")
+    services.template_reject(template=template, actor=other, remark="门槛太低")
+    services.template_update(template=template, actor=operations_user, data={"name": "满100减50"})
+    services.template_submit(template=template, actor=operations_user)
+
+    # when: the old page's form is sent
+    token = client.cookies["csrftoken"].value
+    stale = client.post(
+        workflow_url(template.pk, "approve"), {"csrfmiddlewaretoken": token, "seen": shown}, follow=True
+    )
+
+    # then: refused with the reason, still pending; the page opened again approves the version it shows
+    assert "It changed after you opened it" in " ".join(str(m) for m in stale.context["messages"])
+    assert status_of(template) == S.PENDING_REVIEW
+    assert press(client, template, "approve").status_code == 302
+    assert status_of(template) == S.APPROVED

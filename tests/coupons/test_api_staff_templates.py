@@ -539,3 +539,21 @@ def test_a_copy_is_checked_again_when_it_is_submitted(operations_client):
     # then: refused as an edit would be, and the copy stays a draft
     assert_api_error(response, 400, "VALIDATION_ERROR", field="value")
     assert CouponTemplate.objects.get(pk=copy["id"]).status == TemplateStatus.DRAFT
+
+
+def test_an_approval_of_a_version_saved_since_is_a_409(operations_client, finance_client, operations_user):
+    # given: finance read the template; it was rejected, rewritten and resubmitted since
+    template = CouponTemplateFactory(status=TemplateStatus.PENDING_REVIEW, created_by=operations_user)
+    read = finance_client.get(f"{BASE}{template.pk}").json()["updated_at"]
+    other = client_for(StaffFactory(role="finance"))
+    assert other.post(f"{BASE}{template.pk}/reject", {"remark": "门槛太低"}, format="json").status_code == 200
+    operations_client.patch(f"{BASE}{template.pk}", {"name": "满100减50"}, format="json")
+    operations_client.post(f"{BASE}{template.pk}/submit", format="json")
+
+    stale = finance_client.post(f"{BASE}{template.pk}/approve", {"updated_at": read}, format="json")
+    current = finance_client.get(f"{BASE}{template.pk}").json()["updated_at"]
+    fresh = finance_client.post(f"{BASE}{template.pk}/approve", {"updated_at": current}, format="json")
+
+    assert_api_error(stale, 409, "INVALID_STATE")
+    assert fresh.status_code == 200, fresh.content
+    assert fresh.json()["status"] == TemplateStatus.APPROVED

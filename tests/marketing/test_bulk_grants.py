@@ -877,3 +877,18 @@ def test_other_databases_look_the_codes_up_before_the_insert(monkeypatch):
         "010126010100000011",
         "010126010100000010",
     }
+
+
+def test_a_review_of_a_grant_saved_since_it_was_read_is_a_409(operations_client, finance_client, monkeypatch):
+    monkeypatch.setattr(run_bulk_grant, "delay", lambda grant_id: None)
+    body = {"name": "gold", "target_type": "SEGMENT", "segment": {"levels": ["GOLD"]}}
+    grant_id = operations_client.post(GRANTS, body | {"template_id": CouponTemplateFactory().pk}, format="json").json()[
+        "id"
+    ]
+    read = operations_client.post(f"{GRANTS}{grant_id}/submit").json()["updated_at"]
+    BulkGrant.objects.filter(pk=grant_id).update(updated_at=timezone.now() + timedelta(seconds=1))  # saved since
+
+    stale = finance_client.post(f"{GRANTS}{grant_id}/approve", {"remark": "ok", "updated_at": read}, format="json")
+
+    assert_api_error(stale, 409, "INVALID_STATE")
+    assert BulkGrant.objects.get(pk=grant_id).status == BulkGrantStatus.PENDING_REVIEW
