@@ -211,6 +211,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets named once, whichever components carry them (a template's list row and its detail).
+    "ENUM_NAME_OVERRIDES": {"TemplateStatusEnum": "coupons.models.TemplateStatus"},
 }
 
 # BUSINESS
