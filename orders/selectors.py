@@ -5,7 +5,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import F, Prefetch, QuerySet, Sum
 
 from core.models import Stamp
 from core.rows import Column, PlainSelect, placeholders
@@ -279,10 +279,14 @@ def known_categories(codes: Iterable[str]) -> set[str]:
 
 
 def coupon_discounts_by_template(start: datetime, end: datetime) -> dict[int, Decimal]:
-    """Template id -> the discount its coupons USED in [start, end) gave to their orders."""
+    """Template id -> the discount its coupons USED in [start, end) gave to their orders. A coupon given
+    back by a cancelled order and used again later counts once: for the order it is linked to."""
     rows = (
         OrderCoupon.objects.filter(
-            coupon__status=CouponStatus.USED, coupon__used_at__gte=start, coupon__used_at__lt=end
+            coupon__status=CouponStatus.USED,
+            coupon__used_at__gte=start,
+            coupon__used_at__lt=end,
+            order_id=F("coupon__order_id"),
         )
         .values("coupon__template_id")
         .annotate(total=Sum("discount"))

@@ -4,7 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from core.clock import business_today
@@ -23,9 +23,9 @@ def _direct_counts(template: CouponTemplate) -> dict:
     by_status = dict(
         UserCoupon.objects.filter(template=template).values_list("status").annotate(n=Count("id")).order_by()
     )
-    discount = OrderCoupon.objects.filter(coupon__template=template, coupon__status=CouponStatus.USED).aggregate(
-        total=Sum("discount")
-    )["total"] or Decimal("0.00")
+    discount = OrderCoupon.objects.filter(
+        coupon__template=template, coupon__status=CouponStatus.USED, order_id=F("coupon__order_id")
+    ).aggregate(total=Sum("discount"))["total"] or Decimal("0.00")
     return {
         "issued": UserCoupon.objects.filter(template=template).count(),
         "unused": by_status.get(CouponStatus.UNUSED, 0),
@@ -85,6 +85,27 @@ def test_stats_equal_a_direct_count_after_claims_orders_cancels_expiries_and_a_s
     duck_today = TemplateDailyStats.objects.get(template=duck, day=business_today())
     assert (duck_today.issued, duck_today.used, duck_today.revoked) == (12, 4, 8)
     assert template_stats(template=duck)["daily"][-1]["revoked"] == 8
+
+
+@pytest.mark.django_db
+def test_a_coupon_given_back_by_a_cancel_and_used_again_counts_its_discount_once():
+    # given: a coupon applied to an order that was cancelled, then to another order that was paid
+    seed_menu()
+    cash = seed_template("cash_5_stackable", per_user_limit=1, total_quantity=100)
+    user = UserFactory()
+    coupon = coupon_claim(user=user, template_id=cash.pk)
+    first = order_place(user=user, lines=[{"sku": "d-101", "quantity": 1}], channel="APP", coupon_ids=[coupon.pk])
+    order_cancel(order=first, actor=user)
+    second = order_place(user=user, lines=[{"sku": "d-101", "quantity": 1}], channel="APP", coupon_ids=[coupon.pk])
+    order_pay(order=second, actor=user)
+
+    stats_rollup_day(day=business_today())
+
+    # then: the day's discount is the paid order's, as the template's counter says
+    given = OrderCoupon.objects.get(order=second).discount
+    assert OrderCoupon.objects.filter(coupon=coupon).count() == 2
+    assert TemplateDailyStats.objects.get(template=cash, day=business_today()).discount == given
+    assert CouponTemplate.objects.get(pk=cash.pk).discount_total == given
 
 
 @pytest.mark.django_db
