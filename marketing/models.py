@@ -380,6 +380,10 @@ class Notification(models.Model):
     # Makes a notification about one occasion (e.g. one coupon's expiry) exist at most once.
     dedupe_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set by the one sender that claimed the row (a conditional UPDATE), before the backend is called;
+    # ``sent_at`` only once the backend returned. A claim older than NOTIFICATION_CLAIM_TIMEOUT on a row
+    # not sent lost its sender, and the outbox job sends the row again.
+    claimed_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 

@@ -2,19 +2,23 @@
 after commit by a pluggable backend (``settings.NOTIFICATION_BACKEND``, a dotted path to a callable
 taking a ``Notification``; the default logs it).
 
-Sending is at least once: a row is claimed with a conditional UPDATE of ``sent_at``, handed to the
-backend, and released again if the backend fails, so ``notifications_send`` can be run by any number
-of workers and retried safely.
+Sending is at least once: a row is claimed with a conditional UPDATE of ``claimed_at``, handed to the
+backend, marked ``sent_at`` once the backend returned, and released again if the backend fails. Two
+senders never send one row while its claim is fresh; a sender killed mid-send (OOM, deploy, SIGKILL)
+leaves a claim that, once older than ``NOTIFICATION_CLAIM_TIMEOUT``, the every-minute job takes over.
+So ``notifications_send`` can be run by any number of workers and retried safely.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -101,9 +105,16 @@ def enqueue_send(ids: list[int] | None = None) -> None:
         logger.exception("could not enqueue sending of notifications %s", ids)
 
 
+def _sendable(now: datetime) -> Q:
+    # Far above one backend call: a sender that is only slow is rarely taken over.
+    stale = now - timedelta(seconds=settings.NOTIFICATION_CLAIM_TIMEOUT)
+    return Q(sent_at__isnull=True) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+
+
 def notifications_send(*, ids: Sequence[int] | None = None, limit: int = SEND_BATCH) -> int:
-    """Send unsent notifications (those in ``ids``, or the oldest ``limit``); returns how many went."""
-    pending = Notification.objects.filter(sent_at__isnull=True)
+    """Send unsent notifications (those in ``ids``, or the oldest ``limit``) that no live sender holds,
+    taking over claims older than the timeout; returns how many went."""
+    pending = Notification.objects.filter(_sendable(timezone.now()))
     if ids is not None:
         pending = pending.filter(pk__in=list(ids))
         limit = max(limit, len(ids))
@@ -111,13 +122,16 @@ def notifications_send(*, ids: Sequence[int] | None = None, limit: int = SEND_BA
     sent = 0
     for notification in pending.order_by("pk")[:limit]:
         claimed_at = timezone.now()
-        if not Notification.objects.filter(pk=notification.pk, sent_at__isnull=True).update(sent_at=claimed_at):
-            continue  # another worker has it
+        if not Notification.objects.filter(_sendable(claimed_at), pk=notification.pk).update(claimed_at=claimed_at):
+            continue  # another sender has it
         try:
             send(notification)
         except Exception:
             logger.exception("sending notification %s failed; it stays in the outbox", notification.pk)
-            Notification.objects.filter(pk=notification.pk, sent_at=claimed_at).update(sent_at=None)
+            Notification.objects.filter(pk=notification.pk, claimed_at=claimed_at).update(claimed_at=None)
             continue
+        # Not conditional on our claim: a sender slower than the timeout was taken over, and the message
+        # has gone either way.
+        Notification.objects.filter(pk=notification.pk, sent_at__isnull=True).update(sent_at=timezone.now())
         sent += 1
     return sent

@@ -223,6 +223,8 @@ ORDER_PAYMENT_TIMEOUT = env.int("ORDER_PAYMENT_TIMEOUT", default=15)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # Notification sending backend (dotted path to a callable taking a Notification).
 NOTIFICATION_BACKEND = env("NOTIFICATION_BACKEND", default="marketing.notifications.log_backend")
+# A notification claimed this many seconds ago and not sent lost its sender: the every-minute job sends it again.
+NOTIFICATION_CLAIM_TIMEOUT = env.int("NOTIFICATION_CLAIM_TIMEOUT", default=60)
 # Claim admission gate in Redis (used only when REDIS_URL is set); its key prefix.
 CLAIM_GATE = env.bool("CLAIM_GATE", default=True)
 CLAIM_GATE_PREFIX = env("CLAIM_GATE_PREFIX", default="claimgate")

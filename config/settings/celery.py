@@ -19,7 +19,8 @@ CELERY_TASK_SERIALIZER = "json"
 # safe because every task is idempotent, and none is known to kill its own process (which would loop).
 # When the whole worker dies, Redis hands its unacknowledged task out again only after the visibility
 # timeout below; what must not wait that long recovers on its own every minute through Beat (a bulk
-# grant's heartbeat, BULK_GRANT_STALL_SECONDS; a webhook delivery's claim, WEBHOOK_CLAIM_TIMEOUT).
+# grant's heartbeat, BULK_GRANT_STALL_SECONDS; a webhook delivery's claim, WEBHOOK_CLAIM_TIMEOUT; a
+# notification's claim, NOTIFICATION_CLAIM_TIMEOUT).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -82,6 +82,7 @@ def birthday_packs_grant(*, today: date | None = None) -> int:
     match = Q()
     for month, day in days:
         match |= Q(birthday__month=month, birthday__day=day)
+    occasion = f"birthday:{today.year}"
     fired = 0
     last_id = 0
     while True:
@@ -92,9 +93,15 @@ def birthday_packs_grant(*, today: date | None = None) -> int:
             return fired
         for _pk, user_id in batch:
             try:
-                fired += fire_now(user_id=user_id, trigger=GiftPackTrigger.BIRTHDAY, occasion=f"birthday:{today.year}")
-            except Exception:  # one member's failure must not stop the others; the next run retries
-                logger.exception("birthday pack for user %s failed", user_id)
+                fired += fire_now(user_id=user_id, trigger=GiftPackTrigger.BIRTHDAY, occasion=occasion)
+            except Exception:
+                # One member's failure must not stop the others. Tomorrow's run selects other birthdays,
+                # so this member's pack goes to the task, which retries it (the occasion keeps it once).
+                logger.exception("birthday pack for user %s failed; retrying in a task", user_id)
+                try:
+                    enqueue("marketing.tasks.fire_trigger_task", user_id, GiftPackTrigger.BIRTHDAY, occasion)
+                except Exception:
+                    logger.exception("could not enqueue the retry of the birthday pack for user %s", user_id)
         last_id = batch[-1][0]
 
 

@@ -1,5 +1,7 @@
 """The notifications outbox: the customer's own messages over the API, and a pluggable sender."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -21,6 +23,14 @@ def recording_backend(notification: Notification) -> None:
 
 def failing_backend(notification: Notification) -> None:
     raise ConnectionError("SMS gateway down")
+
+
+class WorkerKilled(BaseException):
+    """What the sender sees of a SIGKILL: nothing after this point runs, no ``except Exception`` either."""
+
+
+def dying_backend(notification: Notification) -> None:
+    raise WorkerKilled
 
 
 def note(user, title="You received 1 coupon") -> Notification:
@@ -90,3 +100,69 @@ def test_two_senders_at_once_send_each_message_once(settings):
     assert sorted(SENT) == sorted(Notification.objects.values_list("pk", flat=True))
     assert not Notification.objects.filter(sent_at__isnull=True).exists()
     assert all(n.sent_at <= timezone.now() for n in Notification.objects.all())
+
+
+def test_a_message_whose_sender_died_mid_send_is_sent_once_its_claim_is_stale(settings, customer):
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.dying_backend"
+    settings.NOTIFICATION_CLAIM_TIMEOUT = 60
+    SENT.clear()
+    message = note(customer)
+
+    # given: the worker is killed while the backend sends
+    with pytest.raises(WorkerKilled):
+        notifications_send(ids=[message.pk])
+    message.refresh_from_db()
+    assert message.sent_at is None and message.claimed_at is not None
+
+    # when: the task runs again at once (acks_late) and the sweep comes while the claim is fresh
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.recording_backend"
+    assert send_notifications.apply(args=[[message.pk]]).get() == 0
+    assert send_notifications.apply(args=[None]).get() == 0
+    # then: nobody takes a claim that may still be sending
+    assert SENT == []
+
+    # when: the claim has aged past the timeout
+    Notification.objects.filter(pk=message.pk).update(claimed_at=timezone.now() - timedelta(seconds=61))
+    assert send_notifications.apply(args=[None]).get() == 1
+    assert send_notifications.apply(args=[None]).get() == 0
+
+    # then: the next sweep sent it, once
+    assert SENT == [message.pk]
+    message.refresh_from_db()
+    assert message.sent_at is not None and message.sent_at >= message.claimed_at
+
+
+def test_only_claims_older_than_the_timeout_are_taken_over(settings, customer):
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.recording_backend"
+    settings.NOTIFICATION_CLAIM_TIMEOUT = 60
+    SENT.clear()
+    now = timezone.now()
+    fresh, stale = note(customer, "fresh"), note(customer, "stale")
+    Notification.objects.filter(pk=fresh.pk).update(claimed_at=now - timedelta(seconds=50))
+    Notification.objects.filter(pk=stale.pk).update(claimed_at=now - timedelta(seconds=70))
+
+    assert notifications_send() == 1
+
+    assert SENT == [stale.pk]
+    assert Notification.objects.get(pk=fresh.pk).sent_at is None
+    assert Notification.objects.get(pk=fresh.pk).claimed_at == now - timedelta(seconds=50)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_taking_over_stale_claims_send_each_message_once(settings):
+    settings.NOTIFICATION_BACKEND = "tests.marketing.test_notifications.recording_backend"
+    SENT.clear()
+    user = UserFactory()
+    long_ago = timezone.now() - timedelta(hours=1)
+    Notification.objects.bulk_create(
+        [
+            Notification(user=user, kind=NotificationKind.COUPON_GRANTED, title=f"m{i}", claimed_at=long_ago)
+            for i in range(40)
+        ]
+    )
+
+    results = run_concurrently(lambda _i: notifications_send(), [(i,) for i in range(4)])
+
+    assert sum(results) == 40
+    assert sorted(SENT) == sorted(Notification.objects.values_list("pk", flat=True))
+    assert not Notification.objects.filter(sent_at__isnull=True).exists()

@@ -22,6 +22,7 @@ from marketing.models import (
     Notification,
     NotificationKind,
 )
+from marketing.services import gift_packs
 from marketing.services.bulk_grants import bulk_grant_run
 from marketing.services.schedules import (
     activities_end_due,
@@ -29,6 +30,7 @@ from marketing.services.schedules import (
     bulk_grants_due,
     expiry_reminders_create,
 )
+from marketing.tasks import fire_trigger_task
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -159,6 +161,39 @@ def test_leap_day_birthdays_are_kept_on_28_february_in_other_years():
     assert birthday_packs_grant(today=date(2028, 2, 28)) == 0  # a leap year: the 29th comes
     assert birthday_packs_grant(today=date(2028, 2, 29)) == 1
     assert GiftPackGrant.objects.filter(user=leapling).count() == 2
+
+
+def test_a_birthday_pack_that_fails_is_handed_to_the_task_which_gives_it_once(monkeypatch):
+    # given: two members born today, and the pack of one of them fails once
+    pack = _birthday_pack()
+    unlucky, lucky = _member(date(1990, 11, 22)), _member(date(1991, 11, 22))
+    give = gift_packs.fire_trigger
+    failures = [unlucky.pk]
+
+    def fails_once(*, user, **kwargs):
+        if user.pk in failures:
+            failures.remove(user.pk)
+            raise RuntimeError("database went away")
+        return give(user=user, **kwargs)
+
+    monkeypatch.setattr("marketing.services.gift_packs.fire_trigger", fails_once)
+    retried = []
+    monkeypatch.setattr("marketing.tasks.fire_trigger_task.delay", lambda *args: retried.append(args))
+
+    # when: the birthday job runs
+    assert birthday_packs_grant(today=date(2026, 11, 22)) == 1
+
+    # then: the other member has the pack, and the failed one is handed to the task
+    assert retried == [(unlucky.pk, "BIRTHDAY", "birthday:2026")]
+    assert list(GiftPackGrant.objects.values_list("user_id", flat=True)) == [lucky.pk]
+
+    # and the task gives it exactly once, however often it runs
+    assert fire_trigger_task.apply(args=retried[0]).get() == 1
+    assert fire_trigger_task.apply(args=retried[0]).get() == 0
+    assert birthday_packs_grant(today=date(2026, 11, 22)) == 0
+    grants = GiftPackGrant.objects.filter(pack=pack, user=unlucky)
+    assert list(grants.values_list("occasion", flat=True)) == ["birthday:2026"]
+    assert unlucky.coupons.count() == 2
 
 
 def test_one_expiry_reminder_per_coupon_expiring_within_24_hours():
