@@ -61,9 +61,11 @@ class DeliveryStatus(models.TextChoices):
 class WebhookDelivery(TimeStampedModel):
     """The outbox: one row per (event, endpoint), written in the transaction of the change, sent after.
 
-    PENDING (due at ``next_attempt_at``) -> SENDING (claimed by one sender at ``claimed_at``) ->
-    DELIVERED, or back to PENDING with a later ``next_attempt_at``, or FAILED after the last attempt. A
-    claim older than WEBHOOK_CLAIM_TIMEOUT belongs to a sender that died and is sent again.
+    PENDING (due at ``next_attempt_at``) -> SENDING (claimed by one sender at ``claimed_at``, as it
+    starts the request; the claim counts the attempt) -> DELIVERED, or back to PENDING with a later
+    ``next_attempt_at``, or FAILED after the last attempt. A claim older than WEBHOOK_CLAIM_TIMEOUT
+    belongs to a sender that died and is sent again. A due delivery whose endpoint is deactivated goes
+    to FAILED unsent.
     """
 
     event_id = models.UUIDField(_("event id"), db_index=True)

@@ -180,6 +180,20 @@ def test_the_delivery_log_filters_and_retries(operations_client):
     assert_api_error(operations_client.post(f"{DELIVERIES}999999/retry"), 404)
 
 
+def test_a_delivery_to_a_deactivated_endpoint_is_not_retried(operations_client):
+    endpoint_id = _create(operations_client).json()["id"]
+    emit(Event.ORDER_PAID, order_id=1, user_id=2)
+    failed = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=failed.pk).update(status=DeliveryStatus.FAILED, attempts=10, next_attempt_at=None)
+    assert operations_client.delete(f"{ENDPOINTS}{endpoint_id}").status_code == 200
+
+    error = assert_api_error(operations_client.post(f"{DELIVERIES}{failed.pk}/retry"), 409, code="INVALID_STATE")
+
+    assert "deactivated" in error["message"]
+    assert error["details"] == {"endpoint_id": endpoint_id, "endpoint_is_active": False}
+    assert WebhookDelivery.objects.filter(pk=failed.pk, status=DeliveryStatus.FAILED, attempts=10).exists()
+
+
 def test_the_schema_describes_the_webhook_endpoints(operations_client):
     schema = operations_client.get("/api/schema/", {"format": "json"}).json()
 

@@ -3,16 +3,24 @@
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import InvalidTransition
 from core.events import Event, emit
 from tests.webhooks.receiver import Receiver
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import delivery as delivery_services
 from webhooks.services.delivery import delivery_retry_now, delivery_send, retry_delay
-from webhooks.services.endpoints import endpoint_create, endpoint_rotate_secret
+from webhooks.services.endpoints import (
+    endpoint_create,
+    endpoint_deactivate,
+    endpoint_rotate_secret,
+    endpoint_update,
+)
 from webhooks.signing import sign, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,6 +178,67 @@ def test_a_redirect_is_not_followed(operations_user):
     assert len(receiver.requests) == 1
     delivery.refresh_from_db()
     assert delivery.last_status_code == 302
+
+
+@pytest.mark.parametrize("answer", [(None, ""), (503, ""), (302, ""), (100, "")])
+def test_only_a_2xx_answer_delivers(operations_user, monkeypatch, settings, answer):
+    # given: a request that ends without a 2xx answer, and without a word of error either
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0
+    monkeypatch.setattr(delivery_services, "_post", lambda url, body, headers: answer)
+    endpoint_create(actor=operations_user, url="http://127.0.0.1:9/hooks", event_types=["order.paid"])
+    delivery = _paid()
+
+    outcome = delivery_send(delivery_id=delivery.pk)
+
+    # then: a failed attempt, to be retried, that says what came back
+    assert outcome is not None and outcome.status == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (DeliveryStatus.PENDING, 1, answer[0])
+    assert delivery.delivered_at is None and delivery.last_error
+    assert WebhookAttempt.objects.get(delivery=delivery).error == delivery.last_error
+
+
+def test_nothing_more_is_sent_to_a_deactivated_endpoint(operations_user, settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0
+    with Receiver(answers=[500]) as receiver:
+        endpoint = _endpoint_for(receiver, operations_user)
+        # given: a delivery whose retry is due, one not sent yet, and one whose sender died mid-request
+        retried, waiting, abandoned = _paid(1), _paid(2), _paid(3)
+        delivery_send(delivery_id=retried.pk)
+        WebhookDelivery.objects.filter(pk=abandoned.pk).update(
+            status=DeliveryStatus.SENDING, attempts=1, claimed_at=timezone.now() - timedelta(minutes=5)
+        )
+
+        # when: Operations deactivate the endpoint, and the deliveries come to be sent
+        endpoint_deactivate(endpoint=endpoint, actor=operations_user)
+        outcomes = [delivery_send(delivery_id=d.pk) for d in (retried, waiting, abandoned)]
+
+        # then: none is sent; each ends FAILED, saying why, with no attempt counted
+        assert [o.status if o else None for o in outcomes] == [DeliveryStatus.FAILED] * 3
+        assert len(receiver.requests) == 1
+        ended = WebhookDelivery.objects.filter(pk__in=[retried.pk, waiting.pk, abandoned.pk]).order_by("pk")
+        assert [(d.status, d.attempts, d.next_attempt_at, d.claimed_at) for d in ended] == [
+            (DeliveryStatus.FAILED, 1, None, None),
+            (DeliveryStatus.FAILED, 0, None, None),
+            (DeliveryStatus.FAILED, 1, None, None),
+        ]
+        assert {(d.last_error, d.last_status_code) for d in ended} == {("Not sent: the endpoint is deactivated.", None)}
+        assert WebhookAttempt.objects.count() == 1
+        assert delivery_send(delivery_id=waiting.pk) is None
+
+        # and a manual retry is refused while the endpoint stays inactive
+        with pytest.raises(InvalidTransition, match="deactivated"):
+            delivery_retry_now(delivery=waiting, actor=operations_user)
+        assert WebhookDelivery.objects.get(pk=waiting.pk).status == DeliveryStatus.FAILED
+
+        # once it is active again, a retry sends it
+        endpoint_update(endpoint=endpoint, actor=operations_user, is_active=True)
+        delivery_retry_now(delivery=waiting, actor=operations_user)
+        outcome = delivery_send(delivery_id=waiting.pk)
+
+    assert outcome is not None and outcome.status == DeliveryStatus.DELIVERED
+    assert [r.json["data"]["order_id"] for r in receiver.requests] == [1, 2]
+    assert receiver.requests[1].headers["X-Webhook-Attempt"] == "1"
 
 
 def test_two_senders_at_once_send_a_delivery_once(operations_user):

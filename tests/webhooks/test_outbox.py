@@ -1,15 +1,20 @@
 """Events into the outbox: rows in the transaction of the change, nothing for a rolled-back one, and
 almost nothing at all when no endpoint listens."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from core.db import plain_transaction
 from core.events import Event, emit
 from tests.webhooks.receiver import Receiver
-from webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks import tasks
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from webhooks.services import outbox
-from webhooks.services.delivery import deliveries_claim_due
+from webhooks.services.delivery import deliveries_due, delivery_claim
 from webhooks.services.endpoints import endpoint_create, endpoint_deactivate, endpoint_update
 from webhooks.tasks import send_due_deliveries
 
@@ -111,11 +116,7 @@ def test_the_set_of_subscribed_types_follows_endpoint_changes_at_once(operations
 
 
 @pytest.mark.django_db
-def test_the_job_claims_only_what_is_due_or_abandoned(operations_user, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+def test_the_job_finds_only_what_is_due_or_abandoned_and_claims_nothing(operations_user, settings):
     settings.WEBHOOK_CLAIM_TIMEOUT = 60
     _endpoint(operations_user, event_types=["order.paid"])
     for order_id in range(4):
@@ -129,6 +130,58 @@ def test_the_job_claims_only_what_is_due_or_abandoned(operations_user, settings)
     WebhookDelivery.objects.filter(pk=in_flight.pk).update(
         status=DeliveryStatus.SENDING, attempts=1, claimed_at=now - timedelta(seconds=30)
     )
+    before = list(WebhookDelivery.objects.order_by("pk").values_list("status", "attempts", "claimed_at"))
 
-    assert sorted(deliveries_claim_due(now=now)) == [(due.pk, 1), (abandoned.pk, 2)]
-    assert deliveries_claim_due(now=now) == []  # claimed: a second job at once takes nothing
+    assert sorted(deliveries_due(now=now)) == [due.pk, abandoned.pk]
+    # found, not claimed: the rows are as they were
+    assert list(WebhookDelivery.objects.order_by("pk").values_list("status", "attempts", "claimed_at")) == before
+
+    # a sender claims one as it sends it: the abandoned claim is taken over, the one in flight is left alone
+    due, later, abandoned, in_flight = WebhookDelivery.objects.order_by("pk")
+    assert [delivery_claim(delivery=d, now=now) for d in (due, later, abandoned, in_flight)] == [1, None, 2, None]
+    assert deliveries_due(now=now) == []
+    assert delivery_claim(delivery=due, now=now) is None  # as it was read: claimed since
+
+
+def _a_minute_passes() -> None:
+    """The outbox's times a minute and a second earlier: as the job's next run sees them."""
+    WebhookDelivery.objects.update(
+        next_attempt_at=F("next_attempt_at") - timedelta(seconds=61),
+        claimed_at=F("claimed_at") - timedelta(seconds=61),
+    )
+
+
+@pytest.mark.django_db
+def test_deliveries_waiting_in_the_queue_use_up_no_attempt_until_a_worker_sends_them(
+    operations_user, settings, monkeypatch
+):
+    # given: a backlog of due deliveries, and workers too busy to start any (the broker keeps the tasks)
+    settings.WEBHOOK_CLAIM_TIMEOUT = 60
+    queued: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_delivery", lambda delivery_id, **options: queued.append(delivery_id))
+    with Receiver() as receiver:
+        endpoint = _endpoint(operations_user, url=receiver.url, event_types=["order.paid"])
+        receiver.secret = endpoint.secret
+        for order_id in range(5):
+            emit(Event.ORDER_PAID, order_id=order_id, user_id=1)
+        backlog = list(WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True))
+
+        # when: the every-minute job runs over them, and again a minute later
+        assert send_due_deliveries.apply().get() == 5
+        _a_minute_passes()
+        assert send_due_deliveries.apply().get() == 5
+
+        # then: each is queued twice and no attempt is used up
+        assert queued == backlog * 2
+        assert set(WebhookDelivery.objects.values_list("status", "attempts", "claimed_at")) == {
+            (DeliveryStatus.PENDING, 0, None)
+        }
+
+        # and when the workers get to the tasks, each delivery is sent once, as attempt 1
+        for delivery_id in queued:
+            tasks.deliver_webhook.apply(args=(delivery_id,))
+
+    assert sorted(r.json["data"]["order_id"] for r in receiver.requests) == list(range(5))
+    assert {r.headers["X-Webhook-Attempt"] for r in receiver.requests} == {"1"}
+    assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {(DeliveryStatus.DELIVERED, 1)}
+    assert sorted(WebhookAttempt.objects.values_list("delivery_id", "number")) == [(pk, 1) for pk in backlog]

@@ -10,7 +10,7 @@ from core.events import Event, emit
 from tests.test_celery_integration import _wait_for, celery_processes  # noqa: F401  (the fixture)
 from tests.webhooks.receiver import Receiver
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-from webhooks.services.delivery import deliveries_claim_due
+from webhooks.services.delivery import deliveries_due
 from webhooks.services.endpoints import endpoint_create
 from webhooks.tasks import send_due_deliveries
 
@@ -57,7 +57,7 @@ def test_a_worker_retries_with_backoff_until_the_receiver_takes_it(celery_proces
 
 
 def test_a_worker_killed_mid_delivery_leaves_it_to_the_job_and_it_is_sent_again(celery_processes, operations_user):  # noqa: F811
-    processes = celery_processes()
+    processes = celery_processes(WEBHOOK_CLAIM_TIMEOUT="2")  # the workers' own; here it stays 60 s
     processes.worker()
     with Receiver(hold={1}) as receiver:
         # given: the worker is in the middle of sending (the receiver holds the request open)
@@ -70,12 +70,13 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_the_job_and_it_is_sent_again(
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENDING, 1)
         # a claim younger than WEBHOOK_CLAIM_TIMEOUT may still be in flight: left alone
-        assert deliveries_claim_due() == []
+        assert deliveries_due() == []
 
         # then: once the claim is older than the timeout, the every-minute job (run as Beat runs it)
-        # claims it again and a new worker sends it
+        # queues it again, and a new worker takes the claim over and sends it
         processes.worker("worker2")
-        with override_settings(WEBHOOK_CLAIM_TIMEOUT=0):
+        with override_settings(WEBHOOK_CLAIM_TIMEOUT=2):
+            _wait_for(lambda: deliveries_due() == [delivery.pk], 30, "the claim to age")
             assert send_due_deliveries.apply().get() == 1
         try:
             _wait_for(

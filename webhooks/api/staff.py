@@ -99,7 +99,9 @@ class EndpointDetailApi(APIView):
         return Response(EndpointOutputSerializer(endpoint).data)
 
     @extend_schema(
-        request=None, responses=EndpointOutputSerializer, description="Deactivate: the endpoint gets no new events."
+        request=None,
+        responses=EndpointOutputSerializer,
+        description="Deactivate: nothing more is sent to the endpoint (its deliveries not sent yet end FAILED).",
     )
     def delete(self, request, pk: int):
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
@@ -156,7 +158,7 @@ class DeliveryRetryApi(APIView):
     required_perm = "webhooks.retry_webhookdelivery"
 
     @extend_schema(request=None, responses=DeliveryOutputSerializer)
-    @refuses(InvalidTransition)  # a delivery that was delivered already
+    @refuses(InvalidTransition)  # a delivery that was delivered already, or whose endpoint is deactivated
     @idempotent
     def post(self, request, pk: int):
         delivery = delivery_retry_now(delivery=get_object_or_404(WebhookDelivery, pk=pk), actor=request.user)

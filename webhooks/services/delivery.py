@@ -1,10 +1,13 @@
 """Sending a delivery: claim it, POST it signed, record the attempt, and decide what comes next.
 
-A delivery is claimed by one conditional UPDATE (due PENDING, or SENDING with a claim older than
-WEBHOOK_CLAIM_TIMEOUT, whose sender died) that also counts the attempt: two senders never send one
-delivery at the same time, and a sender killed mid-request leaves a claim that ages into a new send.
-So every delivery arrives at least once; a receiver drops repeats by the event id (``X-Webhook-Id``).
-The request goes out with no database transaction or lock held.
+A sender claims a delivery as it starts sending it, by one conditional UPDATE (due PENDING, or SENDING
+with a claim older than WEBHOOK_CLAIM_TIMEOUT, whose sender died) that also counts the attempt: two
+senders never send one delivery at the same time, a sender killed mid-request leaves a claim that ages
+into a new send, and a delivery that only waits in the broker's queue uses up no attempt, however long it
+waits. So every delivery arrives at least once; a receiver drops repeats by the event id
+(``X-Webhook-Id``). The request goes out with no database transaction or lock held.
+
+Nothing is sent to a deactivated endpoint: a delivery to one ends FAILED when it comes due, unsent.
 """
 
 from __future__ import annotations
@@ -54,32 +57,27 @@ def _sendable(now: datetime) -> Q:
     return Q(status=S.PENDING, next_attempt_at__lte=now) | Q(status=S.SENDING, claimed_at__lt=stale)
 
 
-def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> int | None:
-    """Claim a delivery that is due (or whose sender died); the attempt number, or None if not ours."""
+def delivery_claim(*, delivery: WebhookDelivery, now: datetime | None = None) -> int | None:
+    """Claim ``delivery``, as it was read, to send it now, if it is due (or its sender died): counts the
+    attempt and stamps the claim. The attempt number, or None if not ours (sent, not due, changed since
+    it was read, another sender has it)."""
     now = now or timezone.now()
-    attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first()
-    if attempts is None:
-        return None
-    claimed = WebhookDelivery.objects.filter(_sendable(now), pk=delivery_id, attempts=attempts).update(
+    attempts = delivery.attempts
+    claimed = WebhookDelivery.objects.filter(_sendable(now), pk=delivery.pk, attempts=attempts).update(
         status=S.SENDING, claimed_at=now, attempts=attempts + 1, updated_at=now
     )
     return attempts + 1 if claimed else None
 
 
-def deliveries_claim_due(*, now: datetime | None = None, limit: int = 500) -> list[tuple[int, int]]:
-    """Claim the deliveries that are due or whose sender died (the every-minute job); (id, attempt) each."""
+def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The deliveries that are due or whose sender died, longest due first (the every-minute job queues
+    them). Nothing is claimed here: whoever sends one claims it then, so one queued twice is sent once."""
     now = now or timezone.now()
-    candidates = list(
+    return list(
         WebhookDelivery.objects.filter(_sendable(now))
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    claimed = []
-    for delivery_id in candidates:
-        attempt = delivery_claim(delivery_id=delivery_id, now=now)
-        if attempt is not None:
-            claimed.append((delivery_id, attempt))
-    return claimed
 
 
 def request_body(delivery: WebhookDelivery) -> bytes:
@@ -114,25 +112,23 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
     except urllib.error.URLError as exc:
-        return None, str(exc.reason)[:500]
+        return None, (str(exc.reason) or repr(exc.reason))[:500]
     except (OSError, HTTPException, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
     return code, "" if 200 <= code < 300 else f"HTTP {code}"
 
 
-def delivery_send(*, delivery_id: int, attempt: int | None = None) -> Outcome | None:
-    """Send one delivery: claim it first, or, given ``attempt``, send the claim the job made. None when
-    the delivery is not this caller's to send (already sent, not due, another sender has it)."""
-    if attempt is None:
-        attempt = delivery_claim(delivery_id=delivery_id)
-        if attempt is None:
-            return None
-    delivery = (
-        WebhookDelivery.objects.select_related("endpoint")
-        .filter(pk=delivery_id, status=S.SENDING, attempts=attempt)
-        .first()
-    )
+def delivery_send(*, delivery_id: int) -> Outcome | None:
+    """Send one delivery if it is due (or its sender died), claiming it as the request starts. None when
+    the delivery is not this caller's to send (already sent, not due, another sender has it). One to a
+    deactivated endpoint is not sent: it ends FAILED, with no attempt counted."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None:
+        return None
+    if not delivery.endpoint.is_active:
+        return _end_unsent(delivery, _("Not sent: the endpoint is deactivated."))
+    attempt = delivery_claim(delivery=delivery)
+    if attempt is None:
         return None
     body = request_body(delivery)
     timestamp = str(int(time.time()))
@@ -152,10 +148,33 @@ def delivery_send(*, delivery_id: int, attempt: int | None = None) -> Outcome | 
     return _record(delivery, attempt, started_at, status_code, error, latency_ms)
 
 
+def _end_unsent(delivery: WebhookDelivery, error: str) -> Outcome | None:
+    """End a delivery as FAILED without a request (no attempt), if it is still there to send as read."""
+    now = timezone.now()
+    ended = WebhookDelivery.objects.filter(_sendable(now), pk=delivery.pk, attempts=delivery.attempts).update(
+        status=S.FAILED,
+        last_status_code=None,
+        last_error=error,
+        last_latency_ms=None,
+        next_attempt_at=None,
+        claimed_at=None,
+        updated_at=now,
+    )
+    if not ended:
+        return None
+    logger.warning("webhook %s to %s not sent: %s", delivery.event_id, delivery.endpoint.url, error)
+    return Outcome(S.FAILED, None)
+
+
 def _record(
     delivery: WebhookDelivery, attempt: int, started_at: datetime, status_code: int | None, error: str, latency_ms: int
 ) -> Outcome:
     now = timezone.now()
+    delivered = status_code is not None and 200 <= status_code < 300
+    if delivered:
+        error = ""
+    elif not error:  # a failed attempt always says why
+        error = f"HTTP {status_code}" if status_code is not None else "no response"
     fields: dict[str, Any] = {
         "last_status_code": status_code,
         "last_error": error,
@@ -164,7 +183,7 @@ def _record(
         "updated_at": now,
     }
     retry_in = None
-    if not error:
+    if delivered:
         fields.update(status=S.DELIVERED, delivered_at=now, next_attempt_at=None)
     elif attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
         fields.update(status=S.FAILED, next_attempt_at=None)
@@ -182,20 +201,26 @@ def _record(
         )
         # Only while the claim is still ours: a sender that was thought dead must not undo a later send.
         WebhookDelivery.objects.filter(pk=delivery.pk, status=S.SENDING, attempts=attempt).update(**fields)
-    if error:
+    if not delivered:
         logger.warning("webhook %s to %s, attempt %s: %s", delivery.event_id, delivery.endpoint.url, attempt, error)
     return Outcome(fields["status"], retry_in)
 
 
 @transaction.atomic
 def delivery_retry_now(*, delivery: WebhookDelivery, actor: Any) -> WebhookDelivery:
-    """Make a pending or failed delivery due now (a failed one gets one more attempt)."""
+    """Make a pending or failed delivery due now (a failed one gets one more attempt). Refused while its
+    endpoint is deactivated: nothing more is sent to it."""
     if actor is None or not actor.has_perm("webhooks.retry_webhookdelivery"):
         raise PermissionDeniedError(_("You do not have permission to do this."))
     locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
     if locked.status not in (S.PENDING, S.FAILED):
         raise InvalidTransition(
             _("Only a pending or failed delivery can be retried."), details={"status": locked.status}
+        )
+    if not locked.endpoint.is_active:
+        raise InvalidTransition(
+            _("This delivery's endpoint is deactivated: reactivate the endpoint to retry its deliveries."),
+            details={"endpoint_id": locked.endpoint_id, "endpoint_is_active": False},
         )
     from_status = locked.status
     locked.status = S.PENDING

@@ -117,7 +117,8 @@ def endpoint_update(
 
 
 def endpoint_deactivate(*, endpoint: WebhookEndpoint, actor: Any) -> WebhookEndpoint:
-    """No new deliveries; the ones already in the outbox are still sent."""
+    """Nothing more is sent to it: no new deliveries, and the ones already in the outbox end FAILED,
+    unsent, when they come due (``delivery_send``); a retry of them is refused until it is reactivated."""
     return endpoint_update(endpoint=endpoint, actor=actor, is_active=False)
 
 
