@@ -2,7 +2,9 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Production unless told otherwise: a server or worker started without the variable must not run with
+# DEBUG and the development secret. manage.py and `make run` use config.settings.local.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("coupons")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -28,12 +28,44 @@ def test_the_migrations_match_the_models():
     assert "No changes detected" in out.getvalue()
 
 
-def test_check_deploy_is_clean_with_production_settings():
+def _check_deploy(**env_changes: str) -> subprocess.CompletedProcess:
+    """``manage.py check --deploy`` with the production settings and the environment the README gives."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE")
+        if key not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE", "TRUSTED_PROXIES")
     }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="coupons.example.com",
+        TRUSTED_PROXIES="1",
+        DATABASE_URL=os.environ.get("DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons"),
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
+    )
+    env.update(env_changes)
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _check_deploy()
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "System check identified no issues" in output, output
+
+
+def test_check_deploy_warns_when_no_proxy_is_trusted_behind_one():
+    result = _check_deploy(TRUSTED_PROXIES="")
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL"])
+def test_production_settings_need_their_database_and_redis(missing):
+    env = {key: value for key, value in os.environ.items() if key not in (missing, "DJANGO_SETTINGS_MODULE")}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
@@ -41,19 +73,14 @@ def test_check_deploy_is_clean_with_production_settings():
         DATABASE_URL=os.environ.get("DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons"),
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
     )
+    del env[missing]
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
 
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "System check identified no issues" in output, output
+    assert result.returncode != 0
+    assert missing in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

@@ -1,11 +1,16 @@
 """Production: MySQL/MariaDB, Redis, gunicorn, separate worker and beat. Everything from the environment."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_config, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# No defaults for what production stands on: a process started without its database or Redis stops at once
+# instead of running on a SQLite file in the checkout or a broker in the local filesystem.
+DATABASES = {"default": database_config(env("DATABASE_URL"))}
+env("REDIS_URL")  # read by base (cache, claim gate, broker); required here
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
 
 # SECURITY
 # ------------------------------------------------------------------------------
