@@ -47,6 +47,17 @@ def normalise_username(username: Any) -> str:
     return str(username or "").strip().casefold()[:150]
 
 
+def username_key(username: Any) -> str:
+    """What a username's failures are counted under: the account the database finds for it, as signing in
+    does (on MySQL/MariaDB its collation ignores case and accents, so "fóo" signs in as "foo"), else the
+    name as typed, folded. Every spelling of one account shares one count."""
+    typed = str(username or "").strip()[:150]
+    if not typed:
+        return ""
+    pk = get_user_model()._default_manager.filter(username=typed).values_list("pk", flat=True).first()
+    return f"id:{pk}" if pk is not None else normalise_username(typed)
+
+
 def _scopes(username: str, address: str | None) -> list[tuple[str, str, int]]:
     """(scope, key suffix, failure limit) for what this attempt is counted against."""
     scopes = []
@@ -76,7 +87,7 @@ def _active_locks(keys: list[str], now: datetime) -> dict[str, datetime]:
 def lockout_for(*, username: Any, address: str | None, now: datetime | None = None) -> Lockout | None:
     """The lockout in force for this username or address (the one that ends last), or None."""
     now = now or timezone.now()
-    scopes = _scopes(normalise_username(username), address)
+    scopes = _scopes(username_key(username), address)
     if not scopes:
         return None
     locks = _active_locks([f"login:lock:{suffix}" for _scope, suffix, _limit in scopes], now)
@@ -103,8 +114,8 @@ def failure_record(*, username: Any, address: str | None, via: str, now: datetim
     Returns the lockouts this failure began.
     """
     now = (now or timezone.now()).replace(microsecond=0)
-    name = normalise_username(username)
-    user = get_user_model().objects.filter(username__iexact=name).only("pk").first() if name else None
+    name = username_key(username)
+    subject_id = int(name[3:]) if name.startswith("id:") else 0
     start = _window_start(now)
     begun: list[Lockout] = []
     counts: dict[str, int] = {}
@@ -116,7 +127,7 @@ def failure_record(*, username: Any, address: str | None, via: str, now: datetim
                 [ThrottleCounter(key=lock_key, window_start=now, count=1)], ignore_conflicts=True
             )
             begun.append(Lockout(scope, now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)))
-    user_model, subject_id = get_user_model(), user.pk if user else 0
+    user_model = get_user_model()
     details = {"username": str(username or "")[:150], "address": address or "", "via": via}
     audit_record_about(
         model=user_model, object_id=subject_id, actor=None, action="login_failed", data={**details, "failures": counts}
@@ -129,7 +140,7 @@ def failure_record(*, username: Any, address: str | None, via: str, now: datetim
 
 def failures_clear(*, username: Any, now: datetime | None = None) -> None:
     """Forget the username's failures of the current window (after it signed in)."""
-    name = normalise_username(username)
+    name = username_key(username)
     if name:
         now = now or timezone.now()
         ThrottleCounter.objects.filter(key=f"login:fail:user:{name}", window_start=_window_start(now)).delete()
