@@ -82,3 +82,15 @@ def client_address(request: Any) -> str | None:
             break  # garbage left of a trusted proxy: the proxy's own peer is the last thing known
         address = found
     return str(address)
+
+
+def address_bucket(address: str | None) -> str | None:
+    """What per-address limits count under: an IPv4 address itself, an IPv6 address's /64 (one home
+    connection or server gets a whole /64, so counting single addresses would give it billions of
+    allowances)."""
+    found = parse_address(address or "")
+    if found is None:
+        return address
+    if isinstance(found, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{found}/64", strict=False))
+    return str(found)

@@ -26,7 +26,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from core.audit import audit_record_about
-from core.clients import client_address
+from core.clients import address_bucket, client_address
 from core.db import retry_on_conflict
 from core.models import ThrottleCounter
 
@@ -64,7 +64,8 @@ def _scopes(username: str, address: str | None) -> list[tuple[str, str, int]]:
     if username:
         scopes.append((USERNAME, f"user:{username}", settings.LOGIN_LOCKOUT_FAILURES))
     if address:
-        scopes.append((ADDRESS, f"addr:{address}", settings.LOGIN_LOCKOUT_ADDRESS_FAILURES))
+        bucket = address_bucket(address)
+        scopes.append((ADDRESS, f"addr:{bucket}", settings.LOGIN_LOCKOUT_ADDRESS_FAILURES))
     return scopes
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from core.clients import client_address
+from core.clients import address_bucket, client_address
 from core.lockout import Lockout, lockout_for
 
 
@@ -22,7 +22,7 @@ class AddressRateThrottle(SimpleRateThrottle):
         return str(rates[self.scope])
 
     def get_ident(self, request: Any) -> str:
-        return client_address(request) or "unknown"
+        return address_bucket(client_address(request)) or "unknown"
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import audit_record
+from core.clients import address_bucket
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, NotFound, PermissionDeniedError, TooManyRequests, ValidationFailed
 from core.statements import insert_rows_ignoring_duplicates
@@ -149,7 +150,7 @@ def redeem_limits(*, user: Any, ip: str | None) -> list[attempts.Limit]:
     limits = [attempts.Limit(f"redeem:user:{user.pk}", user_limit, user_window)]
     if ip:
         ip_limit, ip_window = attempts.parse_rate(rates.get("redeem_ip") or "30/min")
-        limits.append(attempts.Limit(f"redeem:ip:{ip}", ip_limit, ip_window))
+        limits.append(attempts.Limit(f"redeem:ip:{address_bucket(ip)}", ip_limit, ip_window))
     return limits
 
 

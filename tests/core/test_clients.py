@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import RequestFactory
 
-from core.clients import client_address
+from core.clients import address_bucket, client_address
 from tests.conftest import client_for
 from tests.error_shape import assert_api_error
 from tests.factories import UserFactory
@@ -132,6 +132,27 @@ def test_behind_a_trusted_proxy_customers_are_told_apart(settings, api_client, p
     # the first customer's own forged entries do not give them a new address
     assert [post(first), post(first, spoof=forged()), post(first, spoof=forged())] == [400, 400, 429]
     assert [post(second), post(second)] == [400, 400]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "scope"), [(REGISTER, "register"), (TOKEN, "token")])
+def test_the_addresses_of_one_ipv6_network_share_one_allowance(settings, api_client, path, scope):
+    # one connection holds a whole /64: each of its addresses is the same client to the limits
+    settings.TRUSTED_PROXIES = "1"
+    set_rates(settings, **{scope: "2/min"})
+
+    def post(address: str) -> int:
+        return api_client.post(path, {"username": "x"}, format="json", HTTP_X_FORWARDED_FOR=address).status_code
+
+    assert [post("2001:db8:1:2::1"), post("2001:db8:1:2::2"), post("2001:db8:1:2:ffff::3")] == [400, 400, 429]
+    assert post("2001:db8:1:3::1") == 400  # the next /64 is another client
+
+
+def test_address_buckets():
+    assert address_bucket("203.0.113.7") == "203.0.113.7"
+    assert address_bucket("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64"
+    assert address_bucket("::ffff:203.0.113.7") == "203.0.113.7"
+    assert address_bucket(None) is None
 
 
 @pytest.mark.django_db
