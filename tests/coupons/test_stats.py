@@ -1,13 +1,16 @@
 """Stats read from counters and roll-ups equal a direct count after a mixed history."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
-from core.clock import business_today
+from core.clock import business_today, business_tz
 from coupons.ledger.expiry import coupons_expire_due
 from coupons.models import CouponStatus, CouponTemplate, TemplateDailyStats, UserCoupon
 from coupons.services.claim import coupon_claim
@@ -137,3 +140,24 @@ def test_staff_stats_endpoint(operations_client, customer_client):
     assert operations_client.get("/api/v1/staff/templates/999999/stats").status_code == 404
     assert operations_client.get(f"/api/v1/staff/templates/{template.pk}/stats?days=0").status_code == 400
     assert customer_client.get(f"/api/v1/staff/templates/{template.pk}/stats").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_command_rolls_up_days_the_job_no_longer_reaches():
+    # given: coupons claimed four days ago, a day the every-hour job (today and yesterday) never looks at
+    seed_menu()
+    template = seed_template("cash_5_stackable", per_user_limit=1, total_quantity=10)
+    coupons = [coupon_claim(user=UserFactory(), template_id=template.pk) for _ in range(3)]
+    day = business_today() - timedelta(days=4)
+    moment = timezone.make_aware(datetime.combine(day, time(12)), business_tz())
+    UserCoupon.objects.filter(pk__in=[c.pk for c in coupons]).update(acquired_at=moment)
+    out = StringIO()
+
+    call_command("rollup_stats", "--since", day.isoformat(), stdout=out)
+
+    assert TemplateDailyStats.objects.get(template=template, day=day).issued == 3
+    assert "Rolled up 5 days" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("rollup_stats", "--since", "yesterday")
+    with pytest.raises(CommandError):
+        call_command("rollup_stats", "--since", (business_today() + timedelta(days=1)).isoformat())
