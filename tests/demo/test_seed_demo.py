@@ -140,3 +140,21 @@ def test_seed_demo_gives_the_new_user_pack_an_activity_and_a_wallet_the_jobs_can
     assert order.status == OrderStatus.PENDING_PAYMENT
     assert order.created_at < timezone.now() - timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT)
     assert wallet.filter(status=CouponStatus.LOCKED, order=order).count() == 1
+
+
+def test_the_history_keeps_each_coupons_validity_and_the_windows_it_was_claimed_in():
+    from coupons.models import UserCoupon, ValidityType
+    from marketing.models import Activity
+
+    run("seed_demo")
+
+    history = UserCoupon.objects.filter(user__username__startswith="guest").select_related("template")
+    assert history.exists()
+    for coupon in history:
+        template = coupon.template
+        if template.validity_type == ValidityType.RELATIVE_DAYS:
+            assert coupon.expires_at - coupon.acquired_at == timedelta(days=template.valid_days_after_issue)
+        if template.issue_start_time is not None:
+            assert template.issue_start_time <= coupon.acquired_at, template.name
+    earliest = min(history.values_list("acquired_at", flat=True))
+    assert Activity.objects.get(title="烤鸭节").start_time <= earliest

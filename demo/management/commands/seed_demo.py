@@ -20,7 +20,7 @@ from core.clock import business_today
 from core.roles import FINANCE, OPERATIONS
 from coupons import services
 from coupons.ledger import coupons_redate
-from coupons.models import CouponTemplate, UserCoupon
+from coupons.models import CouponTemplate, UserCoupon, ValidityType
 from coupons.services.grants import coupons_grant_by_staff
 from coupons.services.stats import stats_rollup_day
 from marketing.models import Activity, ActivityItem, GiftPack, GiftPackItem, GiftPackTrigger, MemberProfile
@@ -112,7 +112,8 @@ def templates(now) -> list[tuple[dict[str, Any], str, str]]:
                 "per_user_limit": 2,
                 "validity_type": "RELATIVE_DAYS",
                 "valid_days_after_issue": 7,
-                "issue_start_time": now - timedelta(days=1),
+                # Open since before the history's first claim (HISTORY_DAYS ago).
+                "issue_start_time": now - timedelta(days=HISTORY_DAYS + 1),
                 "issue_end_time": now + timedelta(days=30),
                 "description": "仅限烤鸭分类商品，烤鸭满100元减20元。",
             },
@@ -263,7 +264,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             token = self._seed()
-        # After commit: the roll-up reads what the seed wrote, as the scheduled job would.
+        # After commit: the roll-up reads what the seed wrote, as the scheduled job would. Coupons whose
+        # validity has ended (the demo customer's, the history's) are left to the expiry job.
         today = business_today()
         for offset in range(HISTORY_DAYS + 1):
             stats_rollup_day(day=today - timedelta(days=offset))
@@ -325,7 +327,7 @@ class Command(BaseCommand):
             activity = Activity.objects.create(
                 title="烤鸭节",
                 intro="烤鸭节期间领取烤鸭满减券和随机红包",
-                start_time=now - timedelta(hours=1),
+                start_time=now - timedelta(days=HISTORY_DAYS + 1),  # before the history's first claim
                 end_time=now + timedelta(days=14),
                 per_user_limit=1,
                 created_by=ops,
@@ -369,7 +371,15 @@ class Command(BaseCommand):
         for n, guest in enumerate(guests):
             claimed_at = now - timedelta(days=HISTORY_DAYS - n % HISTORY_DAYS, hours=3)
             claimed = activity_claim(user=guest, activity_id=activity.pk)
-            wallet = list(UserCoupon.objects.filter(user=guest))
+            wallet = list(UserCoupon.objects.filter(user=guest).select_related("template"))
+            # Each coupon keeps its own validity, counted from the day it stands for; its end is moved
+            # after the order below was placed (today) with it.
+            ends = {
+                c.pk: c.expires_at
+                if c.template.validity_type == ValidityType.FIXED_DATE
+                else claimed_at + (c.expires_at - c.acquired_at)
+                for c in wallet
+            }
             coupons_redate(coupon_ids=[c.pk for c in wallet], acquired_at=claimed_at, valid_from=claimed_at)
             # Every other guest uses one coupon (alternating kinds) on a later day; all order plainly too.
             usable = [c for c in wallet if c.template.name in HISTORY_ORDERS]
@@ -382,6 +392,8 @@ class Command(BaseCommand):
                 day = claimed_at + timedelta(days=1 + k * 4, hours=n % 5)
                 if day < now - timedelta(hours=1):
                     self._paid_order(guest, PLAIN_ORDERS[(n + k) % len(PLAIN_ORDERS)], [], day)
+            for coupon_id, expires_at in ends.items():
+                coupons_redate(coupon_ids=[coupon_id], expires_at=expires_at)
 
     def _paid_order(self, guest, lines: list[dict[str, Any]], coupon_ids: list[int], when) -> None:
         order = order_place(user=guest, lines=lines, channel="APP", coupon_ids=coupon_ids)
