@@ -1,8 +1,9 @@
 import pytest
-from django.core.cache import cache
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core import redis_link
 from tests.factories import StaffFactory, UserFactory
 
 
@@ -52,9 +53,12 @@ def finance_client(finance_user) -> APIClient:
 
 @pytest.fixture(autouse=True)
 def fresh_throttle_history():
-    """DRF's throttle history lives in the cache, beyond any test's transaction: each test starts with
-    none, so the requests of earlier tests (all from 127.0.0.1) never throttle a later one."""
-    delete_pattern = getattr(cache, "delete_pattern", None)
-    if delete_pattern is not None:
-        delete_pattern("throttle_*")
+    """The address throttles count in Redis (``core.attempts``), beyond any test's transaction: each test
+    starts with none, so the requests of earlier tests (all from 127.0.0.1) never throttle a later one.
+    Without Redis they count in the database, which each test's transaction rolls back."""
+    client = redis_link.client()
+    if client is not None:
+        stale = list(client.scan_iter(f"{settings.CLAIM_GATE_PREFIX}:attempts:throttle:*"))
+        if stale:
+            client.delete(*stale)
     yield

@@ -1,20 +1,29 @@
-"""Rate throttles keyed by the client's address (``core.clients.client_address``), never by a header
-the client could forge. Each scope's rate is a setting (``DEFAULT_THROTTLE_RATES``)."""
+"""Rate throttles keyed by the client's address (``core.clients.client_address``, an IPv6 client by its
+/64), never by a header the client could forge. Each scope's rate is a setting (``DEFAULT_THROTTLE_RATES``);
+the counts are atomic, in Redis or, without it, in the database (``core.attempts``)."""
 
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
+from core import attempts
 from core.clients import address_bucket, client_address
 from core.lockout import Lockout, lockout_for
 
 
-class AddressRateThrottle(SimpleRateThrottle):
-    """Counts every request of a scope per client address, signed in or not."""
+class AddressRateThrottle(BaseThrottle):
+    """Counts every request of a scope per client address, signed in or not. The check and the count are
+    one atomic step in Redis, or in the database when Redis is not set or down (``core.attempts``), so
+    concurrent requests cannot slip past the rate and the limit holds without Redis."""
 
-    def get_rate(self) -> str | None:
+    scope = ""
+
+    def __init__(self) -> None:
+        self.limits: list[attempts.Limit] = []
+
+    def get_rate(self) -> str:
         # Read at call time (DRF binds the rates at import), so a changed setting takes effect.
         rates = api_settings.DEFAULT_THROTTLE_RATES or {}
         if self.scope not in rates:
@@ -24,8 +33,13 @@ class AddressRateThrottle(SimpleRateThrottle):
     def get_ident(self, request: Any) -> str:
         return address_bucket(client_address(request)) or "unknown"
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def allow_request(self, request: Any, view: Any) -> bool:
+        limit, window = attempts.parse_rate(self.get_rate())
+        self.limits = [attempts.Limit(f"throttle:{self.scope}:{self.get_ident(request)}", limit, window)]
+        return attempts.reserve(self.limits)
+
+    def wait(self) -> float | None:
+        return attempts.retry_after(self.limits) if self.limits else None
 
 
 class RegisterThrottle(AddressRateThrottle):

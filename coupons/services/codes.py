@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import attempts
 from core.audit import audit_record
 from core.clients import address_bucket
 from core.db import retry_on_conflict
@@ -22,7 +23,6 @@ from core.statements import insert_rows_ignoring_duplicates
 from coupons.errors import CouponErrorCode
 from coupons.ledger.issuing import issue_coupons, with_fresh_codes
 from coupons.models import CouponSource, CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
-from coupons.services import attempts
 
 # Crockford base32: no I, L, O, U, so nothing is misread. 16 characters are 80 random bits.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

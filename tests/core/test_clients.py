@@ -8,11 +8,13 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import RequestFactory
+from rest_framework.test import APIClient
 
 from core.clients import address_bucket, client_address
 from tests.conftest import client_for
 from tests.error_shape import assert_api_error
 from tests.factories import UserFactory
+from tests.marketing.distribution import run_concurrently
 
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"
@@ -153,6 +155,30 @@ def test_address_buckets():
     assert address_bucket("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64"
     assert address_bucket("::ffff:203.0.113.7") == "203.0.113.7"
     assert address_bucket(None) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "database"])
+def test_the_auth_limits_hold_with_redis_and_without(settings, api_client, with_redis):
+    if not with_redis:
+        settings.REDIS_URL = ""  # the counts go to the database
+    set_rates(settings, register="2/min")
+
+    statuses = [api_client.post(REGISTER, {"username": "x"}, format="json").status_code for _ in range(4)]
+
+    assert statuses == [400, 400, 429, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_cannot_slip_past_the_rate(settings):
+    set_rates(settings, token="3/min")
+
+    def attempt(_i: int) -> int:
+        return APIClient().post(TOKEN, {"username": "nobody", "password": "x"}, format="json").status_code
+
+    statuses = run_concurrently(attempt, [(i,) for i in range(12)])
+
+    assert sorted(statuses).count(429) == 9, statuses
 
 
 @pytest.mark.django_db
