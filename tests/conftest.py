@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -62,3 +63,11 @@ def fresh_throttle_history():
         if stale:
             client.delete(*stale)
     yield
+
+
+@pytest.fixture
+def ops(operations_user) -> Client:
+    """Admin, signed in as a member of Operations."""
+    client = Client()
+    client.force_login(operations_user)
+    return client

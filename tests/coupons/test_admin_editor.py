@@ -22,13 +22,6 @@ def change_url(pk: int) -> str:
 
 
 @pytest.fixture
-def ops(operations_user) -> Client:
-    client = Client()
-    client.force_login(operations_user)
-    return client
-
-
-@pytest.fixture
 def menu(db):
     duck = CategoryFactory(code="cat-roast-duck", name="烤鸭")
     drinks = CategoryFactory(code="cat-drinks", name="饮品")

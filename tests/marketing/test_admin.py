@@ -16,6 +16,7 @@ from marketing.models import Activity, ActivityStatus, BulkGrant, BulkGrantStatu
 from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_run
 from marketing.tasks import run_bulk_grant
 from tests.factories import CouponTemplateFactory, UserFactory
+from tests.marketing.admin_forms import activity_form, pack_form
 from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
@@ -95,23 +96,7 @@ def test_a_code_batch_for_a_draft_template_is_refused_by_the_form(operations_use
 def test_an_activity_is_built_and_published_in_admin(operations_user):
     template = CouponTemplateFactory(per_user_limit=2)
     client = logged_in(operations_user)
-    now = timezone.localtime()
-    data = {
-        "title": "Lunch week",
-        "intro": "",
-        "start_time_0": now.strftime("%Y-%m-%d"),
-        "start_time_1": "00:00:00",
-        "end_time_0": (now + timedelta(days=7)).strftime("%Y-%m-%d"),
-        "end_time_1": "00:00:00",
-        "channel": "",
-        "per_user_limit": 1,
-        "items-TOTAL_FORMS": 1,
-        "items-INITIAL_FORMS": 0,
-        "items-MIN_NUM_FORMS": 0,
-        "items-MAX_NUM_FORMS": 1000,
-        "items-0-template": template.pk,
-        "items-0-quantity": 2,
-    }
+    data = activity_form(template, 2)
 
     assert client.post("/admin/marketing/activity/add/", data).status_code == 302
     activity = Activity.objects.get()
@@ -140,18 +125,7 @@ def test_finance_cannot_publish(finance_user):
 
 def test_a_gift_pack_is_built_in_admin(operations_user):
     template = CouponTemplateFactory(per_user_limit=0)
-    data = {
-        "name": "Welcome",
-        "description": "",
-        "trigger": "REGISTER",
-        "is_active": "on",
-        "items-TOTAL_FORMS": 1,
-        "items-INITIAL_FORMS": 0,
-        "items-MIN_NUM_FORMS": 0,
-        "items-MAX_NUM_FORMS": 1000,
-        "items-0-template": template.pk,
-        "items-0-quantity": 3,
-    }
+    data = pack_form(template, 3)
 
     assert logged_in(operations_user).post("/admin/marketing/giftpack/add/", data).status_code == 302
     pack = GiftPack.objects.get()

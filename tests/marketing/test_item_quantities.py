@@ -13,6 +13,7 @@ from django.utils import timezone
 from coupons.ledger import MAX_ISSUE_QUANTITY
 from marketing.models import Activity, ActivityItem, GiftPack, GiftPackItem
 from tests.factories import CouponTemplateFactory
+from tests.marketing.admin_forms import activity_form, pack_form
 
 pytestmark = pytest.mark.django_db
 
@@ -25,41 +26,6 @@ def logged_in(user) -> Client:
 
 def an_activity() -> Activity:
     return Activity.objects.create(title="x", start_time=timezone.now(), end_time=timezone.now() + timedelta(days=1))
-
-
-def activity_form(template, quantity) -> dict:
-    now = timezone.localtime()
-    return {
-        "title": "Lunch week",
-        "intro": "",
-        "start_time_0": now.strftime("%Y-%m-%d"),
-        "start_time_1": "00:00:00",
-        "end_time_0": (now + timedelta(days=7)).strftime("%Y-%m-%d"),
-        "end_time_1": "00:00:00",
-        "channel": "",
-        "per_user_limit": 1,
-        "items-TOTAL_FORMS": 1,
-        "items-INITIAL_FORMS": 0,
-        "items-MIN_NUM_FORMS": 0,
-        "items-MAX_NUM_FORMS": 1000,
-        "items-0-template": template.pk,
-        "items-0-quantity": quantity,
-    }
-
-
-def pack_form(template, quantity) -> dict:
-    return {
-        "name": "Welcome",
-        "description": "",
-        "trigger": "REGISTER",
-        "is_active": "on",
-        "items-TOTAL_FORMS": 1,
-        "items-INITIAL_FORMS": 0,
-        "items-MIN_NUM_FORMS": 0,
-        "items-MAX_NUM_FORMS": 1000,
-        "items-0-template": template.pk,
-        "items-0-quantity": quantity,
-    }
 
 
 def test_an_item_above_the_issue_maximum_is_not_valid():
@@ -91,7 +57,8 @@ def test_the_database_refuses_an_item_above_the_issue_maximum(model):
     assert model.objects.get().quantity == MAX_ISSUE_QUANTITY
 
 
-@pytest.mark.parametrize(
+# The admin pages that add items, with the form data each sends.
+ITEM_PAGES = pytest.mark.parametrize(
     ("path", "form", "model"),
     [
         ("/admin/marketing/activity/add/", activity_form, Activity),
@@ -99,6 +66,9 @@ def test_the_database_refuses_an_item_above_the_issue_maximum(model):
     ],
     ids=["activity", "gift-pack"],
 )
+
+
+@ITEM_PAGES
 def test_admin_refuses_an_item_above_the_issue_maximum(operations_user, path, form, model):
     template = CouponTemplateFactory(per_user_limit=0)
 
@@ -109,14 +79,7 @@ def test_admin_refuses_an_item_above_the_issue_maximum(operations_user, path, fo
     assert model.objects.count() == 0
 
 
-@pytest.mark.parametrize(
-    ("path", "form", "model"),
-    [
-        ("/admin/marketing/activity/add/", activity_form, Activity),
-        ("/admin/marketing/giftpack/add/", pack_form, GiftPack),
-    ],
-    ids=["activity", "gift-pack"],
-)
+@ITEM_PAGES
 def test_admin_refuses_an_item_above_the_templates_per_user_limit(operations_user, path, form, model):
     template = CouponTemplateFactory(name="Duck 10 off", per_user_limit=2)
     client = logged_in(operations_user)

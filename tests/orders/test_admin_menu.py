@@ -4,20 +4,12 @@ the menu service), and the template editor's dish pickers offer only the dishes 
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from core.models import AuditLog
 from orders.models import Product
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ops(operations_user) -> Client:
-    client = Client()
-    client.force_login(operations_user)
-    return client
 
 
 @pytest.fixture
