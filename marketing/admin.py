@@ -184,8 +184,13 @@ NO_SAVE_BUTTONS = {"show_save": False, "show_save_and_continue": False, "show_sa
 
 
 def pack_held(pack: GiftPack | None) -> bool:
-    """Whether a bulk grant under review, approved or running hands the pack out (it opens read-only)."""
-    return pack is not None and pack.pk is not None and bulk_grants_holding_pack(pack=pack).exists()
+    """Whether a bulk grant under review, approved or running hands the pack out (it opens read-only).
+    Read once per request's pack: admin asks the inline's permissions many times for one page."""
+    if pack is None or pack.pk is None:
+        return False
+    if "_held" not in pack.__dict__:
+        pack.__dict__["_held"] = bulk_grants_holding_pack(pack=pack).exists()
+    return bool(pack.__dict__["_held"])
 
 
 class GiftPackItemInline(admin.TabularInline):

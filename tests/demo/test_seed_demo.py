@@ -12,9 +12,9 @@ from rest_framework.authtoken.models import Token
 
 from core.models import AuditLog
 from core.roles import FINANCE, OPERATIONS
-from coupons.models import CouponTemplate, TemplateStatus
-from marketing.models import MemberProfile
-from orders.models import Category, Product
+from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
+from marketing.models import Activity, ActivityStatus, GiftPack, GiftPackTrigger, MemberProfile
+from orders.models import Category, Order, OrderStatus, Product
 
 pytestmark = pytest.mark.django_db
 
@@ -121,10 +121,6 @@ def test_the_demo_token_works_on_the_customer_api(api_client):
 
 
 def test_seed_demo_gives_the_new_user_pack_an_activity_and_a_wallet_the_jobs_can_act_on():
-    from coupons.models import CouponStatus, UserCoupon
-    from marketing.models import Activity, ActivityStatus, GiftPack, GiftPackTrigger
-    from orders.models import Order, OrderStatus
-
     run("seed_demo")
     run("seed_demo")
 
@@ -143,9 +139,6 @@ def test_seed_demo_gives_the_new_user_pack_an_activity_and_a_wallet_the_jobs_can
 
 
 def test_the_history_keeps_each_coupons_validity_and_the_windows_it_was_claimed_in():
-    from coupons.models import UserCoupon, ValidityType
-    from marketing.models import Activity
-
     run("seed_demo")
 
     history = UserCoupon.objects.filter(user__username__startswith="guest").select_related("template")
