@@ -12,6 +12,8 @@ SCHEDULE: dict[str, tuple[str, str, Any]] = {
     # Also resumes a grant whose worker died: with the 30 s stall window, within 45 s of the last chunk.
     "Run due bulk grants": ("marketing.run_due_bulk_grants", "every", 15),
     "Birthday packs": ("marketing.birthday_packs", "crontab", ("5", "0")),
+    # Gift-pack occasions whose firing after their commit never happened (the process died) or failed.
+    "Fire pending gift-pack triggers": ("marketing.fire_pending_triggers", "every", 60),
     "Expiry reminders": ("marketing.expiry_reminders", "crontab", ("0", "9")),
     "Stats roll-up": ("coupons.rollup_stats", "every", 600),
     # Notifications are sent right after commit; this catches any the broker did not take at the time.

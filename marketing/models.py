@@ -230,6 +230,35 @@ class GiftPackGrant(models.Model):
         return f"{self.pack} -> {self.user} ({self.occasion})"
 
 
+class PendingTrigger(models.Model):
+    """A gift-pack occasion that happened and whose packs are yet to be given (an outbox).
+
+    Written in the transaction that made the occasion true (a registration, a payment, a level change), so
+    it exists exactly when the fact does; fired after that commit, and by the every-minute job when the
+    process died first or the firing failed (``due_at`` then moves back). Deleted once fired; the
+    ``GiftPackGrant`` key keeps each pack to once however often an occasion is fired.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    trigger = models.CharField(_("trigger"), max_length=20, choices=GiftPackTrigger.choices)
+    occasion = models.CharField(_("occasion"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    due_at = models.DateTimeField(_("due at"))
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("pending gift-pack trigger")
+        verbose_name_plural = _("pending gift-pack triggers")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "trigger", "occasion"], name="uniq_pending_trigger"),
+        ]
+        indexes = [models.Index(fields=["due_at"], name="pending_trigger_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} -> {self.user_id} ({self.occasion})"
+
+
 class BulkGrantStatus(models.TextChoices):
     DRAFT = "DRAFT", _("Draft")
     PENDING_REVIEW = "PENDING_REVIEW", _("Pending review")

@@ -49,7 +49,14 @@ def connect() -> None:
     register_audience_counter(target_audience_size)
     register_tag_lister(member_tag_names)
     subscribe(Event.ORDER_PAID, record_last_order, uid="marketing.last_order", in_transaction=True)
-    subscribe(Event.ORDER_PAID, first_order_pack, uid="marketing.first_order_pack")
+    # In the payment's transaction: the occasion is written down with the payment (``marketing.triggers``).
+    subscribe(
+        Event.ORDER_PAID,
+        first_order_pack,
+        uid="marketing.first_order_pack",
+        in_transaction=True,
+        wants=lambda event, facts: bool(facts.get("first_paid_order")),
+    )
     subscribe(
         Event.COUPON_ISSUED,
         tell_granted_customer,

@@ -18,8 +18,8 @@ from marketing.services.schedules import (
     birthday_packs_grant,
     bulk_grants_start_due,
     expiry_reminders_create,
+    pending_triggers_fire,
 )
-from marketing.triggers import fire_now
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +44,6 @@ def run_bulk_grant(self, grant_id: int) -> dict[str, int] | None:
         "skipped_stock": grant.skipped_stock,
         "failed": grant.failed,
     }
-
-
-@shared_task(
-    bind=True,
-    autoretry_for=(DatabaseError,),
-    retry_backoff=5,
-    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
-    max_retries=20,
-)
-def fire_trigger_task(self, user_id: int, trigger: str, occasion: str) -> int:
-    """Fire a gift-pack trigger again after it failed in the request (exactly once per occasion)."""
-    return fire_now(user_id=user_id, trigger=trigger, occasion=occasion)
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, retry_backoff_max=settings.CELERY_MAX_COUNTDOWN)
@@ -94,3 +82,8 @@ def birthday_packs() -> int:
 @scheduled_job("marketing.expiry_reminders")
 def expiry_reminders() -> int:
     return expiry_reminders_create()
+
+
+@scheduled_job("marketing.fire_pending_triggers")
+def fire_pending_triggers() -> int:
+    return pending_triggers_fire()

@@ -1,8 +1,11 @@
 """Where business events meet gift packs. Each function is safe to call more than once.
 
-Every function waits for the caller's transaction to commit (an order paid inside a transaction gives
-its pack only if the payment commits), then fires the packs. A pack that cannot be given because the
-database is unreachable is handed to a Celery task to try again; the event itself never fails.
+An occasion is first written down (``PendingTrigger``) inside the caller's transaction, so it exists
+exactly when the fact it stands for commits (an order paid inside a transaction gives its pack only if the
+payment commits). After the commit it is fired at once. A process that dies in between, or a firing that
+fails (the database unreachable), leaves the row to the every-minute job (``pending_triggers_fire``), which
+fires it again, later each time it fails; the event itself never fails. The ``GiftPackGrant`` key keeps
+every pack to once per user and occasion, however often an occasion is fired.
 
 Occasions (the "exactly once per user and occasion" key):
 - REGISTER: ``register``; INVITE_INVITEE: ``invitee`` (a user registers once);
@@ -14,15 +17,24 @@ Occasions (the "exactly once per user and occasion" key):
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from core.jobs import enqueue
-from marketing.models import GiftPackTrigger
+from marketing.models import GiftPackTrigger, PendingTrigger
 from marketing.services import gift_packs
 
 logger = logging.getLogger(__name__)
+
+# How long the after-commit firing has before the job fires a written-down occasion itself, and how long
+# the job waits after each failure (doubling, at most MAX_RETRY_DELAY).
+RETRY_DELAY = timedelta(seconds=60)
+MAX_RETRY_DELAY = timedelta(hours=1)
+OCCASION_LENGTH = 64  # GiftPackGrant.occasion
 
 
 def fire_now(*, user_id: int, trigger: str, occasion: str) -> int:
@@ -33,38 +45,71 @@ def fire_now(*, user_id: int, trigger: str, occasion: str) -> int:
     return len(gift_packs.fire_trigger(user=user, trigger=trigger, occasion=occasion))
 
 
-def _fire_safely(user_id: int, trigger: str, occasion: str) -> None:
+def record(occasions: Iterable[tuple[int, str, str]], *, now: datetime | None = None, fire: bool = True) -> None:
+    """Write down ``(user_id, trigger, occasion)`` occasions in the caller's transaction and, with ``fire``,
+    fire them after its commit; an occasion written down already (still pending) is not written twice."""
+    due = (now or timezone.now()) + RETRY_DELAY
+    rows = [
+        PendingTrigger(user_id=user_id, trigger=trigger, occasion=occasion[:OCCASION_LENGTH], due_at=due)
+        for user_id, trigger, occasion in occasions
+    ]
+    if not rows:
+        return
+    PendingTrigger.objects.bulk_create(rows, ignore_conflicts=True)
+    if not fire:
+        return
+    keys = [(row.user_id, row.trigger, row.occasion) for row in rows]
+    transaction.on_commit(lambda: _fire_all(keys))
+
+
+def _fire_all(keys: list[tuple[int, str, str]]) -> None:
+    for user_id, trigger, occasion in keys:
+        fire_pending(user_id=user_id, trigger=trigger, occasion=occasion)
+
+
+def fire_pending(*, user_id: int, trigger: str, occasion: str) -> int:
+    """Fire one written-down occasion and strike it off; when the firing fails it stays, due later."""
     try:
-        fire_now(user_id=user_id, trigger=trigger, occasion=occasion)
+        given = fire_now(user_id=user_id, trigger=trigger, occasion=occasion)
+        PendingTrigger.objects.filter(user_id=user_id, trigger=trigger, occasion=occasion).delete()
     except Exception:
-        logger.exception("%s packs for user %s (%s) failed; retrying in a task", trigger, user_id, occasion)
-        try:
-            enqueue("marketing.tasks.fire_trigger_task", user_id, trigger, occasion)
-        except Exception:
-            logger.exception("could not enqueue the retry of %s packs for user %s", trigger, user_id)
+        logger.exception("%s packs for user %s (%s) failed; the pending-triggers job tries again", trigger,
+                         user_id, occasion)  # fmt: skip
+        _postpone(user_id, trigger, occasion)
+        return 0
+    return given
 
 
-def _after_commit(user_id: int, trigger: str, occasion: str) -> None:
-    transaction.on_commit(lambda: _fire_safely(user_id, trigger, occasion))
+def _postpone(user_id: int, trigger: str, occasion: str) -> None:
+    try:
+        pending = PendingTrigger.objects.filter(user_id=user_id, trigger=trigger, occasion=occasion)
+        attempts = pending.values_list("attempts", flat=True).first()
+        if attempts is None:
+            return
+        delay = min(RETRY_DELAY * 2 ** (attempts + 1), MAX_RETRY_DELAY)
+        pending.update(attempts=F("attempts") + 1, due_at=timezone.now() + delay)
+    except Exception:  # the row keeps its due time: the job tries it then
+        logger.exception("could not postpone the %s packs of user %s (%s)", trigger, user_id, occasion)
 
 
 def on_customer_registered(*, user_id: int, inviter_id: int | None) -> None:
     """Registration fires the REGISTER pack, and with an invite the INVITE_INVITEE/INVITE_INVITER packs."""
-    _after_commit(user_id, GiftPackTrigger.REGISTER, "register")
+    occasions = [(user_id, GiftPackTrigger.REGISTER, "register")]
     if inviter_id:
-        _after_commit(user_id, GiftPackTrigger.INVITE_INVITEE, "invitee")
-        _after_commit(inviter_id, GiftPackTrigger.INVITE_INVITER, f"invitee:{user_id}")
+        occasions.append((user_id, GiftPackTrigger.INVITE_INVITEE, "invitee"))
+        occasions.append((inviter_id, GiftPackTrigger.INVITE_INVITER, f"invitee:{user_id}"))
+    record(occasions)
 
 
 def on_first_order_paid(user_id: int, order_id: int) -> None:
-    """Call when an order is paid and it is the customer's first paid order."""
+    """Call inside the transaction that pays the customer's first paid order."""
     logger.debug("first order %s paid by %s", order_id, user_id)
-    _after_commit(user_id, GiftPackTrigger.FIRST_ORDER_PAID, "first-order")
+    record([(user_id, GiftPackTrigger.FIRST_ORDER_PAID, "first-order")])
 
 
 def on_birthday(user_id: int, year: int) -> None:
-    _after_commit(user_id, GiftPackTrigger.BIRTHDAY, f"birthday:{year}")
+    record([(user_id, GiftPackTrigger.BIRTHDAY, f"birthday:{year}")])
 
 
 def on_member_level_up(user_id: int, level: str) -> None:
-    _after_commit(user_id, GiftPackTrigger.MEMBER_LEVEL_UP, f"level:{level}")
+    record([(user_id, GiftPackTrigger.MEMBER_LEVEL_UP, f"level:{level}")])

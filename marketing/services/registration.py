@@ -67,13 +67,9 @@ def customer_register(
         with transaction.atomic():
             user = user_model.objects.create_user(username=username, password=password)
             member_profile_create(user=user, birthday=birthday, invited_by=inviter, channel=channel)
+            on_customer_registered(user_id=user.pk, inviter_id=inviter.pk if inviter else None)
     except IntegrityError:
         raise ValidationFailed(
             _("This username is taken."), code="USERNAME_TAKEN", details={"username": [_("This username is taken.")]}
         ) from None
-    transaction.on_commit(lambda: _fire_welcome_triggers(user.pk, inviter.pk if inviter else None))
     return user
-
-
-def _fire_welcome_triggers(user_id: int, inviter_id: int | None) -> None:
-    on_customer_registered(user_id=user_id, inviter_id=inviter_id)

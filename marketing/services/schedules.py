@@ -1,5 +1,6 @@
 """The marketing side of the scheduled jobs (SPEC 9): ending activities, starting due bulk grants and
-resuming stalled ones, birthday packs and expiry reminders. Each is idempotent and works in batches."""
+resuming stalled ones, birthday packs, gift-pack occasions left behind, and expiry reminders. Each is
+idempotent and works in batches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,14 +27,17 @@ from marketing.models import (
     MemberProfile,
     Notification,
     NotificationKind,
+    PendingTrigger,
 )
 from marketing.notifications import enqueue_send
 from marketing.services.activities import activity_end
-from marketing.triggers import fire_now
+from marketing.triggers import fire_pending, record
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+# How far past 24 hours the daily expiry reminders look (see ``expiry_reminders_create``).
+EXPIRY_REMINDER_MARGIN = timedelta(hours=2)
 
 
 def activities_end_due(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -91,18 +96,27 @@ def birthday_packs_grant(*, today: date | None = None) -> int:
         )
         if not batch:
             return fired
-        for _pk, user_id in batch:
-            try:
-                fired += fire_now(user_id=user_id, trigger=GiftPackTrigger.BIRTHDAY, occasion=occasion)
-            except Exception:
-                # One member's failure must not stop the others. Tomorrow's run selects other birthdays,
-                # so this member's pack goes to the task, which retries it (the occasion keeps it once).
-                logger.exception("birthday pack for user %s failed; retrying in a task", user_id)
-                try:
-                    enqueue("marketing.tasks.fire_trigger_task", user_id, GiftPackTrigger.BIRTHDAY, occasion)
-                except Exception:
-                    logger.exception("could not enqueue the retry of the birthday pack for user %s", user_id)
+        # Written down first, a batch at a time: a member whose pack fails (or a run killed mid-batch) is
+        # left to the pending-triggers job, since tomorrow's run selects other birthdays.
+        occasions = [(user_id, GiftPackTrigger.BIRTHDAY, occasion) for _pk, user_id in batch]
+        with transaction.atomic():
+            record(occasions, fire=False)
+        for user_id, trigger, name in occasions:
+            fired += fire_pending(user_id=user_id, trigger=trigger, occasion=name)
         last_id = batch[-1][0]
+
+
+def pending_triggers_fire(*, now: datetime | None = None, limit: int = BATCH) -> int:
+    """Fire the gift-pack occasions whose firing after their commit never happened (the process died) or
+    failed, oldest due first, at most ``limit`` per run; returns how many packs were newly given. Safe to
+    run twice at once: each pack is given once per occasion (``marketing.triggers``)."""
+    now = now or timezone.now()
+    due = list(
+        PendingTrigger.objects.filter(due_at__lte=now)
+        .order_by("due_at", "pk")
+        .values_list("user_id", "trigger", "occasion")[:limit]
+    )
+    return sum(fire_pending(user_id=user_id, trigger=trigger, occasion=occasion) for user_id, trigger, occasion in due)
 
 
 def _is_leap(year: int) -> bool:
@@ -110,10 +124,15 @@ def _is_leap(year: int) -> bool:
 
 
 def expiry_reminders_create(*, now: datetime | None = None) -> int:
-    """One COUPON_EXPIRING notification per unused coupon expiring within 24 hours (the dedupe key makes a
-    second run, or a run the next day, add nothing for the same coupon)."""
+    """One COUPON_EXPIRING notification per unused coupon expiring within the next day (the dedupe key makes a
+    second run, or a run the next day, add nothing for the same coupon).
+
+    The job runs daily, so "the next day" reaches ``EXPIRY_REMINDER_MARGIN`` past 24 hours: a coupon expiring
+    just after the next run's start is reminded today, and a next run that starts late (a busy worker, a
+    restarted beat) still finds every coupon it must remind before it expires.
+    """
     now = now or timezone.now()
-    until = now + timedelta(hours=24)
+    until = now + timedelta(hours=24) + EXPIRY_REMINDER_MARGIN
     created = 0
     last_id = 0
     while True:

@@ -21,16 +21,18 @@ from marketing.models import (
     MemberProfile,
     Notification,
     NotificationKind,
+    PendingTrigger,
 )
 from marketing.services import gift_packs
 from marketing.services.bulk_grants import bulk_grant_run
 from marketing.services.schedules import (
+    EXPIRY_REMINDER_MARGIN,
     activities_end_due,
     birthday_packs_grant,
     bulk_grants_due,
     expiry_reminders_create,
+    pending_triggers_fire,
 )
-from marketing.tasks import fire_trigger_task
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +165,7 @@ def test_leap_day_birthdays_are_kept_on_28_february_in_other_years():
     assert GiftPackGrant.objects.filter(user=leapling).count() == 2
 
 
-def test_a_birthday_pack_that_fails_is_handed_to_the_task_which_gives_it_once(monkeypatch):
+def test_a_birthday_pack_that_fails_is_left_pending_and_the_job_gives_it_once(monkeypatch):
     # given: two members born today, and the pack of one of them fails once
     pack = _birthday_pack()
     unlucky, lucky = _member(date(1990, 11, 22)), _member(date(1991, 11, 22))
@@ -177,39 +179,55 @@ def test_a_birthday_pack_that_fails_is_handed_to_the_task_which_gives_it_once(mo
         return give(user=user, **kwargs)
 
     monkeypatch.setattr("marketing.services.gift_packs.fire_trigger", fails_once)
-    retried = []
-    monkeypatch.setattr("marketing.tasks.fire_trigger_task.delay", lambda *args: retried.append(args))
 
     # when: the birthday job runs
     assert birthday_packs_grant(today=date(2026, 11, 22)) == 1
 
-    # then: the other member has the pack, and the failed one is handed to the task
-    assert retried == [(unlucky.pk, "BIRTHDAY", "birthday:2026")]
+    # then: the other member has the pack, and the failed occasion waits, due later
     assert list(GiftPackGrant.objects.values_list("user_id", flat=True)) == [lucky.pk]
+    pending = PendingTrigger.objects.get()
+    assert (pending.user_id, pending.trigger, pending.occasion, pending.attempts) == (
+        unlucky.pk, "BIRTHDAY", "birthday:2026", 1,
+    )  # fmt: skip
+    assert pending_triggers_fire() == 0  # not due yet
+    assert pending_triggers_fire(now=pending.due_at) == 1
 
-    # and the task gives it exactly once, however often it runs
-    assert fire_trigger_task.apply(args=retried[0]).get() == 1
-    assert fire_trigger_task.apply(args=retried[0]).get() == 0
+    # and it is given exactly once, however often the jobs run
+    assert pending_triggers_fire(now=pending.due_at) == 0
     assert birthday_packs_grant(today=date(2026, 11, 22)) == 0
     grants = GiftPackGrant.objects.filter(pack=pack, user=unlucky)
     assert list(grants.values_list("occasion", flat=True)) == ["birthday:2026"]
     assert unlucky.coupons.count() == 2
+    assert not PendingTrigger.objects.exists()
 
 
-def test_one_expiry_reminder_per_coupon_expiring_within_24_hours():
+def test_one_expiry_reminder_per_coupon_expiring_within_the_next_day():
     now = timezone.now()
     user = UserFactory()
     soon = UserCouponFactory(user=user, expires_at=now + timedelta(hours=3))
-    edge = UserCouponFactory(user=user, expires_at=now + timedelta(hours=24))
-    later = UserCouponFactory(user=user, expires_at=now + timedelta(hours=25))
+    edge = UserCouponFactory(user=user, expires_at=now + timedelta(hours=24) + EXPIRY_REMINDER_MARGIN)
+    later = UserCouponFactory(user=user, expires_at=now + timedelta(hours=25) + EXPIRY_REMINDER_MARGIN)
     UserCouponFactory(user=user, expires_at=now + timedelta(hours=2), status=CouponStatus.USED)
     UserCouponFactory(user=user, expires_at=now - timedelta(hours=1), valid_from=now - timedelta(days=2))
 
     assert expiry_reminders_create(now=now) == 2
     assert expiry_reminders_create(now=now) == 0
-    # an hour later the 25-hour coupon has entered the window; the others are not reminded twice
+    # an hour later the last coupon has entered the window; the others are not reminded twice
     assert expiry_reminders_create(now=now + timedelta(hours=1)) == 1
 
     reminders = Notification.objects.filter(kind=NotificationKind.COUPON_EXPIRING)
     assert sorted(r.data["coupon_id"] for r in reminders) == sorted([soon.pk, edge.pk, later.pk])
     assert all(n.user_id == user.pk and n.title for n in reminders)
+
+
+def test_a_coupon_expiring_just_after_tomorrows_run_is_reminded_even_when_that_run_starts_late():
+    # given: today's 09:00 run, and a coupon expiring two minutes after tomorrow's 09:00
+    today = timezone.now().replace(microsecond=0)
+    coupon = UserCouponFactory(expires_at=today + timedelta(hours=24, minutes=2))
+
+    # when: today's run, then tomorrow's five minutes late (the coupon has expired by then)
+    expiry_reminders_create(now=today)
+    expiry_reminders_create(now=today + timedelta(hours=24, minutes=5))
+
+    # then: it was reminded today
+    assert Notification.objects.filter(dedupe_key=f"expiring:{coupon.pk}").exists()
