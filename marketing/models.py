@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from core.choices import Channel
 from core.members import MemberLevel, UserType
 from core.models import TimeStampedModel
+from core.uploads import IMAGE_VALIDATORS
 from coupons.ledger import MAX_ISSUE_QUANTITY
 
 # An item's quantity is issued to one customer at once: never more than one issue hands out.
@@ -87,7 +88,13 @@ class Activity(TimeStampedModel):
 
     title = models.CharField(_("title"), max_length=100)
     intro = models.TextField(_("introduction"), blank=True)
-    image = models.FileField(_("image"), upload_to="activities/", blank=True)
+    image = models.FileField(
+        _("image"),
+        upload_to="activities/",
+        blank=True,
+        validators=IMAGE_VALIDATORS,
+        help_text=_("PNG, JPEG, GIF or WebP"),
+    )
     start_time = models.DateTimeField(_("start time"))
     end_time = models.DateTimeField(_("end time"))
     status = models.CharField(
