@@ -53,18 +53,22 @@ def parse_user_list(raw: str | bytes) -> list[str]:
 
 
 def resolve_users(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
-    """(user ids found, identifiers matching no user). ASCII digits match an id or a username."""
-    user_model = get_user_model()
+    """(customer ids found, identifiers matching no customer). ASCII digits match an id or a username.
+
+    Only active customers are found: a staff member's or a deactivated account is reported as unknown, so
+    a grant never hands coupons to staff (who would spend what Finance never reviewed).
+    """
+    customers = get_user_model().objects.filter(is_active=True, is_staff=False, is_superuser=False)
     tokens = list(dict.fromkeys(str(t).strip() for t in identifiers if str(t).strip()))
     found: set[int] = set()
     matched: set[str] = set()
     for start in range(0, len(tokens), _RESOLVE_BATCH):
         batch = tokens[start : start + _RESOLVE_BATCH]
         digits = [int(t) for t in batch if _is_id(t) and len(t) < 19]
-        for pk in user_model.objects.filter(pk__in=digits).values_list("pk", flat=True):
+        for pk in customers.filter(pk__in=digits).values_list("pk", flat=True):
             found.add(pk)
             matched.add(str(pk))
-        for pk, username in user_model.objects.filter(username__in=batch).values_list("pk", "username"):
+        for pk, username in customers.filter(username__in=batch).values_list("pk", "username"):
             found.add(pk)
             matched.add(username)
     unknown = [t for t in tokens if t not in matched and not (_is_id(t) and str(int(t)) in matched)]
