@@ -254,6 +254,9 @@ WEBHOOK_EVENT_TYPES_TTL = env.float("WEBHOOK_EVENT_TYPES_TTL", default=2)
 
 # Mount the no-op DRF endpoint the claim benchmark compares against (never in production).
 BENCH_NOOP = env.bool("BENCH_NOOP", default=False)
+# ``seed_demo`` creates logins whose password is printed and published: only the local and test settings
+# allow it.
+DEMO_SEED_ALLOWED = False
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -13,4 +13,5 @@ LANGUAGE_CODE = "en"
 CELERY_TASK_ALWAYS_EAGER = False
 # The suite's webhook receivers listen on 127.0.0.1; the refusal of such addresses is tested with it off.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+DEMO_SEED_ALLOWED = True
 REST_FRAMEWORK = {**REST_FRAMEWORK}

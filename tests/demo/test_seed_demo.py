@@ -1,12 +1,15 @@
 """seed_demo: the demo restaurant, its staff and customers, and a wallet the jobs can act on."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -40,6 +43,37 @@ def counts() -> dict[str, int]:
         "templates": CouponTemplate.objects.count(),
         "audit": AuditLog.objects.count(),
     }
+
+
+def test_seed_demo_refuses_the_production_settings(settings):
+    # given: settings that do not allow the demo's published logins (production's)
+    settings.DEMO_SEED_ALLOWED = False
+
+    # when / then: refused, and nothing is created
+    with pytest.raises(CommandError, match="published password"):
+        run("seed_demo")
+    assert not User.objects.filter(username__in=["admin", "ops", "finance", "demo"]).exists()
+
+
+def test_seed_demo_under_the_production_settings_refuses_before_touching_the_database():
+    # given: the production settings, pointed at a database that does not exist
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "coupons.example",
+        "DATABASE_URL": "mysql://nobody@127.0.0.1:9/none",
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+    }
+
+    # when
+    done = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    # then
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "published password" in done.stderr
 
 
 def test_seed_demo_is_idempotent():

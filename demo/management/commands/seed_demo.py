@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -262,6 +262,11 @@ class Command(BaseCommand):
     help = "Load the demo restaurant, coupon templates, staff logins and a customer (idempotent)."
 
     def handle(self, *args, **options):
+        if not settings.DEMO_SEED_ALLOWED:
+            raise CommandError(
+                "seed_demo creates a superuser and staff logins with a published password; it runs only with "
+                "the local or test settings (DJANGO_SETTINGS_MODULE=config.settings.local)."
+            )
         with transaction.atomic():
             token = self._seed()
         # After commit: the roll-up reads what the seed wrote, as the scheduled job would. Coupons whose
