@@ -47,6 +47,10 @@ def forget_templates() -> None:
     _templates.clear()
 
 
+# Statuses of a template that customers have never been offered.
+UNRELEASED = frozenset({TemplateStatus.DRAFT, TemplateStatus.PENDING_REVIEW, TemplateStatus.REJECTED})
+
+
 def coupon_claim(*, user: Any, template_id: int, record: KeyRecord | None = None) -> UserCoupon:
     """Claim one coupon of a live template for ``user``.
 
@@ -55,6 +59,8 @@ def coupon_claim(*, user: Any, template_id: int, record: KeyRecord | None = None
     The admission gate answers first: a template it knows is sold out or closed is refused without a
     database query. Then the template must be approved, inside its claim window, visible in the claim
     center and targeted at the user; stock and the per-user limit are taken by the database.
+
+    A template never approved (draft, under review, rejected) is ``NotFound``, as an unknown id is.
 
     Raises ``NotFound``, ``NotClaimable``, ``NotEligible``, ``SoldOut`` or ``LimitReached``.
     """
@@ -65,7 +71,8 @@ def coupon_claim(*, user: Any, template_id: int, record: KeyRecord | None = None
     if verdict in (gate.CLOSED, gate.NOT_STARTED):
         raise not_claimable_error(template_id, verdict.upper())
     template = approved_template(template_id)
-    if template is None:
+    if template is None or template.status in UNRELEASED:
+        # A template never approved is not shown to customers: it answers as an unknown one does.
         raise NotFound(_("Not found."), details={"template_id": template_id})
     reason = issuable_now(template, now)
     if reason is not None:

@@ -178,11 +178,23 @@ def test_the_per_user_limit_answers_limit_reached(customer, customer_client):
     assert CouponTemplate.objects.get(pk=template.pk).issued_quantity == 2
 
 
+@pytest.mark.parametrize("status", [TemplateStatus.DRAFT, TemplateStatus.PENDING_REVIEW, TemplateStatus.REJECTED])
+def test_a_template_never_approved_answers_as_an_unknown_one(customer_client, status):
+    template = CouponTemplateFactory(status=status)
+
+    unknown = customer_client.post(claim_url(template.pk + 1000))
+    probed = customer_client.post(claim_url(template.pk))
+
+    assert_error(probed, 404, "NOT_FOUND")
+    assert probed.json()["error"]["details"] == {"template_id": template.pk}
+    assert unknown.json()["error"]["code"] == probed.json()["error"]["code"]
+    assert status not in probed.content.decode()
+    assert UserCoupon.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "fields",
     [
-        {"status": TemplateStatus.DRAFT},
-        {"status": TemplateStatus.PENDING_REVIEW},
         {"status": TemplateStatus.STOPPED},
         {"status": TemplateStatus.ENDED},
         {"visible_in_claim_center": False},
