@@ -231,7 +231,7 @@ CLAIM_GATE_PREFIX = env("CLAIM_GATE_PREFIX", default="claimgate")
 # Users per transaction when a bulk grant runs.
 BULK_GRANT_CHUNK_SIZE = env.int("BULK_GRANT_CHUNK_SIZE", default=1000)
 # A running bulk grant whose heartbeat (each committed chunk) is older than this many seconds lost its
-# worker and is resumed by the every-minute due-grants job. Far above a chunk's time (well under a second
+# worker and is resumed by the due-grants job (every 15 seconds). Far above a chunk's time (well under a second
 # for 1,000 coupons); resuming a run that is only slow is harmless.
 BULK_GRANT_STALL_SECONDS = env.int("BULK_GRANT_STALL_SECONDS", default=30)
 
