@@ -7,6 +7,9 @@ as a "picture" would run its script in a staff member's session. A picture must 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import FileExtensionValidator
@@ -44,4 +47,4 @@ def image_content(upload: File) -> None:
         )
 
 
-IMAGE_VALIDATORS = [image_extension, image_content]
+IMAGE_VALIDATORS: list[Callable[[Any], None]] = [image_extension, image_content]
