@@ -1,4 +1,5 @@
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import password_validation
@@ -88,9 +89,29 @@ class PasswordField(serializers.CharField):
         super().__init__(max_length=128, trim_whitespace=False, write_only=True, **kwargs)
 
 
+# The years a datetime input may name: Python's own range less one year at either end, so that the value
+# moved into any time zone stays a datetime. Asia/Shanghai before 1901 is LMT (+8:05:43): a naive
+# 0001-01-01T00:00 made aware there is before year 1 in UTC, and DRF's check of it raised OverflowError (a 500).
+MIN_YEAR, MAX_YEAR = 2, 9998
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A datetime input: a date outside years 2 to 9998, or one no time zone can hold, is refused with
+    DRF's "out of range" message (in the reader's language) instead of overflowing. The schema still says
+    ``date-time``. Every staff datetime input uses it."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            self.fail("overflow")
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
 def seen_version_field() -> serializers.DateTimeField:
     """A review's ``updated_at``: the version the reviewer read (``core.review.Workflow.begin``)."""
-    return serializers.DateTimeField(
+    return BoundedDateTimeField(
         required=False,
         help_text="The `updated_at` of the version the reviewer read: refused with 409 INVALID_STATE if it was"
         " saved since.",

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm
 from core.api.schema import refuses
-from core.api.serializers import QuerySerializer, StrictSerializer
+from core.api.serializers import BoundedDateTimeField, QuerySerializer, StrictSerializer
 from core.errors import InvalidTransition, NotFound, PermissionDeniedError
 from core.idempotency import idempotent
 from coupons.exports import code_batch_csv
@@ -49,7 +49,7 @@ class CodeBatchListCreateApi(APIView):
         template_id = serializers.IntegerField(min_value=1, max_value=2**62)
         name = serializers.CharField(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH_QUANTITY)
-        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+        expires_at = BoundedDateTimeField(required=False, allow_null=True)
 
     @extend_schema(parameters=[FilterSerializer], responses=CodeBatchOutputSerializer(many=True))
     def get(self, request):

@@ -12,7 +12,7 @@ from core.api.output import AuditEntryOutputSerializer
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm, IsStaff
 from core.api.schema import refuses
-from core.api.serializers import QuerySerializer, StrictSerializer, seen_version_field
+from core.api.serializers import BoundedDateTimeField, QuerySerializer, StrictSerializer, seen_version_field
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError
 from core.idempotency import idempotent
@@ -82,11 +82,11 @@ class TemplateInputSerializer(StrictSerializer):
     usage_rules = UsageRulesField(required=False)
     total_quantity = serializers.IntegerField(required=False, min_value=-1, max_value=100_000_000)
     per_user_limit = serializers.IntegerField(required=False, min_value=0, max_value=1_000)
-    issue_start_time = serializers.DateTimeField(required=False, allow_null=True)
-    issue_end_time = serializers.DateTimeField(required=False, allow_null=True)
+    issue_start_time = BoundedDateTimeField(required=False, allow_null=True)
+    issue_end_time = BoundedDateTimeField(required=False, allow_null=True)
     validity_type = serializers.ChoiceField(choices=ValidityType.choices, required=False)
-    valid_from = serializers.DateTimeField(required=False, allow_null=True)
-    valid_until = serializers.DateTimeField(required=False, allow_null=True)
+    valid_from = BoundedDateTimeField(required=False, allow_null=True)
+    valid_until = BoundedDateTimeField(required=False, allow_null=True)
     valid_days_after_issue = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
     visible_in_claim_center = serializers.BooleanField(required=False)
     target = serializers.JSONField(required=False)

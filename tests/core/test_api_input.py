@@ -1,11 +1,16 @@
 """Input the schema refuses is refused, in the error shape (SPEC 8 and 20): page parameters, empty
-filters, unknown fields, values of the wrong JSON type, bodies that are not JSON."""
+filters, unknown fields, values of the wrong JSON type, bodies that are not JSON, datetimes out of range."""
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
+from core.models import AuditLog
+from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
+from marketing.models import BulkGrant, BulkGrantStatus, BulkGrantTarget
 from tests.error_shape import assert_api_error
-from tests.factories import UserCouponFactory
+from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory
 from tests.factories.orders import CategoryFactory
+from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +98,118 @@ def test_a_body_that_is_not_json_is_a_415(customer_client):
     )
 
     assert_api_error(response, 415)
+
+
+# datetimes out of range --------------------------------------------------------------------------
+
+# A naive year-1 value made aware in Asia/Shanghai (LMT, +8:05:43) falls before year 1 in UTC: it was a 500.
+OUT_OF_RANGE = [
+    "0001-01-01T00:00:00",
+    "0001-01-01T00:00:00Z",
+    "0001-06-01T00:00:00+09:00",
+    "9999-12-31T23:59:59",
+    "9999-12-31T23:59:59-01:00",
+]
+TEMPLATE_TIMES = ["issue_start_time", "issue_end_time", "valid_from", "valid_until"]
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+def test_a_code_batch_expiring_out_of_range_is_a_400(operations_client, value):
+    template = CouponTemplateFactory()
+    body = {"template_id": template.pk, "name": "Spring codes", "quantity": 1, "expires_at": value}
+
+    response = operations_client.post("/api/v1/staff/code-batches/", body, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", "expires_at")
+    assert not RedemptionCodeBatch.objects.exists()
+
+
+@pytest.mark.parametrize("field", TEMPLATE_TIMES)
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+def test_a_template_time_out_of_range_is_a_400_on_create(operations_client, field, value):
+    response = operations_client.post(
+        "/api/v1/staff/templates/", {**TemplateInputFactory(), field: value}, format="json"
+    )
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", field)
+    assert not CouponTemplate.objects.exists()
+
+
+@pytest.mark.parametrize("field", TEMPLATE_TIMES)
+@pytest.mark.parametrize("value", OUT_OF_RANGE[::3])
+def test_a_template_time_out_of_range_is_a_400_on_edit(operations_client, operations_user, field, value):
+    template = CouponTemplateFactory(status=TemplateStatus.DRAFT, created_by=operations_user)
+    before = CouponTemplate.objects.get(pk=template.pk).updated_at
+
+    response = operations_client.patch(f"/api/v1/staff/templates/{template.pk}", {field: value}, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", field)
+    assert CouponTemplate.objects.get(pk=template.pk).updated_at == before
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE[::3])
+def test_a_reviewed_version_out_of_range_is_a_400(finance_client, value):
+    template = CouponTemplateFactory(status=TemplateStatus.PENDING_REVIEW, created_by=StaffFactory())
+    grant = BulkGrant.objects.create(
+        name="Everybody",
+        target_type=BulkGrantTarget.SEGMENT,
+        segment={"everybody": True},
+        template=CouponTemplateFactory(),
+        status=BulkGrantStatus.PENDING_REVIEW,
+        created_by=StaffFactory(),
+    )
+
+    template_review = finance_client.post(
+        f"/api/v1/staff/templates/{template.pk}/approve", {"updated_at": value}, format="json"
+    )
+    grant_review = finance_client.post(
+        f"/api/v1/staff/bulk-grants/{grant.pk}/approve", {"updated_at": value}, format="json"
+    )
+
+    assert_api_error(template_review, 400, "VALIDATION_ERROR", "updated_at")
+    assert_api_error(grant_review, 400, "VALIDATION_ERROR", "updated_at")
+    assert CouponTemplate.objects.get(pk=template.pk).status == TemplateStatus.PENDING_REVIEW
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.PENDING_REVIEW
+    assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("zh-hans", "时间数值超出有效范围。"), ("en", "Datetime value out of range.")]
+)
+def test_a_datetime_out_of_range_is_refused_in_the_readers_language(operations_client, language, expected):
+    body = {"template_id": CouponTemplateFactory().pk, "name": "Codes", "quantity": 1, "expires_at": "0001-01-01T00:00"}
+
+    response = operations_client.post("/api/v1/staff/code-batches/", body, format="json", HTTP_ACCEPT_LANGUAGE=language)
+
+    assert assert_api_error(response, 400, "VALIDATION_ERROR")["details"]["expires_at"] == [expected]
+
+
+def test_the_first_and_last_days_in_range_are_taken(operations_client):
+    body = {
+        **TemplateInputFactory(),
+        "issue_start_time": "0002-01-01T00:00:00",
+        "issue_end_time": "9998-12-31T23:59:59",
+    }
+
+    response = operations_client.post("/api/v1/staff/templates/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert CouponTemplate.objects.get().issue_end_time.year == 9998
+
+
+def test_the_schema_still_says_date_time():
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    fields = [
+        ("CodeBatchListCreateInputRequest", "expires_at"),
+        *[
+            (component, field)
+            for component in ("TemplateInputRequest", "PatchedTemplateInputRequest")
+            for field in TEMPLATE_TIMES
+        ],
+        ("TemplateApproveInputRequest", "updated_at"),
+        ("ReviewInputRequest", "updated_at"),
+    ]
+
+    for component, field in fields:
+        assert schemas[component]["properties"][field]["type"] == "string", (component, field)
+        assert schemas[component]["properties"][field]["format"] == "date-time", (component, field)
