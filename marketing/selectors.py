@@ -4,10 +4,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from core.members import Member
+from coupons.models import TemplateStatus
 from marketing.models import (
     Activity,
     ActivityItem,
@@ -23,10 +24,19 @@ from marketing.services.segments import segment_profiles
 
 
 def activities_live(*, channel: str | None = None, now: datetime | None = None) -> QuerySet[Activity]:
-    """Published activities whose window contains now; with ``channel``, those for it or for every
-    channel (an empty channel)."""
+    """Published activities whose window contains now and whose templates are all still approved; with
+    ``channel``, those for it or for every channel (an empty channel).
+
+    An activity is claimed all or nothing, so one template stopped or ended since it was published (止损)
+    makes every claim fail: such an activity is left out (SPEC 6: only approved templates may be in a
+    published activity), in the same query (``NOT EXISTS``), not row by row."""
     now = now or timezone.now()
-    qs = Activity.objects.filter(status=ActivityStatus.PUBLISHED, start_time__lte=now, end_time__gt=now)
+    not_approved = ActivityItem.objects.filter(activity=OuterRef("pk")).exclude(
+        template__status=TemplateStatus.APPROVED
+    )
+    qs = Activity.objects.filter(status=ActivityStatus.PUBLISHED, start_time__lte=now, end_time__gt=now).filter(
+        ~Exists(not_approved)
+    )
     if channel:
         qs = qs.filter(Q(channel=channel) | Q(channel=""))
     items = ActivityItem.objects.select_related("template").order_by("pk")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -23,7 +24,7 @@ from coupons.ledger import (
     sold_out_error,
     with_fresh_codes,
 )
-from coupons.models import CouponSource, TemplateStatus, UserCoupon
+from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
 from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
 from marketing.models import Activity, ActivityItem, ActivityParticipation, ActivityStatus
 
@@ -70,17 +71,55 @@ def _check_publishable(activity: Activity) -> None:
             code=CouponErrorCode.INVALID_STATE,
             details={"template_ids": not_approved},
         )
-    if activity.end_time <= timezone.now():
+    now = timezone.now()
+    if activity.end_time <= now:
         raise InvalidTransition(
             _("This activity has already ended."),
             code=CouponErrorCode.INVALID_STATE,
             details={"end_time": [_("The end time has passed.")]},
         )
+    gaps = {
+        item: reason
+        for item in items
+        if (reason := _issue_gap(item.template, max(activity.start_time, now), activity.end_time)) is not None
+    }
+    if gaps:
+        raise InvalidTransition(
+            _(
+                "Every coupon must be claimable for as long as the activity runs. These are not (check their claim"
+                " window and validity): %(templates)s."
+            )
+            % {"templates": ", ".join(f"{item.template.name} (#{item.template_id})" for item in gaps)},
+            code=CouponErrorCode.INVALID_STATE,
+            details={
+                "template_ids": [item.template_id for item in gaps],
+                "items": {str(item.pk): reason for item, reason in gaps.items()},
+            },
+        )
+
+
+def _issue_gap(template: CouponTemplate, start: datetime, end: datetime) -> str | None:
+    """Why ``template`` would not issue at some moment of [start, end) (the reason codes of
+    ``coupons.issuable.issuable_now``), or None when it issues throughout, stock aside."""
+    if template.issue_start_time and template.issue_start_time > start:
+        return "NOT_STARTED"
+    if template.issue_end_time and template.issue_end_time < end:
+        return "ENDED"
+    if template.validity_type == ValidityType.FIXED_DATE and template.valid_until and template.valid_until < end:
+        return "VALIDITY_OVER"
+    return None
 
 
 @transaction.atomic
 def activity_publish(*, activity: Activity, actor: Any) -> Activity:
-    """Publish a draft: every item's template must be approved. Recorded in the audit trail."""
+    """Publish a draft, recorded in the audit trail.
+
+    Every item's template must be approved and able to issue for the whole rest of the activity, from
+    its start (or now, if it has started) to its end: claim window open by then and not closing before
+    the end, a fixed validity not ending before the end. A listed activity is claimed all or nothing, so
+    a template that issues for only part of it would make every claim in the rest fail; Operations
+    widens the template's window (a new approved version) or shortens the activity instead.
+    """
     return _transition(activity, "publish", actor)
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from core.audit import audit_trail_for
 from core.errors import ApplicationError, InvalidTransition, PermissionDeniedError
-from coupons.models import CouponTemplate, TemplateStatus, UserCoupon
+from coupons.models import CouponTemplate, TemplateStatus, UserCoupon, ValidityType
 from marketing.models import Activity, ActivityItem, ActivityParticipation, ActivityStatus
 from marketing.services.activities import activity_cancel, activity_claim, activity_end, activity_publish
 from tests.conftest import client_for
@@ -80,6 +80,69 @@ def test_an_empty_or_finished_activity_cannot_be_published(operations_user):
             activity_publish(activity=activity, actor=operations_user)
 
 
+DAY = timedelta(days=1)
+FIXED = {"validity_type": ValidityType.FIXED_DATE, "valid_days_after_issue": None}
+
+
+# (activity window in days from now, template fields relative to now, the reason code)
+UNCLAIMABLE_WINDOWS = [
+    ("opens after the activity ends", (-1, 2), {"issue_start_time": 3 * DAY}, "NOT_STARTED"),
+    ("opens half-way", (1, 4), {"issue_start_time": 2 * DAY}, "NOT_STARTED"),
+    ("closes before the activity starts", (7, 8), {"issue_end_time": 1 * DAY}, "ENDED"),
+    ("closes half-way", (-1, 4), {"issue_end_time": 2 * DAY}, "ENDED"),
+    ("fixed validity ends before", (5, 9), {**FIXED, "valid_from": -DAY, "valid_until": 3 * DAY}, "VALIDITY_OVER"),
+    ("fixed validity ends half-way", (-1, 9), {**FIXED, "valid_from": -DAY, "valid_until": 3 * DAY}, "VALIDITY_OVER"),
+]
+
+
+def at(now, fields: dict) -> dict:
+    return {name: now + value if isinstance(value, timedelta) else value for name, value in fields.items()}
+
+
+@pytest.mark.parametrize(
+    ("window", "fields", "reason"), [case[1:] for case in UNCLAIMABLE_WINDOWS], ids=[c[0] for c in UNCLAIMABLE_WINDOWS]
+)
+def test_publishing_needs_every_template_claimable_for_the_whole_activity(
+    operations_user, customer_client, window, fields, reason
+):
+    # given an activity with one template that issues throughout and one that does not
+    now = timezone.now()
+    good, bad = CouponTemplateFactory(), CouponTemplateFactory(name="午市满50减8", **at(now, fields))
+    activity = make_activity(
+        (good, 1),
+        (bad, 1),
+        status=ActivityStatus.DRAFT,
+        start_time=now + window[0] * DAY,
+        end_time=now + window[1] * DAY,
+    )
+    bad_item = activity.items.get(template=bad)
+
+    # when
+    with pytest.raises(InvalidTransition) as refused:
+        activity_publish(activity=activity, actor=operations_user)
+
+    # then
+    assert f"午市满50减8 (#{bad.pk})" in refused.value.message
+    assert refused.value.details == {"template_ids": [bad.pk], "items": {str(bad_item.pk): reason}}
+    assert Activity.objects.get(pk=activity.pk).status == ActivityStatus.DRAFT
+    assert customer_client.get("/api/v1/activities/").json()["count"] == 0
+
+
+def test_a_template_whose_window_just_covers_the_activity_is_published(operations_user):
+    now = timezone.now()
+    start, end = now - DAY, now + 3 * DAY
+    exact = CouponTemplateFactory(
+        issue_start_time=start, issue_end_time=end, **FIXED, valid_from=start, valid_until=end
+    )
+    # the activity started yesterday: a window that opened since then issues for the rest of it
+    opened_since = CouponTemplateFactory(issue_start_time=now - timedelta(hours=1))
+    activity = make_activity((exact, 1), (opened_since, 1), status=ActivityStatus.DRAFT, start_time=start, end_time=end)
+
+    activity_publish(activity=activity, actor=operations_user)
+
+    assert Activity.objects.get(pk=activity.pk).status == ActivityStatus.PUBLISHED
+
+
 def test_publishing_needs_the_permission(finance_user):
     activity = make_activity((CouponTemplateFactory(), 1), status=ActivityStatus.DRAFT)
 
@@ -129,6 +192,31 @@ def test_customers_see_published_current_activities_for_their_channel(customer_c
             "quantity": 2,
         }
     ]
+
+
+@pytest.mark.parametrize("stopped_as", [TemplateStatus.STOPPED, TemplateStatus.ENDED])
+def test_an_activity_holding_a_stopped_template_is_no_longer_listed(
+    customer_client, django_assert_max_num_queries, stopped_as
+):
+    # given three published activities; one template of the second, and the only one of the third, stopped
+    live, stopping = CouponTemplateFactory(), CouponTemplateFactory()
+    listed = make_activity((live, 1))
+    partly_stopped = make_activity((live, 1), (stopping, 1))
+    wholly_stopped = make_activity((stopping, 1))
+    CouponTemplate.objects.filter(pk=stopping.pk).update(status=stopped_as)
+
+    # when
+    with django_assert_max_num_queries(4):  # token, count, page, items: none per activity
+        page = customer_client.get("/api/v1/activities/").json()
+
+    # then
+    assert [row["id"] for row in page["results"]] == [listed.pk]
+    assert page["count"] == 1
+    for activity in (partly_stopped, wholly_stopped):
+        refused = customer_client.post(claim_url(activity))
+        assert refused.json()["error"]["code"] == "NOT_CLAIMABLE"
+    assert Activity.objects.get(pk=partly_stopped.pk).status == ActivityStatus.PUBLISHED
+    assert UserCoupon.objects.count() == 0
 
 
 def test_an_unknown_channel_is_a_400(customer_client):
