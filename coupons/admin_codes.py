@@ -48,6 +48,14 @@ class CodeBatchForm(forms.ModelForm):
         return cleaned
 
 
+# The codes themselves are bearer money: reading them (the CSV) needs this, not just seeing the batches.
+CODES_PERM = "coupons.view_redemptioncode"
+
+
+def _without_download(request: HttpRequest, names: Any) -> list[str]:
+    return list(names) if request.user.has_perm(CODES_PERM) else [n for n in names if n != "download"]
+
+
 class RedemptionCodeBatchAdmin(admin.ModelAdmin):
     form = CodeBatchForm
     list_display = ["name", "template", "quantity", "redeemed", "expires_at", "created_by", "created_at", "download"]
@@ -63,13 +71,16 @@ class RedemptionCodeBatchAdmin(admin.ModelAdmin):
             .annotate(redeemed_count=Count("codes", filter=Q(codes__redeemed_at__isnull=False)))
         )
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return _without_download(request, super().get_list_display(request))
+
     def get_readonly_fields(self, request: HttpRequest, obj: RedemptionCodeBatch | None = None) -> Any:
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else _without_download(request, self.readonly_fields)
 
     def get_fields(self, request: HttpRequest, obj: RedemptionCodeBatch | None = None) -> Any:
         if obj is None:
             return ["name", "template", "quantity", "expires_at"]
-        return self.readonly_fields
+        return _without_download(request, self.readonly_fields)
 
     @admin.display(description=_("redeemed"))
     def redeemed(self, obj: RedemptionCodeBatch) -> int:
@@ -117,7 +128,7 @@ class RedemptionCodeBatchAdmin(admin.ModelAdmin):
         ]
 
     def csv_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        if not self.has_view_permission(request):
+        if not (self.has_view_permission(request) and request.user.has_perm(CODES_PERM)):
             raise PermissionDenied
         return code_batch_csv(get_object_or_404(RedemptionCodeBatch, pk=object_id))  # type: ignore[return-value]
 

@@ -91,7 +91,8 @@ class CSVRenderer(renderers.BaseRenderer):
 
 class CodeBatchCsvApi(APIView):
     permission_classes = [HasModelPerm]
-    required_perm = "coupons.view_redemptioncodebatch"
+    # The codes are bearer money: reading them needs the codes' permission (Operations), not the batches'.
+    required_perm = "coupons.view_redemptioncode"
     renderer_classes = [renderers.JSONRenderer, CSVRenderer]
 
     def handle_exception(self, exc):
