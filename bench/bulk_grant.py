@@ -1,4 +1,4 @@
-"""Bulk grant benchmark (SPEC 10): 100,000 customers, the grant's coupons/s beside a raw multi-row
+"""Bulk grant benchmark: 100,000 customers, the grant's coupons/s beside a raw multi-row
 INSERT of the same coupon rows, in the same database, in the same run, the two taking turns.
 
 Run from the repository root: ``.venv/bin/python bench/bulk_grant.py [--users 100000] [--slices 10]``

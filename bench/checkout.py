@@ -1,4 +1,4 @@
-"""Checkout benchmark (SPEC 10): a customer holding 200 coupons of mixed types and rules, a 30-line cart.
+"""Checkout benchmark: a customer holding 200 coupons of mixed types and rules, a 30-line cart.
 
 Run from the repository root: ``.venv/bin/python bench/checkout.py`` (``BENCH_SCALE=0.1`` for a quick
 run). It uses its own MariaDB database (``BENCH_CHECKOUT_DATABASE_URL``, default

@@ -1,4 +1,4 @@
-"""Claim benchmark (SPEC 10) over HTTP: gunicorn, MariaDB, Redis, a keep-alive load generator.
+"""Claim benchmark over HTTP: gunicorn, MariaDB, Redis, a keep-alive load generator.
 
 Run from the repository root: ``.venv/bin/python bench/claim.py``. It uses its own database
 (``BENCH_CLAIM_DATABASE_URL``, default ``mysql://root@127.0.0.1:3306/coupons_bench``, created and

@@ -1,4 +1,4 @@
-"""Rules engine benchmark (SPEC 10): 200 coupons held, a 30-line cart, in process, no Django.
+"""Rules engine benchmark: 200 coupons held, a 30-line cart, in process, no Django.
 
 Run from the repository root: ``.venv/bin/python bench/engine.py`` (``BENCH_SCALE=0.2`` for a quick
 run). Prints the preview's (usable check + best combination) p95 wall clock beside the 15 ms limit, with

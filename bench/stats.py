@@ -1,4 +1,4 @@
-"""Template stats benchmark (SPEC 10): reading a template's stats at 1,000,000 instances, with the
+"""Template stats benchmark: reading a template's stats at 1,000,000 instances, with the
 counters kept by the application itself.
 
 The million instances are written in bulk (MariaDB's sequence engine), a quarter of them already past

@@ -1,4 +1,4 @@
-"""Expiry sweep benchmark (SPEC 10): 2,000,000 coupons of which 1,000,000 are past their expiry.
+"""Expiry sweep benchmark: 2,000,000 coupons of which 1,000,000 are past their expiry.
 
 The expired coupons fall in equal bands (one minute of expiry time apart). Band by band, the sweep
 service (``coupons_expire_due`` up to the band's end) and the reference, one raw ``UPDATE`` of the

@@ -1,4 +1,4 @@
-"""Atomic attempt counters in fixed windows (code guessing, registrations, token requests; SPEC 11).
+"""Atomic attempt counters in fixed windows (code guessing, registrations, token requests).
 
 ``reserve`` counts an attempt against every key at once, or refuses when any key is at its limit; the
 check and the increment are one atomic step (a Lua script in Redis, or a conditional UPDATE on

@@ -1,4 +1,4 @@
-"""Sign-in lockout (SPEC 20): failed sign-ins are counted per username and per client address; past a
+"""Sign-in lockout: failed sign-ins are counted per username and per client address; past a
 limit, signing in is refused for a while, whatever the password. Admin's login form and the API's
 ``/auth/token`` share it.
 

@@ -1,4 +1,4 @@
-"""The maker-checker workflow (SPEC 4.5, 6, 13), written once for everything staff draft and others
+"""The maker-checker workflow, written once for everything staff draft and others
 approve: coupon templates, bulk grants, activities, budgets.
 
 A ``Workflow`` holds one transition map (action -> the states it may start from, the state it ends in,

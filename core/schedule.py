@@ -1,4 +1,4 @@
-"""The Beat schedule of SPEC 9, written by a data migration and editable in admin afterwards."""
+"""The Beat schedule of the scheduled jobs, written by a data migration and editable in admin afterwards."""
 
 from typing import Any
 

@@ -1,5 +1,5 @@
 """Admin action "grant to customers": an intermediate page where staff paste usernames or ids, then
-``coupons_grant_by_staff`` does the work (SPEC 6, manual grant). Wired into the template admin's
+``coupons_grant_by_staff`` does the work (manual grant). Wired into the template admin's
 ``actions``."""
 
 from typing import Any

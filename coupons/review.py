@@ -1,4 +1,4 @@
-"""What Finance needs to approve or reject a template (SPEC 12): its summary, stock and limits, the
+"""What Finance needs to approve or reject a template: its summary, stock and limits, the
 audience and its size, the worst-case cost, and for a copy what changed against its source."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The sense checks of a template (SPEC 12), rendered for staff: errors refuse it (admin form and staff
+"""The sense checks of a template, rendered for staff: errors refuse it (admin form and staff
 API alike), warnings must be confirmed in the admin editor before it is saved."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A template's human summary in the reader's language (SPEC 12), e.g.
+"""A template's human summary in the reader's language, e.g.
 "满100元减10元 · 仅限烤鸭 · 周一至周五 · 11:00-14:00 · 领取后30天有效 · 每人限1张 · 共1000张".
 
 The phrases come from the declarations: each coupon type and rule class names its msgid, and every

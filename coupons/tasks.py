@@ -1,4 +1,4 @@
-"""Scheduled coupon jobs: thin tasks over services (SPEC 9)."""
+"""Scheduled coupon jobs: thin tasks over services."""
 
 from core.jobs import scheduled_job
 from coupons.ledger import coupons_expire_due

@@ -1,4 +1,4 @@
-"""The notifications outbox (SPEC 6): rows written in the transaction of what they announce, sent
+"""The notifications outbox: rows written in the transaction of what they announce, sent
 after commit by a pluggable backend (``settings.NOTIFICATION_BACKEND``, a dotted path to a callable
 taking a ``Notification``; the default logs it).
 

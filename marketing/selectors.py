@@ -28,7 +28,7 @@ def activities_live(*, channel: str | None = None, now: datetime | None = None) 
     ``channel``, those for it or for every channel (an empty channel).
 
     An activity is claimed all or nothing, so one template stopped or ended since it was published (止损)
-    makes every claim fail: such an activity is left out (SPEC 6: only approved templates may be in a
+    makes every claim fail: such an activity is left out (only approved templates may be in a
     published activity), in the same query (``NOT EXISTS``), not row by row."""
     now = now or timezone.now()
     not_approved = ActivityItem.objects.filter(activity=OuterRef("pk")).exclude(

@@ -1,4 +1,4 @@
-"""Error codes and refusals of checkout and the order lifecycle (SPEC 8)."""
+"""Error codes and refusals of checkout and the order lifecycle."""
 
 from enum import StrEnum
 

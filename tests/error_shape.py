@@ -1,4 +1,4 @@
-"""The API's error shape (SPEC 8): {"error": {"code", "message", "details"}}."""
+"""The API's error shape: {"error": {"code", "message", "details"}}."""
 
 from typing import Any
 

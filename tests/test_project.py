@@ -1,5 +1,5 @@
 """Project-wide promises: migrations match the models, production settings pass the deploy checks, and
-the API documents itself without a CDN (SPEC 2, 8)."""
+the API documents itself without a CDN."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Webhook endpoints registered by Operations, and the outbox of deliveries to them (SPEC 20)."""
+"""Webhook endpoints registered by Operations, and the outbox of deliveries to them."""
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder

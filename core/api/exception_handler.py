@@ -1,4 +1,4 @@
-"""Renders every API error as {"error": {"code", "message", "details"}} (SPEC section 8)."""
+"""Renders every API error as {"error": {"code", "message", "details"}}."""
 
 import logging
 from typing import Any

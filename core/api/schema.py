@@ -43,7 +43,7 @@ class ErrorBodySerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """``{"error": {"code", "message", "details"}}``: every error answer of the API (SPEC 8)."""
+    """``{"error": {"code", "message", "details"}}``: every error answer of the API."""
 
     error = ErrorBodySerializer()
 

@@ -1,4 +1,4 @@
-"""The template editor: a coupon template designed in admin without writing JSON (SPEC 12).
+"""The template editor: a coupon template designed in admin without writing JSON.
 
 The form's fields come from the declarations: one field per param of every coupon type (named
 ``value__<TYPE>__<param>``, shown for the chosen type) and a formset of usage-rule rows (prefix

@@ -24,7 +24,7 @@ from coupons.summary import summaries_for, template_summary
 
 
 def coupon_payload(coupon: UserCoupon, summary: str | None = None) -> dict[str, Any]:
-    """A coupon a customer holds, as every customer endpoint shows it (SPEC 8). Built directly: the
+    """A coupon a customer holds, as every customer endpoint shows it. Built directly: the
     claim endpoint is hot, and a serializer instance per response costs as much as a query. The
     template's summary is kept in memory per template and language (``coupons.summary``)."""
     template = coupon.template

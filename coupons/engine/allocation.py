@@ -1,4 +1,4 @@
-"""Spreading one coupon's discount over the lines of its base (SPEC 7)."""
+"""Spreading one coupon's discount over the lines of its base."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The best combination of a customer's coupons for a cart (SPEC 7 and 10)."""
+"""The best combination of a customer's coupons for a cart."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Coupon types (SPEC 4.1): each class reads and checks its ``value`` and says what the coupon gives."""
+"""Coupon types: each class reads and checks its ``value`` and says what the coupon gives."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ class Assessment:
 
     @property
     def order_key(self) -> tuple[int, int, int]:
-        """Stacking order (SPEC 7): item-scoped before order-wide, cash before percentage (gifts last,
+        """Stacking order: item-scoped before order-wide, cash before percentage (gifts last,
         they take no money), then the coupon id."""
         assert self.definition is not None and self.benefit is not None
         return (0 if self.definition.item_scoped else 1, self.benefit.rank, self.coupon.id)
@@ -166,7 +166,7 @@ def evaluation_of(priced: PricedCart, assessment: Assessment) -> CouponEvaluatio
 
 
 def combination_reasons(chosen: Sequence[Assessment]) -> dict[int, list[Reason]]:
-    """Why these coupons may not be used together (SPEC 7), per offending coupon id."""
+    """Why these coupons may not be used together, per offending coupon id."""
     found: dict[int, list[Reason]] = {}
     if len(chosen) < 2:
         return found

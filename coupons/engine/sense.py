@@ -1,4 +1,4 @@
-"""Sense checks on a definition that is valid but probably not what its author meant (SPEC 12).
+"""Sense checks on a definition that is valid but probably not what its author meant.
 
 Errors refuse the template: a cash discount at or above its own spend threshold (满100减200) can never
 be given as designed. Warnings need the author's explicit confirmation: 100 % off without a cap, a

@@ -1,6 +1,6 @@
-"""Issuing one coupon each to many users in one transaction: the bulk grants' chunks (SPEC 6).
+"""Issuing one coupon each to many users in one transaction: the bulk grants' chunks.
 
-The same rules as every other source (SPEC 5): stock, the template's issue window and each user's
+The same rules as every other source: stock, the template's issue window and each user's
 ``per_user_limit``. A chunk is granted with a handful of statements whatever its size: the template row
 is locked first (the lock order of a claim), then the users' quota rows; the users the stock or their
 limit refuses are reported, the others get their coupon in one multi-row INSERT.

@@ -1,4 +1,4 @@
-"""The expiry sweep (SPEC 9): UNUSED coupons past their end become EXPIRED.
+"""The expiry sweep: UNUSED coupons past their end become EXPIRED.
 
 It works in bounded batches, each its own short transaction, so a run can be killed at any point and
 two runs at once never change a row twice.

@@ -1,5 +1,5 @@
 """Coupons held by an order: locked when it is placed, consumed when it is paid, released when it is
-cancelled (SPEC 7).
+cancelled.
 
 The caller (checkout, the order lifecycle) holds the order row locked. Coupon rows are locked in
 primary-key order, and the template counters are written last, in primary-key order: the template

@@ -15,7 +15,7 @@ before the X lock, concurrent claims would deadlock on the S->X upgrade. With th
 writer of a template's quota rows is serialised on the template row, so quota rows never deadlock
 either. Transactions that touch several templates take them in primary-key order.
 
-Every source respects stock and ``per_user_limit`` (SPEC 5: a user never holds more than the limit of
+Every source respects stock and ``per_user_limit`` (a user never holds more than the limit of
 a template); only the claim center adds visibility and ``target``.
 """
 

@@ -1,4 +1,4 @@
-"""Claiming a coupon from the claim center (SPEC 4.4, 5)."""
+"""Claiming a coupon from the claim center."""
 
 from __future__ import annotations
 

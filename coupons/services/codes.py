@@ -1,4 +1,4 @@
-"""Redemption codes (兑换码, SPEC 5.1): batches of single-use codes, and redeeming one."""
+"""Redemption codes (兑换码): batches of single-use codes, and redeeming one."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def codes_outstanding(template: CouponTemplate, now: datetime | None = None) -> 
 
 
 def batch_beyond_stock(template: CouponTemplate, quantity: int) -> str | None:
-    """Why a batch of ``quantity`` more codes is refused (SPEC 12's sense check), or None. Each code that
+    """Why a batch of ``quantity`` more codes is refused (the sense check), or None. Each code that
     can still be redeemed holds a coupon of the remaining stock: a batch beyond what is left after them
     would hand customers codes that answer "sold out"."""
     remaining = template.remaining

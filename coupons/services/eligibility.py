@@ -1,4 +1,4 @@
-"""Who may claim a template (``target``, SPEC 4.4), read against the customer's member facts
+"""Who may claim a template (``target``), read against the customer's member facts
 (``core.members``: marketing, which owns the member profile, provides them)."""
 
 from __future__ import annotations

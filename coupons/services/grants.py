@@ -1,4 +1,4 @@
-"""Coupons granted by hand by a staff member (SPEC 6, manual grant)."""
+"""Coupons granted by hand by a staff member (manual grant)."""
 
 from __future__ import annotations
 

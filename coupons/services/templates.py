@@ -1,4 +1,4 @@
-"""The template approval workflow (maker-checker), SPEC 4.5.
+"""The template approval workflow (maker-checker).
 
 One transition map; every move locks the row, checks the actor, writes the audit record in the same
 transaction and leaves side effects for after commit. Admin and the staff API call these functions.

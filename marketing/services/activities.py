@@ -1,4 +1,4 @@
-"""Activities (专题活动, SPEC 6): publish, cancel, end, and claiming a whole bundle at once."""
+"""Activities (专题活动): publish, cancel, end, and claiming a whole bundle at once."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Gift packs (礼包, SPEC 6): a pack is given to a user exactly once per occasion.
+"""Gift packs (礼包): a pack is given to a user exactly once per occasion.
 
 "Exactly once" is the unique key (pack, user, occasion) of ``GiftPackGrant``, inserted first in the
 transaction that issues the coupons: a second call for the same occasion, concurrent or later, finds
 the key taken and issues nothing.
 
 Pack coupons bypass the claim center's visibility and ``target`` (the business gives them), but respect
-each template's stock and ``per_user_limit``: SPEC 5 promises that a user never holds more of a
+each template's stock and ``per_user_limit``: a user never holds more of a
 template than its limit, whatever the source. A pack meant to be given again and again (birthdays)
 therefore uses templates whose limit allows it (0 = unlimited). An item refused for stock, limit or a
 template that no longer issues is skipped and recorded on ``GiftPackGrant.skipped``; the other items

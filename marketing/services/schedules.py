@@ -1,4 +1,4 @@
-"""The marketing side of the scheduled jobs (SPEC 9): ending activities, starting due bulk grants and
+"""The marketing side of the scheduled jobs: ending activities, starting due bulk grants and
 resuming stalled ones, birthday packs, gift-pack occasions left behind, and expiry reminders. Each is
 idempotent and works in batches."""
 

@@ -1,4 +1,4 @@
-"""Customer checkout endpoints: preview a cart with coupons, place an order (SPEC 8)."""
+"""Customer checkout endpoints: preview a cart with coupons, place an order."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Customer order endpoints: read an order, list one's orders, pay, cancel, refund (SPEC 8).
+"""Customer order endpoints: read an order, list one's orders, pay, cancel, refund.
 
 Another customer's order is 404, never 403. There is no payment provider yet: ``pay`` and ``refund``
 stand for the provider's confirmation of a payment or a refund, so a real integration would call the

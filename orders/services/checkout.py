@@ -1,4 +1,4 @@
-"""Checkout: pricing a cart with the customer's coupons (preview) and placing the order (SPEC 7, 8).
+"""Checkout: pricing a cart with the customer's coupons (preview) and placing the order.
 
 Both price through ``orders.pricing`` and the engine with the same inputs, so the preview shows what
 the order will charge. Placing an order is one transaction: the chosen coupons are locked

@@ -1,4 +1,4 @@
-"""The order lifecycle after placement: pay, cancel, refund, complete (SPEC 7).
+"""The order lifecycle after placement: pay, cancel, refund, complete.
 
 One transition map (``ORDER_TRANSITIONS``) and one refusal (``InvalidOrderTransition``, 409
 INVALID_STATE). Every transition locks the order row first, then its coupons in primary-key order, then

@@ -1,4 +1,4 @@
-"""The unpaid-order timeout job (SPEC 9): cancel orders left unpaid past ORDER_PAYMENT_TIMEOUT."""
+"""The unpaid-order timeout job: cancel orders left unpaid past ORDER_PAYMENT_TIMEOUT."""
 
 from datetime import datetime, timedelta
 

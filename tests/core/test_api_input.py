@@ -1,4 +1,4 @@
-"""Input the schema refuses is refused, in the error shape (SPEC 8 and 20): page parameters, empty
+"""Input the schema refuses is refused, in the error shape: page parameters, empty
 filters, unknown fields, values of the wrong JSON type, bodies that are not JSON, datetimes out of range."""
 
 import pytest

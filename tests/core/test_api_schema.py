@@ -1,4 +1,4 @@
-"""The OpenAPI schema describes the API truly (SPEC 8 and 20): the error answers, the paginated
+"""The OpenAPI schema describes the API truly: the error answers, the paginated
 envelopes, the constraints of the input. Schemathesis holds the running API to it
 (``tests/api/test_schema_fuzz.py``); these pin down what the schema must say."""
 

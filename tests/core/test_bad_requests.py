@@ -1,4 +1,4 @@
-"""No 5xx from input (SPEC 11, 20): nested and oversized bodies, unknown API paths with any DEBUG, an
+"""No 5xx from input: nested and oversized bodies, unknown API paths with any DEBUG, an
 unforeseen error, and refusals written wholly in the reader's language."""
 
 import json

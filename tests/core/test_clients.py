@@ -1,4 +1,4 @@
-"""The client's address (SPEC 20): X-Forwarded-For is believed only through TRUSTED_PROXIES, and every
+"""The client's address: X-Forwarded-For is believed only through TRUSTED_PROXIES, and every
 per-address throttle (registration, token, redemption codes) counts by it."""
 
 import itertools

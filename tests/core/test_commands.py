@@ -1,4 +1,4 @@
-"""create_staff and the role groups the migrations create (SPEC 4.5)."""
+"""create_staff and the role groups the migrations create."""
 
 import importlib
 from io import StringIO

@@ -1,4 +1,4 @@
-"""One error shape for every API failure, and Idempotency-Key after Stripe's design (SPEC 8, 11)."""
+"""One error shape for every API failure, and Idempotency-Key after Stripe's design."""
 
 import threading
 from datetime import timedelta

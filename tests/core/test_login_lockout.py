@@ -1,4 +1,4 @@
-"""Sign-in lockout (SPEC 20): admin login and /auth/token are throttled per username and per address,
+"""Sign-in lockout: admin login and /auth/token are throttled per username and per address,
 lock out after repeated failures for a while, record it in the audit trail and say so plainly."""
 
 from datetime import timedelta

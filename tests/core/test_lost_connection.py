@@ -1,4 +1,4 @@
-"""A database connection killed mid-request (SPEC 11, 20): the request's work runs once more on a fresh
+"""A database connection killed mid-request: the request's work runs once more on a fresh
 connection when nothing of it can have been committed, else 503 with Retry-After; never a 500.
 
 The connection is really killed: another connection sends MariaDB's ``KILL`` for it just before the

@@ -1,4 +1,4 @@
-"""Staff template endpoints (SPEC 8): the same services and permissions as admin, the spec's error shape."""
+"""Staff template endpoints: the same services and permissions as admin, the spec's error shape."""
 
 import json
 

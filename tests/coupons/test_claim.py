@@ -1,4 +1,4 @@
-"""Claim center and claim (SPEC 4.4, 5, 8): answers, codes, validity, refusals, bad input."""
+"""Claim center and claim: answers, codes, validity, refusals, bad input."""
 
 import re
 from datetime import datetime, timedelta

@@ -1,4 +1,4 @@
-"""Redemption codes (SPEC 5.1): batches, CSV, redeeming, one answer for bad codes, throttling."""
+"""Redemption codes: batches, CSV, redeeming, one answer for bad codes, throttling."""
 
 import csv
 import io

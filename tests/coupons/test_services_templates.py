@@ -1,4 +1,4 @@
-"""The template workflow (SPEC 4.5): transitions, who may make them, immutability, stop, copy, audit."""
+"""The template workflow: transitions, who may make them, immutability, stop, copy, audit."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""clean_template_fields: the checks the admin form and the staff API share (SPEC 4, 11)."""
+"""clean_template_fields: the checks the admin form and the staff API share."""
 
 from datetime import UTC, timedelta
 

@@ -1,4 +1,4 @@
-"""Activities (SPEC 6): publishing rules, the customer list, and claiming a bundle all or nothing."""
+"""Activities: publishing rules, the customer list, and claiming a bundle all or nothing."""
 
 from datetime import timedelta
 

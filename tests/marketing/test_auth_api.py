@@ -1,4 +1,4 @@
-"""Customer sign-up and token (SPEC 8: POST /auth/register, POST /auth/token)."""
+"""Customer sign-up and token (POST /auth/register, POST /auth/token)."""
 
 from datetime import date
 

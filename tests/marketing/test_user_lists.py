@@ -1,4 +1,4 @@
-"""Uploaded customer lists (SPEC 6, 20): any line ending, and a clean refusal for what is not text."""
+"""Uploaded customer lists: any line ending, and a clean refusal for what is not text."""
 
 import base64
 

@@ -1,4 +1,4 @@
-"""POST /api/v1/checkout/preview: the cart priced with the customer's coupons (SPEC 7, 8)."""
+"""POST /api/v1/checkout/preview: the cart priced with the customer's coupons."""
 
 from datetime import timedelta
 from decimal import Decimal

@@ -1,5 +1,5 @@
 """Checkout's lean reads: held coupons, templates and dishes as rows in one query each, the templates and
-dishes kept by the process under their stamps, with every guarantee the model querysets gave (SPEC 7, 8)."""
+dishes kept by the process under their stamps, with every guarantee the model querysets gave."""
 
 from datetime import timedelta
 from decimal import Decimal

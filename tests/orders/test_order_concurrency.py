@@ -1,4 +1,4 @@
-"""Real threads, each with its own MariaDB connection: double spend and pay/cancel races (SPEC 10)."""
+"""Real threads, each with its own MariaDB connection: double spend and pay/cancel races."""
 
 import threading
 from collections import Counter

@@ -1,4 +1,4 @@
-"""POST /api/v1/orders/: placing an order locks its coupons in one transaction (SPEC 7, 8)."""
+"""POST /api/v1/orders/: placing an order locks its coupons in one transaction."""
 
 from decimal import Decimal
 

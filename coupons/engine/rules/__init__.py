@@ -1,4 +1,4 @@
-"""The usage-rule registry (SPEC 4.2). A new rule is one class in its module, listed here."""
+"""The usage-rule registry. A new rule is one class in its module, listed here."""
 
 from collections.abc import Mapping
 from types import MappingProxyType

@@ -1,4 +1,4 @@
-"""Whether a coupon combines with others (SPEC 7). Without this rule a coupon stands alone."""
+"""Whether a coupon combines with others. Without this rule a coupon stands alone."""
 
 from __future__ import annotations
 
