@@ -18,7 +18,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
-from core.errors import ApplicationError
+from core.errors import ApplicationError, PermissionDeniedError
 from core.review import parse_version, version_of
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summaries_for
@@ -43,7 +43,7 @@ from marketing.services import activities as activity_services
 from marketing.services import bulk_grants as bulk_services
 from marketing.services.gift_packs import bulk_grants_holding_pack, gift_pack_lock_for_change, pack_held_message
 from marketing.services.members import member_profile_update
-from marketing.services.segments import clean_segment, segment_summary
+from marketing.services.segments import clean_segment, registration_day_problem, segment_summary
 
 
 class WorkflowForm(forms.Form):
@@ -145,8 +145,32 @@ class ActivityItemInline(admin.TabularInline):
     autocomplete_fields = ["template"]  # picked by name from the template admin's search
 
 
+def activity_not_editable_message(activity: Activity) -> str:
+    return gettext("This activity is no longer a draft (%(status)s): it cannot be edited.") % {
+        "status": activity.get_status_display()
+    }
+
+
+class ActivityForm(forms.ModelForm):
+    class Meta:
+        model = Activity
+        fields = ["title", "intro", "image", "start_time", "end_time", "channel", "per_user_limit"]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        if self.instance.pk is not None:
+            # Admin saves the activity and its items in this request's transaction: the row stays locked
+            # until they are written, so a publish waits for the edit (and then checks the items saved),
+            # and an activity published since the page read it is refused here instead of overwritten.
+            locked = Activity.objects.select_for_update().get(pk=self.instance.pk)
+            if locked.status != ActivityStatus.DRAFT:
+                raise ValidationError(activity_not_editable_message(locked), code="not_editable")
+        return self.cleaned_data
+
+
 @admin.register(Activity)
 class ActivityAdmin(WorkflowAdmin):
+    form = ActivityForm
     list_display = ["title", "status", "start_time", "end_time", "channel", "per_user_limit", "created_by"]
     list_filter = ["status", "channel"]
     search_fields = ["title", "intro"]
@@ -174,7 +198,12 @@ class ActivityAdmin(WorkflowAdmin):
     def save_model(self, request: HttpRequest, obj: Activity, form: forms.ModelForm, change: bool) -> None:
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+            obj.save()
+            return
+        # Only what the form edits: the status belongs to the workflow (the form's clean holds the row's
+        # lock and found it a draft), and the rest of ``obj`` is as the request first read it.
+        editable = {field.name for field in Activity._meta.concrete_fields} & set(form.cleaned_data)
+        obj.save(update_fields=[*sorted(editable), "updated_at"])
 
 
 # Gift packs -------------------------------------------------------------------------------------
@@ -193,8 +222,32 @@ def pack_held(pack: GiftPack | None) -> bool:
     return bool(pack.__dict__["_held"])
 
 
+class GiftPackItemFormSet(forms.BaseInlineFormSet):
+    """An active pack holds only approved templates: its triggers fire at any moment, and an item that
+    cannot be issued then is skipped for good (a pack is given once per user and occasion)."""
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.instance.is_active:
+            return
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if data.get("DELETE"):
+                continue
+            template = data.get("template")
+            if not isinstance(template, CouponTemplate):  # a row shown read-only: its data are the ids it holds
+                template = form.instance.template if form.instance.template_id else None
+            if template is not None and template.status != TemplateStatus.APPROVED:
+                form.add_error(
+                    "template",
+                    gettext("An active gift pack holds only approved templates: %(template)s is %(status)s.")
+                    % {"template": template.name, "status": template.get_status_display()},
+                )
+
+
 class GiftPackItemInline(admin.TabularInline):
     model = GiftPackItem
+    formset = GiftPackItemFormSet
     extra = 1
     autocomplete_fields = ["template"]
 
@@ -303,6 +356,19 @@ class SegmentForm(forms.Form):
     )
     no_order_days = forms.IntegerField(label=_("no order for N days"), required=False, min_value=1, max_value=3650)
 
+    def _registration_day(self, name: str) -> Any:
+        day = self.cleaned_data.get(name)
+        problem = registration_day_problem(day) if day is not None else None
+        if problem is not None:
+            raise ValidationError(problem, code="out_of_range")
+        return day
+
+    def clean_registered_after(self) -> Any:
+        return self._registration_day("registered_after")
+
+    def clean_registered_before(self) -> Any:
+        return self._registration_day("registered_before")
+
     def raw_segment(self) -> dict[str, Any]:
         cleaned = self.cleaned_data
         raw = {
@@ -318,6 +384,10 @@ class SegmentForm(forms.Form):
 
 class BulkGrantForm(forms.ModelForm, SegmentForm):
     """The segment is built from plain fields; a list comes as a CSV file or pasted text."""
+
+    # What the service refused when this form's data were saved (``BulkGrantAdmin.changeform_view``):
+    # shown as this form's errors.
+    refusal: ApplicationError | None = None
 
     template = forms.ModelChoiceField(
         queryset=CouponTemplate.objects.filter(status=TemplateStatus.APPROVED).order_by("-created_at"),
@@ -359,6 +429,7 @@ class BulkGrantForm(forms.ModelForm, SegmentForm):
                         self.add_error(None, message)
         users: list[str] = []
         if cleaned.get("users_file"):
+            cleaned["users_file"].seek(0)  # read again when the page is shown again with a refusal
             users += bulk_services.parse_user_list(cleaned["users_file"].read())
         if cleaned.get("users_text"):
             users += bulk_services.parse_user_list(cleaned["users_text"])
@@ -369,11 +440,41 @@ class BulkGrantForm(forms.ModelForm, SegmentForm):
                     "users_file", gettext("Unknown customers: %(users)s") % {"users": ", ".join(unknown[:20])}
                 )
         cleaned["users"] = users
-        if cleaned.get("target_type") == BulkGrantTarget.USER_LIST and not users and not self.instance.pk:
+        if cleaned.get("target_type") == BulkGrantTarget.USER_LIST and not users and not self._has_recipients():
             self.add_error("users_file", gettext("Upload the list of customers."))
         if bool(cleaned.get("template")) == bool(cleaned.get("gift_pack")):
             self.add_error("template", gettext("Grant either a template or a gift pack."))
+        if self.refusal is not None:
+            self._add_refusal(self.refusal)
         return cleaned
+
+    def _has_recipients(self) -> bool:
+        """A list stored before (a list draft saved without a new file keeps it; a segment has none)."""
+        return self.instance.pk is not None and self.instance.recipients.exists()
+
+    def _add_refusal(self, refusal: ApplicationError) -> None:
+        added = False
+        for key, errors in refusal.details.items():
+            field = _REFUSAL_FIELDS.get(key, key)
+            if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+                continue  # not messages (the unknown identifiers, a status)
+            for error in errors:
+                self.add_error(field if field in self.fields else None, error)
+                added = True
+        if not added:
+            self.add_error(None, refusal.message)
+
+
+# The service's names for what the form has as other fields.
+_REFUSAL_FIELDS = {"users": "users_file"}
+
+
+class _ServiceRefused(Exception):
+    """The service refused a save the form let through (raised out of the request's transaction)."""
+
+    def __init__(self, refusal: ApplicationError) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 def progress_bar(grant: BulkGrant) -> str:
@@ -415,7 +516,7 @@ class BulkGrantAdmin(WorkflowAdmin):
         "review_remark",
         "started_at",
         "finished_at",
-        "last_error",
+        "last_error_text",
     ]
     workflow_labels = {
         "submit": _("Submit for review"),
@@ -446,6 +547,21 @@ class BulkGrantAdmin(WorkflowAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "estimate_url": reverse("admin:marketing_bulkgrant_estimate")}
         return super().add_view(request, form_url, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRefused as refused:
+            # The request's transaction is rolled back: the same page again, the refusal as form errors.
+            request.bulk_grant_refusal = refused.refusal  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: BulkGrant | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "bulk_grant_refusal", None)
+        if refusal is None:
+            return form
+        return type(form.__name__, (form,), {"refusal": refusal})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "estimate_url": reverse("admin:marketing_bulkgrant_estimate")}
@@ -493,6 +609,7 @@ class BulkGrantAdmin(WorkflowAdmin):
             "percent": int(progress_of(grant) * 100),
             "done": grant.granted + grant.skipped_limit + grant.skipped_stock + grant.failed,
             "audience_size": bulk_grant_audience_size(grant=grant),
+            "last_error": bulk_services.last_error_text(grant.last_error),
         }
         return TemplateResponse(request, "admin/marketing/bulkgrant/progress.html", context)
 
@@ -539,6 +656,10 @@ class BulkGrantAdmin(WorkflowAdmin):
     @admin.display(description=_("progress"))
     def progress(self, obj: BulkGrant) -> str:
         return progress_bar(obj)
+
+    @admin.display(description=_("last error"))
+    def last_error_text(self, obj: BulkGrant) -> str:
+        return bulk_services.last_error_text(obj.last_error)
 
     def get_fieldsets(self, request: HttpRequest, obj: BulkGrant | None = None) -> Any:
         editing = obj is None or obj.status == BulkGrantStatus.DRAFT
@@ -595,8 +716,10 @@ class BulkGrantAdmin(WorkflowAdmin):
                 saved = bulk_services.bulk_grant_update(grant=obj, actor=request.user, **kwargs)
             else:
                 saved = bulk_services.bulk_grant_create(actor=request.user, **kwargs)
-        except ApplicationError as exc:
+        except PermissionDeniedError as exc:
             raise PermissionDenied(exc.message) from exc
+        except ApplicationError as exc:  # invalid input, a grant no longer a draft: said on the form
+            raise _ServiceRefused(exc) from exc
         obj.pk = saved.pk
         obj.created_by = saved.created_by
 

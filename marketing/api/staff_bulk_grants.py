@@ -15,7 +15,7 @@ from core.api.pagination import Pagination
 from core.api.parsers import JSONParser
 from core.api.permissions import HasModelPerm, IsStaff
 from core.api.schema import refuses
-from core.api.serializers import QuerySerializer, StrictSerializer, seen_version_field
+from core.api.serializers import BoundedDateTimeField, QuerySerializer, StrictSerializer, seen_version_field
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.idempotency import idempotent
@@ -47,12 +47,15 @@ class BulkGrantOutputSerializer(serializers.Serializer):
     review_remark = serializers.CharField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    last_error = serializers.CharField()
+    last_error = serializers.SerializerMethodField(help_text="Why the run failed, in the reader's language.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField(help_text="The version a review names (``updated_at`` of approve, reject).")
 
     def get_progress(self, grant: BulkGrant) -> float:
         return progress_of(grant)
+
+    def get_last_error(self, grant: BulkGrant) -> str:
+        return services.last_error_text(grant.last_error)
 
 
 def progress_of(grant: BulkGrant) -> float:
@@ -90,7 +93,7 @@ class BulkGrantInputSerializer(StrictSerializer):
     users_file = serializers.FileField(required=False)
     template_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**62)
     gift_pack_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**62)
-    scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
+    scheduled_at = BoundedDateTimeField(required=False, allow_null=True)
 
     def validate_users_file(self, value):
         if value.size > MAX_UPLOAD_BYTES:
@@ -100,6 +103,10 @@ class BulkGrantInputSerializer(StrictSerializer):
 
 # The service names the objects it is given; the client sent their ids.
 _API_FIELDS = {"template": "template_id", "gift_pack": "gift_pack_id"}
+
+
+def _name_as_sent(exc: ValidationFailed) -> None:
+    exc.details = {_API_FIELDS.get(field, field): errors for field, errors in exc.details.items()}
 
 
 def _service_kwargs(values: dict) -> dict:
@@ -151,7 +158,7 @@ class BulkGrantListCreateApi(APIView):
         try:
             grant = services.bulk_grant_create(actor=request.user, **_service_kwargs(data.validated_data))
         except ValidationFailed as exc:
-            exc.details = {_API_FIELDS.get(field, field): errors for field, errors in exc.details.items()}
+            _name_as_sent(exc)
             raise
         return Response(_detail(grant), status=status.HTTP_201_CREATED)
 
@@ -194,7 +201,12 @@ class _BulkGrantActionApi(APIView):
         grant = get_object_or_404(BulkGrant, pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(_detail(self.act(grant, data.validated_data, request.user)), status=status.HTTP_200_OK)
+        try:
+            acted = self.act(grant, data.validated_data, request.user)
+        except ValidationFailed as exc:  # a template no longer issuing when the grant runs
+            _name_as_sent(exc)
+            raise
+        return Response(_detail(acted), status=status.HTTP_200_OK)
 
 
 @extend_schema(request=None, responses=BulkGrantDetailOutputSerializer)

@@ -26,16 +26,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.actions import status_label
 from core.audit import audit_record
+from core.clock import business_tz
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, ValidationFailed
 from core.events import Event, emit
@@ -45,6 +48,7 @@ from core.statements import insert_rows, insert_rows_ignoring_duplicates
 from core.userlists import parse_user_list as parse_user_list  # re-exported for the API and admin
 from core.userlists import resolve_users
 from coupons.errors import CouponErrorCode
+from coupons.issuable import issuable_now
 from coupons.ledger import issue_many, with_fresh_codes
 from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon
 from marketing.models import (
@@ -53,6 +57,7 @@ from marketing.models import (
     BulkGrantStatus,
     BulkGrantTarget,
     GiftPack,
+    GiftPackItem,
     Notification,
     RecipientStatus,
 )
@@ -109,6 +114,8 @@ def _clean(
         errors["template"] = [_("Only an approved template can be granted.")]
     elif gift_pack is not None and not gift_pack.is_active:
         errors["gift_pack"] = [_("This gift pack is not active.")]
+    else:
+        errors.update(_issuable_errors(template=template, gift_pack=gift_pack, moment=_run_moment(scheduled_at)))
     cleaned_segment: dict[str, Any] = {}
     if target_type == BulkGrantTarget.SEGMENT:
         try:
@@ -125,6 +132,60 @@ def _clean(
         "gift_pack": gift_pack,
         "scheduled_at": scheduled_at,
     }
+
+
+def _run_moment(scheduled_at: datetime | None) -> datetime:
+    """When a grant scheduled at ``scheduled_at`` runs: then, or now when that has passed or is unset."""
+    now = timezone.now()
+    return scheduled_at if scheduled_at is not None and scheduled_at > now else now
+
+
+def _shown(moment: datetime) -> str:
+    return timezone.localtime(moment, business_tz()).strftime("%Y-%m-%d %H:%M")
+
+
+def _not_issuable_message(template: CouponTemplate, reason: str, moment: datetime) -> str:
+    if reason == "NOT_STARTED" and template.issue_start_time is not None:
+        why = _("its claim window opens at %(time)s") % {"time": _shown(template.issue_start_time)}
+    elif reason == "ENDED" and template.issue_end_time is not None and template.status == TemplateStatus.APPROVED:
+        why = _("its claim window closes at %(time)s") % {"time": _shown(template.issue_end_time)}
+    elif reason == "VALIDITY_OVER" and template.valid_until is not None:
+        why = _("its coupons are valid only until %(time)s") % {"time": _shown(template.valid_until)}
+    else:
+        why = _("it is %(status)s") % {"status": template.get_status_display()}
+    return _("%(template)s cannot issue coupons at %(moment)s, when this grant runs: %(why)s.") % {
+        "template": template.name,
+        "moment": _shown(moment),
+        "why": why,
+    }
+
+
+def _issuable_errors(
+    *, template: CouponTemplate | None, gift_pack: GiftPack | None, moment: datetime
+) -> dict[str, list[str]]:
+    """Field errors for what the grant hands out that cannot be issued at ``moment`` (each of a gift
+    pack's templates too): otherwise every customer would end up FAILED or skipped."""
+    if template is not None:
+        reason = issuable_now(template, moment)
+        return {"template": [_not_issuable_message(template, reason, moment)]} if reason else {}
+    if gift_pack is None:
+        return {}
+    items = GiftPackItem.objects.filter(pack_id=gift_pack.pk).select_related("template").order_by("pk")
+    messages = []
+    for item in items:
+        reason = issuable_now(item.template, moment)
+        if reason is not None:
+            messages.append(_not_issuable_message(item.template, reason, moment))
+    return {"gift_pack": messages} if messages else {}
+
+
+def _require_issuable(grant: BulkGrant) -> None:
+    """Checked again at submit and approve: a claim window may have closed since the draft was saved."""
+    errors = _issuable_errors(
+        template=grant.template, gift_pack=grant.gift_pack, moment=_run_moment(grant.scheduled_at)
+    )
+    if errors:
+        raise ValidationFailed(" ".join(m for messages in errors.values() for m in messages), details=errors)
 
 
 def _store_list(grant: BulkGrant, identifiers: list[str]) -> None:
@@ -253,6 +314,7 @@ def bulk_grant_submit(*, grant: BulkGrant, actor: Any) -> BulkGrant:
         gift_pack_lock(pack_id=locked.gift_pack_id)
     if locked.target_type == BulkGrantTarget.USER_LIST and not locked.recipients.exists():
         raise ValidationFailed(_("The list names no customer."), details={"users": [_("The list is empty.")]})
+    _require_issuable(locked)
     return locked
 
 
@@ -262,6 +324,7 @@ def bulk_grant_approve(*, grant: BulkGrant, actor: Any, remark: str = "", seen: 
     ``scheduled_at``, or passed): the run is enqueued after commit; otherwise the scheduled job starts it
     when it is due."""
     approved = _transition(grant, "approve", actor, remark, seen)
+    _require_issuable(approved)
     if approved.scheduled_at is None or approved.scheduled_at <= timezone.now():
         transaction.on_commit(lambda: _enqueue_run(approved.pk))
     return approved
@@ -288,6 +351,10 @@ def _enqueue_run(grant_id: int) -> None:
 # Running ----------------------------------------------------------------------------------------
 
 
+# Errors that pass (the database, the network, the worker's time limit): the run is tried again.
+PASSING_ERRORS = (DatabaseError, OSError, SoftTimeLimitExceeded)
+
+
 @dataclass
 class _Outcome:
     granted: list[int]
@@ -303,18 +370,47 @@ def bulk_grant_run(*, grant: BulkGrant, chunk_size: int | None = None, max_chunk
     ``max_chunks`` stops after that many chunks (the run stays RUNNING and resumes later).
     """
     chunk_size = chunk_size or settings.BULK_GRANT_CHUNK_SIZE
-    if _start(grant.pk) is None:
-        return BulkGrant.objects.get(pk=grant.pk)
-    done = 0
-    while max_chunks is None or done < max_chunks:
-        handled = _chunk_with_fresh_codes(grant.pk, chunk_size)
-        if handled is None:  # cancelled, or finished by another worker
-            break
-        if handled == 0:
-            _finish(grant.pk)
-            break
-        done += 1
+    try:
+        if _start(grant.pk) is None:
+            return BulkGrant.objects.get(pk=grant.pk)
+        done = 0
+        while max_chunks is None or done < max_chunks:
+            handled = _chunk_with_fresh_codes(grant.pk, chunk_size)
+            if handled is None:  # cancelled, or finished by another worker
+                break
+            if handled == 0:
+                _finish(grant.pk)
+                break
+            done += 1
+    except PASSING_ERRORS:
+        raise  # the task retries, or the scheduled job resumes the run after the last committed chunk
+    except Exception as exc:
+        # Anything else would fail the same way at every attempt, and an approved grant is picked up
+        # again by the scheduled job every few seconds: the run ends here, with the error kept.
+        logger.exception("bulk grant %s failed", grant.pk)
+        _fail(grant.pk, f"{RUN_ERROR}:{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS])
     return BulkGrant.objects.get(pk=grant.pk)
+
+
+@retry_on_conflict
+def _fail(grant_id: int, error: str) -> None:
+    locked = BulkGrant.objects.select_for_update().get(pk=grant_id)
+    if locked.status not in (S.APPROVED, S.RUNNING):
+        return
+    from_status = locked.status
+    locked.status = S.FAILED
+    locked.finished_at = timezone.now()
+    locked.last_error = error
+    locked.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
+    emit(Event.BULK_GRANT_DONE, bulk_grant_id=locked.pk, status=locked.status, granted=locked.granted)
+    audit_record(
+        subject=locked,
+        actor=None,
+        action="finish",
+        from_status=from_status,
+        to_status=S.FAILED,
+        data={"error": error, "granted": locked.granted, "failed": locked.failed},
+    )
 
 
 @retry_on_conflict
@@ -466,9 +562,7 @@ def _grant_template_chunk(grant: BulkGrant, user_ids: list[int], now: datetime) 
         now=now,
     )
     if issued.refused is not None:
-        BulkGrant.objects.filter(pk=grant.pk).update(
-            last_error=_("The template stopped issuing (%(reason)s).") % {"reason": issued.refused}
-        )
+        BulkGrant.objects.filter(pk=grant.pk).update(last_error=f"{TEMPLATE_STOPPED}:{issued.refused}")
         return _Outcome([], [], [], user_ids)
     return _Outcome(issued.granted, issued.skipped_limit, issued.skipped_stock, [])
 
@@ -488,6 +582,34 @@ def _grant_pack_chunk(grant: BulkGrant, user_ids: list[int]) -> _Outcome:
         else:
             outcome.failed.append(uid)
     return outcome
+
+
+# The last error ---------------------------------------------------------------------------------
+#
+# ``last_error`` keeps a code and its parameter ("TEMPLATE_STOPPED:STOPPED"), written by the worker
+# whatever its language; ``last_error_text`` renders it in the reader's. Errors written before this
+# form (free text) are shown as they were written.
+
+TEMPLATE_STOPPED = "TEMPLATE_STOPPED"
+RUN_ERROR = "RUN_ERROR"
+_MAX_ERROR_CHARS = 500
+# Why a template issues nothing (``coupons.issuable.issuable_now``) beyond its status.
+_REFUSAL_LABELS = {
+    "NOT_STARTED": gettext_lazy("claim window not open yet"),
+    "ENDED": gettext_lazy("claim window over"),
+    "VALIDITY_OVER": gettext_lazy("validity over"),
+}
+
+
+def last_error_text(last_error: str) -> str:
+    """A grant's ``last_error`` as the reader reads it (in the active language)."""
+    code, _sep, parameter = last_error.partition(":")
+    if code == TEMPLATE_STOPPED:
+        reason = str(_REFUSAL_LABELS.get(parameter) or status_label(CouponTemplate, parameter))
+        return _("The template stopped issuing (%(reason)s).") % {"reason": reason}
+    if code == RUN_ERROR:
+        return _("The run stopped on an unexpected error (%(error)s).") % {"error": parameter}
+    return last_error
 
 
 # Announcing -------------------------------------------------------------------------------------

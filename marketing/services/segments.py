@@ -12,24 +12,50 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.clock import business_tz
+from core.clock import business_today, business_tz
 from coupons.providers import order_facts
 from marketing.models import MemberLevel, MemberProfile
 
 KEYS = ("everybody", "levels", "tags", "registered_after", "registered_before", "no_order_days")
 MAX_NO_ORDER_DAYS = 3650
+# Registration dates a segment may name: nobody registered earlier, and a date much later than today
+# is a typo. (The start of year 1 in the business time zone is not even a datetime in UTC.)
+FIRST_REGISTRATION_DAY = date(1900, 1, 1)
+REGISTRATION_DAYS_AHEAD = 366
 
 
-def _date(value: Any, field: str, errors: dict[str, list[str]]) -> str | None:
+def registration_day_bounds() -> tuple[date, date]:
+    """The first and the last registration date a segment may name (both included)."""
+    return FIRST_REGISTRATION_DAY, business_today() + timedelta(days=REGISTRATION_DAYS_AHEAD)
+
+
+def registration_day_problem(day: date) -> str | None:
+    """Why ``day`` cannot bound a segment's registration dates (for a form field), or None."""
+    first, last = registration_day_bounds()
+    if first <= day <= last:
+        return None
+    return _("Use a date from %(first)s to %(last)s.") % {"first": first.isoformat(), "last": last.isoformat()}
+
+
+def _date(value: Any, field: str, key: str, errors: dict[str, list[str]]) -> str | None:
     if value in (None, ""):
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    try:
-        return date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        errors.setdefault(field, []).append(_("Use a date like 2026-01-31."))
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value))
+        except ValueError:
+            errors.setdefault(field, []).append(_("Use a date like 2026-01-31."))
+            return None
+    first, last = registration_day_bounds()
+    if not first <= day <= last:
+        errors.setdefault(field, []).append(
+            _("%(key)s must be a date from %(first)s to %(last)s.")
+            % {"key": key, "first": first.isoformat(), "last": last.isoformat()}
+        )
         return None
+    return day.isoformat()
 
 
 def clean_segment(segment: Any) -> dict[str, Any]:
@@ -62,8 +88,8 @@ def clean_segment(segment: Any) -> dict[str, Any]:
             errors.setdefault("segment", []).append(_("tags must be a list of tag names."))
         else:
             cleaned["tags"] = sorted({t.strip() for t in tags})
-    after = _date(segment.get("registered_after"), "segment", errors)
-    before = _date(segment.get("registered_before"), "segment", errors)
+    after = _date(segment.get("registered_after"), "segment", "registered_after", errors)
+    before = _date(segment.get("registered_before"), "segment", "registered_before", errors)
     if after:
         cleaned["registered_after"] = after
     if before:

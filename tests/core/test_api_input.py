@@ -8,7 +8,7 @@ from core.models import AuditLog
 from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
 from marketing.models import BulkGrant, BulkGrantStatus, BulkGrantTarget
 from tests.error_shape import assert_api_error
-from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory
+from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory, UserFactory
 from tests.factories.orders import CategoryFactory
 from tests.factories.template_input import TemplateInputFactory
 
@@ -122,6 +122,18 @@ def test_a_code_batch_expiring_out_of_range_is_a_400(operations_client, value):
 
     assert_api_error(response, 400, "VALIDATION_ERROR", "expires_at")
     assert not RedemptionCodeBatch.objects.exists()
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+def test_a_bulk_grant_scheduled_out_of_range_is_a_400(operations_client, value):
+    template, user = CouponTemplateFactory(), UserFactory()
+    body = {"name": "x", "target_type": "USER_LIST", "users": [str(user.pk)], "template_id": template.pk,
+            "scheduled_at": value}  # fmt: skip
+
+    response = operations_client.post("/api/v1/staff/bulk-grants/", body, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", "scheduled_at")
+    assert not BulkGrant.objects.exists()
 
 
 @pytest.mark.parametrize("field", TEMPLATE_TIMES)

@@ -40,3 +40,31 @@ def pack_form(template, quantity) -> dict:
         "is_active": "on",
         **one_item(template, quantity),
     }
+
+
+def activity_change_form(activity, **changes) -> dict:
+    """The change page of a draft activity as it was read, with its items, and ``changes``."""
+    start, end = timezone.localtime(activity.start_time), timezone.localtime(activity.end_time)
+    items = list(activity.items.order_by("pk"))
+    data = {
+        "title": activity.title,
+        "intro": activity.intro,
+        "start_time_0": start.strftime("%Y-%m-%d"),
+        "start_time_1": start.strftime("%H:%M:%S"),
+        "end_time_0": end.strftime("%Y-%m-%d"),
+        "end_time_1": end.strftime("%H:%M:%S"),
+        "channel": activity.channel,
+        "per_user_limit": activity.per_user_limit,
+        "items-TOTAL_FORMS": len(items),
+        "items-INITIAL_FORMS": len(items),
+        "items-MIN_NUM_FORMS": 0,
+        "items-MAX_NUM_FORMS": 1000,
+    }
+    for index, item in enumerate(items):
+        data |= {
+            f"items-{index}-id": item.pk,
+            f"items-{index}-activity": activity.pk,
+            f"items-{index}-template": item.template_id,
+            f"items-{index}-quantity": item.quantity,
+        }
+    return data | changes

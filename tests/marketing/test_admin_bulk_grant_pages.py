@@ -1,14 +1,25 @@
 """Bulk grants in admin as Operations and Finance see them: the segment editor's live estimate, the
 audience size on the change and approve pages, a gift pack's coupons on the approve page, the
-self-refreshing progress page, and workflow pages refused (403) to whoever may not act."""
+self-refreshing progress page, workflow pages refused (403) to whoever may not act, and refusals of
+the service shown on the form (not as a 403)."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from core.audit import audit_trail_for
-from marketing.models import BulkGrant, BulkGrantStatus, GiftPack, GiftPackItem, MemberLevel, MemberTag
+from marketing.models import (
+    BulkGrant,
+    BulkGrantStatus,
+    BulkGrantTarget,
+    GiftPack,
+    GiftPackItem,
+    MemberLevel,
+    MemberTag,
+)
 from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_run, bulk_grant_submit
 from marketing.tasks import run_bulk_grant
 from tests.factories import CouponTemplateFactory, UserFactory
@@ -225,7 +236,108 @@ def test_dates_stay_iso_for_the_browsers_date_inputs_in_either_language(operatio
     for language in ("zh-hans", "en"):
         client = logged_in(operations_user, language)
         page = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
-        estimate = client.get(ESTIMATE, {"levels": ["GOLD"], "registered_before": "2030-01-01"})
+        estimate = client.get(ESTIMATE, {"levels": ["GOLD"], "registered_before": "2027-01-01"})
 
         assert 'type="date" name="registered_after" value="2026-01-01"' in page
         assert estimate.json()["count"] == 3
+
+
+def change_form(grant: BulkGrant, **changes) -> dict:
+    """The change page of a draft as it was read (its segment's fields included), with ``changes``."""
+    data = {
+        "name": grant.name,
+        "target_type": grant.target_type,
+        "template": grant.template_id or "",
+        "gift_pack": grant.gift_pack_id or "",
+        "scheduled_at_0": "",
+        "scheduled_at_1": "",
+        **{key: value for key, value in grant.segment.items() if key != "everybody"},
+    }
+    if grant.segment.get("everybody"):
+        data["everybody"] = "on"
+    return data | changes
+
+
+def test_switching_a_segment_draft_to_a_list_without_one_asks_for_the_list(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+
+    response = logged_in(operations_user).post(
+        f"/admin/marketing/bulkgrant/{grant.pk}/change/", change_form(grant, target_type="USER_LIST")
+    )
+
+    assert response.status_code == 200  # the form again, not a 403
+    assert "Upload the list of customers." in response.content.decode()
+    grant.refresh_from_db()
+    assert (grant.target_type, grant.segment) == (BulkGrantTarget.SEGMENT, {"levels": ["GOLD"]})
+
+
+def test_a_list_draft_keeps_its_list_when_saved_without_a_new_one(operations_user, members):
+    grant = bulk_grant_create(
+        actor=operations_user,
+        name="list",
+        target_type="USER_LIST",
+        users=[members["gold"][0].username],
+        template=CouponTemplateFactory(),
+    )
+
+    response = logged_in(operations_user).post(
+        f"/admin/marketing/bulkgrant/{grant.pk}/change/", change_form(grant, name="renamed")
+    )
+
+    assert response.status_code == 302
+    grant.refresh_from_db()
+    assert (grant.name, grant.targeted) == ("renamed", 1)
+
+
+def test_a_refusal_of_the_service_is_shown_on_the_form_not_as_a_403(operations_user, members):
+    # given a template whose claim window closes before the time the draft is moved to
+    template = CouponTemplateFactory(issue_end_time=timezone.now() + timedelta(days=2))
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+    later = timezone.localtime() + timedelta(days=5)
+    data = change_form(
+        grant, template=template.pk, scheduled_at_0=later.strftime("%Y-%m-%d"), scheduled_at_1="10:00:00"
+    )
+
+    response = logged_in(operations_user).post(f"/admin/marketing/bulkgrant/{grant.pk}/change/", data)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*><li>([^<]*)</li>', page)
+    assert any(template.name in error and "cannot issue coupons" in error for error in errors), errors
+    assert 'value="' + later.strftime("%Y-%m-%d") + '"' in page  # what was typed is kept
+    grant.refresh_from_db()
+    assert (grant.template_id, grant.scheduled_at) != (template.pk, None)
+    assert grant.scheduled_at is None
+
+
+def test_a_registration_date_out_of_range_is_an_error_on_its_field(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+    client = logged_in(operations_user)
+
+    response = client.post(
+        f"/admin/marketing/bulkgrant/{grant.pk}/change/", change_form(grant, registered_after="0001-01-01")
+    )
+    estimate = client.get(ESTIMATE, {"levels": ["GOLD"], "registered_after": "0001-01-01"})
+
+    assert response.status_code == 200
+    assert "Use a date from 1900-01-01 to " in response.content.decode()
+    assert estimate.status_code == 400
+    assert "Use a date from 1900-01-01 to " in estimate.json()["error"]["details"]["registered_after"][0]
+    grant.refresh_from_db()
+    assert grant.segment == {"levels": ["GOLD"]}
+
+
+def test_a_failed_grants_error_is_shown_in_the_readers_language(operations_user, members):
+    grant = draft_grant(operations_user, {"levels": ["GOLD"]})
+    BulkGrant.objects.filter(pk=grant.pk).update(status=BulkGrantStatus.FAILED, last_error="TEMPLATE_STOPPED:STOPPED")
+
+    for language, text in (
+        ("en", "The template stopped issuing (Stopped)."),
+        ("zh-hans", "模板已停止发放（已停用）。"),
+    ):
+        client = logged_in(operations_user, language)
+        change = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/change/").content.decode()
+        progress = client.get(f"/admin/marketing/bulkgrant/{grant.pk}/progress/").content.decode()
+
+        assert text in change and text in progress
+        assert "TEMPLATE_STOPPED" not in change and "TEMPLATE_STOPPED" not in progress

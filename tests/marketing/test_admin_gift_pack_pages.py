@@ -1,17 +1,23 @@
 """Gift packs in admin: a pack that a bulk grant under review, approved or running hands out stays as
-Finance saw it (the run reads the pack's items when it executes), with a message saying why."""
+Finance saw it (the run reads the pack's items when it executes), with a message saying why; an active
+pack holds only approved templates."""
+
+import re
 
 import pytest
 from django.test import Client
 
 from core.errors import InvalidTransition
+from coupons.models import TemplateStatus
 from marketing.models import BulkGrant, BulkGrantStatus, GiftPack, GiftPackItem
 from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_reject, bulk_grant_submit
 from marketing.services.gift_packs import gift_pack_lock_for_change
 from tests.factories import CouponTemplateFactory
+from tests.marketing.admin_forms import pack_form
 
 pytestmark = pytest.mark.django_db
 
+NOT_APPROVED = [TemplateStatus.DRAFT, TemplateStatus.PENDING_REVIEW, TemplateStatus.REJECTED]
 HELD = [BulkGrantStatus.PENDING_REVIEW, BulkGrantStatus.APPROVED, BulkGrantStatus.RUNNING]
 FREE = [BulkGrantStatus.DRAFT, BulkGrantStatus.DONE, BulkGrantStatus.FAILED, BulkGrantStatus.CANCELLED]
 
@@ -112,3 +118,55 @@ def test_the_service_refuses_a_change_from_submission_until_the_grant_is_rejecte
     assert (refused.value.code, refused.value.details) == ("NOT_EDITABLE", {"bulk_grant_ids": [grant.pk]})
     bulk_grant_reject(grant=grant, actor=finance_user, remark="not now")
     gift_pack_lock_for_change(pack=pack)  # a draft again: the pack may change
+
+
+def not_approved_message(template, status_label: str) -> str:
+    return f"An active gift pack holds only approved templates: {template.name} is {status_label}."
+
+
+@pytest.mark.parametrize("status", NOT_APPROVED)
+def test_an_active_pack_cannot_be_added_with_a_template_that_is_not_approved(operations_user, status):
+    template = CouponTemplateFactory(status=status)
+    client = logged_in(operations_user)
+
+    response = client.post("/admin/marketing/giftpack/add/", pack_form(template, 1))
+
+    assert response.status_code == 200  # the form again, with the error on the item's template
+    assert not_approved_message(template, template.get_status_display()) in response.content.decode()
+    assert not GiftPack.objects.exists()
+
+
+def test_the_refusal_speaks_the_readers_language(operations_user):
+    template = CouponTemplateFactory(status=TemplateStatus.DRAFT)
+
+    response = logged_in(operations_user, "zh-hans").post("/admin/marketing/giftpack/add/", pack_form(template, 1))
+
+    errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*><li>([^<]*)</li>', response.content.decode())
+    assert response.status_code == 200 and not GiftPack.objects.exists()
+    assert any(template.name in error and "草稿" in error for error in errors), errors  # the status, translated
+
+
+def test_an_inactive_pack_may_hold_a_draft_and_is_refused_when_activated(operations_user, pack):
+    draft = CouponTemplateFactory(status=TemplateStatus.PENDING_REVIEW, per_user_limit=0)
+    GiftPack.objects.filter(pk=pack.pk).update(is_active=False)
+    pack.items.update(template=draft)
+    client = logged_in(operations_user)
+    url = f"/admin/marketing/giftpack/{pack.pk}/change/"
+
+    renamed = client.post(url, change_data(pack, name="Later", is_active=""))
+    activated = client.post(url, change_data(pack, name="Now"))
+
+    assert renamed.status_code == 302
+    assert activated.status_code == 200
+    assert not_approved_message(draft, "Pending review") in activated.content.decode()
+    pack.refresh_from_db()
+    assert (pack.name, pack.is_active) == ("Later", False)
+
+
+def test_an_active_pack_is_saved_with_approved_templates(operations_user):
+    template = CouponTemplateFactory(status=TemplateStatus.APPROVED, per_user_limit=0)
+
+    response = logged_in(operations_user).post("/admin/marketing/giftpack/add/", pack_form(template, 2))
+
+    assert response.status_code == 302
+    assert list(GiftPackItem.objects.values_list("template_id", "quantity")) == [(template.pk, 2)]

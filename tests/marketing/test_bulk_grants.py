@@ -13,15 +13,15 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.audit import audit_trail_for
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from coupons.ledger import bulk as ledger_bulk
 from coupons.ledger.issuing import issue_now
-from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
 from marketing.api import staff_bulk_grants
 from marketing.models import (
     BulkGrant,
@@ -47,6 +47,7 @@ from marketing.services.bulk_grants import (
     bulk_grant_submit,
     bulk_grants_announce_left_behind,
 )
+from marketing.services.schedules import bulk_grants_due
 from marketing.tasks import run_bulk_grant
 from orders.models import Order
 from tests.error_shape import assert_api_error
@@ -191,6 +192,9 @@ def test_illegal_moves_are_refused(operations_user, finance_user):
         ({"segment": {"everybody": True, "levels": ["GOLD"]}}, "segment"),
         ({"segment": {"registered_after": "2026-13-01"}}, "segment"),
         ({"segment": {"registered_after": "2026-02-01", "registered_before": "2026-01-01"}}, "segment"),
+        ({"segment": {"registered_after": "0001-01-01"}}, "segment"),
+        ({"segment": {"registered_before": "1899-12-31"}}, "segment"),
+        ({"segment": {"registered_before": "9999-12-31"}}, "segment"),
         ({"segment": {"no_order_days": 0}}, "segment"),
         ({"segment": {"no_order_days": "30"}}, "segment"),
         ({"segment": {"mystery": 1}}, "segment"),
@@ -892,3 +896,186 @@ def test_a_review_of_a_grant_saved_since_it_was_read_is_a_409(operations_client,
 
     assert_api_error(stale, 409, "INVALID_STATE")
     assert BulkGrant.objects.get(pk=grant_id).status == BulkGrantStatus.PENDING_REVIEW
+
+
+# a run that cannot go on --------------------------------------------------------------------------
+
+
+def test_a_run_that_raises_an_unexpected_error_fails_the_grant_instead_of_looping(operations_user, finance_user):
+    # given an approved grant whose stored segment cannot be evaluated (saved before dates were bounded)
+    make_members(3)
+    grant = approved_grant(
+        operations_user, finance_user, template=CouponTemplateFactory(), segment={"levels": ["GOLD"]}
+    )
+    BulkGrant.objects.filter(pk=grant.pk).update(segment={"registered_after": "0001-01-01"})
+
+    # when it runs
+    ran = bulk_grant_run(grant=grant)
+
+    # then it ends FAILED with the error kept, and the scheduled job no longer picks it up
+    assert ran.status == BulkGrantStatus.FAILED and ran.finished_at is not None
+    assert ran.last_error.startswith("RUN_ERROR:OverflowError")
+    assert grant.pk not in bulk_grants_due()
+    assert [(a.action, a.from_status, a.to_status) for a in audit_trail_for(grant)][0] == (
+        "finish",
+        BulkGrantStatus.APPROVED,
+        BulkGrantStatus.FAILED,
+    )
+
+
+def test_a_database_error_during_a_run_is_left_to_the_retry(operations_user, finance_user, monkeypatch):
+    make_members(3)
+    grant = approved_grant(operations_user, finance_user, template=CouponTemplateFactory())
+
+    def gone(*args, **kwargs):
+        raise OperationalError(2006, "MySQL server has gone away")
+
+    monkeypatch.setattr(bulk_grants, "_segment", gone)
+    with pytest.raises(OperationalError):
+        bulk_grant_run(grant=grant)
+
+    grant.refresh_from_db()
+    assert (grant.status, grant.last_error) == (BulkGrantStatus.APPROVED, "")
+
+
+# issuable when the grant runs ---------------------------------------------------------------------
+
+
+def _window(**fields) -> CouponTemplate:
+    return CouponTemplateFactory(total_quantity=-1, per_user_limit=0, **fields)
+
+
+@pytest.mark.parametrize(
+    ("template_fields", "scheduled_in"),
+    [
+        ({"issue_start_time": 3}, 1),  # the claim window opens after the grant runs
+        ({"issue_end_time": 1}, 3),  # and closes before it
+        ({"issue_end_time": -1}, None),  # closed already, the grant runs now
+        (
+            {
+                "validity_type": ValidityType.FIXED_DATE,
+                "valid_from": -10,
+                "valid_until": 1,
+                "valid_days_after_issue": None,
+            },
+            3,
+        ),  # its coupons would be expired when granted
+    ],
+    ids=["not-open-yet", "closed-by-then", "closed-now", "validity-over"],
+)
+def test_a_template_that_cannot_issue_when_the_grant_runs_is_refused(
+    operations_user, operations_client, template_fields, scheduled_in
+):
+    now = timezone.now()
+    fields = {k: now + timedelta(days=v) if isinstance(v, int) else v for k, v in template_fields.items()}
+    template = _window(**fields)
+    scheduled_at = now + timedelta(days=scheduled_in) if scheduled_in is not None else None
+
+    with pytest.raises(ValidationFailed) as refused:
+        bulk_grant_create(
+            actor=operations_user,
+            name="g",
+            target_type="SEGMENT",
+            segment={"everybody": True},
+            template=template,
+            scheduled_at=scheduled_at,
+        )
+    body = BASE | {"template_id": template.pk, "scheduled_at": scheduled_at.isoformat() if scheduled_at else None}
+    response = operations_client.post(GRANTS, body, format="json")
+
+    assert set(refused.value.details) == {"template"}
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", "template_id")
+    assert template.name in error["details"]["template_id"][0]
+    assert BulkGrant.objects.count() == 0
+
+
+def test_a_template_issuing_when_the_grant_runs_is_accepted(operations_user):
+    now = timezone.now()
+    template = _window(issue_start_time=now + timedelta(days=1), issue_end_time=now + timedelta(days=5))
+
+    grant = bulk_grant_create(
+        actor=operations_user,
+        name="g",
+        target_type="SEGMENT",
+        segment={"everybody": True},
+        template=template,
+        scheduled_at=now + timedelta(days=2),
+    )
+
+    assert grant.status == BulkGrantStatus.DRAFT
+
+
+def test_a_gift_pack_with_a_template_that_cannot_issue_then_is_refused(operations_client):
+    now = timezone.now()
+    pack = GiftPack.objects.create(name="p", trigger="MANUAL")
+    GiftPackItem.objects.create(pack=pack, template=_window(), quantity=1)
+    late = _window(issue_start_time=now + timedelta(days=3))
+    GiftPackItem.objects.create(pack=pack, template=late, quantity=1)
+
+    response = operations_client.post(
+        GRANTS,
+        BASE | {"gift_pack_id": pack.pk, "scheduled_at": (now + timedelta(days=1)).isoformat()},
+        format="json",
+    )
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", "gift_pack_id")
+    assert late.name in error["details"]["gift_pack_id"][0]
+    assert BulkGrant.objects.count() == 0
+
+
+def test_submit_and_approve_check_again_that_the_template_issues_when_the_grant_runs(
+    operations_user, operations_client, finance_client
+):
+    now = timezone.now()
+    template = _window(issue_end_time=now + timedelta(days=5))
+    grant = bulk_grant_create(
+        actor=operations_user,
+        name="g",
+        target_type="SEGMENT",
+        segment={"everybody": True},
+        template=template,
+        scheduled_at=now + timedelta(days=2),
+    )
+    # the claim window was cut short meanwhile (as if the days had passed)
+    CouponTemplate.objects.filter(pk=template.pk).update(issue_end_time=now + timedelta(days=1))
+
+    refused_submit = operations_client.post(f"{GRANTS}{grant.pk}/submit")
+    BulkGrant.objects.filter(pk=grant.pk).update(status=BulkGrantStatus.PENDING_REVIEW)
+    refused_approve = finance_client.post(f"{GRANTS}{grant.pk}/approve", {"remark": "ok"}, format="json")
+
+    assert assert_api_error(refused_submit, 400, "VALIDATION_ERROR", "template_id")["message"]
+    assert assert_api_error(refused_approve, 400, "VALIDATION_ERROR", "template_id")["message"]
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.PENDING_REVIEW
+
+
+# the last error, in the reader's language --------------------------------------------------------
+
+
+def test_a_failed_grants_error_is_kept_in_a_stable_form_and_shown_in_the_readers_language(
+    operations_user, finance_user, operations_client
+):
+    make_members(4)
+    template = CouponTemplateFactory(total_quantity=-1, per_user_limit=0)
+    grant = approved_grant(operations_user, finance_user, template=template)
+    bulk_grant_run(grant=grant, chunk_size=2, max_chunks=1)
+    CouponTemplate.objects.filter(pk=template.pk).update(status=TemplateStatus.STOPPED)
+    with translation.override("zh-hans"):  # the worker's language is not the reader's
+        bulk_grant_run(grant=grant, chunk_size=2)
+
+    english = operations_client.get(f"{GRANTS}{grant.pk}", HTTP_ACCEPT_LANGUAGE="en").json()
+    chinese = operations_client.get(f"{GRANTS}{grant.pk}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+
+    grant.refresh_from_db()
+    assert (grant.status, grant.last_error) == (BulkGrantStatus.FAILED, "TEMPLATE_STOPPED:STOPPED")
+    assert english["last_error"] == "The template stopped issuing (Stopped)."
+    assert chinese["last_error"] == "模板已停止发放（已停用）。"
+
+
+def test_an_old_free_text_error_is_shown_as_it_was_written(operations_user, operations_client):
+    grant = bulk_grant_create(
+        actor=operations_user, name="g", target_type="SEGMENT", segment={"everybody": True}, template=_window()
+    )
+    BulkGrant.objects.filter(pk=grant.pk).update(last_error="模板已停止发放（STOPPED）。")
+
+    assert operations_client.get(f"{GRANTS}{grant.pk}").json()["last_error"] == "模板已停止发放（STOPPED）。"
+    assert bulk_grants.last_error_text("") == ""
