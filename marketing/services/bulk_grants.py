@@ -1,4 +1,4 @@
-"""Bulk grants (精准营销, SPEC 6): maker-checker, then a resumable run in chunks.
+"""Bulk grants (精准营销): maker-checker, then a resumable run in chunks.
 
 Workflow: DRAFT --submit--> PENDING_REVIEW --approve--> APPROVED --run--> RUNNING --> DONE
 (``reject`` sends it back to DRAFT with a remark; ``cancel`` stops it before or while it runs; a

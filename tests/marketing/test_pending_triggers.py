@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
 from core.events import Event, emit
@@ -117,3 +118,15 @@ def test_jobs_running_at_once_give_each_pending_pack_once():
     assert GiftPackGrant.objects.filter(pack=pack).count() == 10
     assert UserCoupon.objects.count() == 10
     assert not PendingTrigger.objects.exists()
+
+
+def test_operations_and_finance_see_the_occasions_waiting_in_admin(ops, finance_user, customer):
+    triggers.record([(customer.pk, GiftPackTrigger.BIRTHDAY, "birthday:2030")], fire=False)
+    finance = Client()
+    finance.force_login(finance_user)
+
+    for client in (ops, finance):
+        page = client.get("/admin/marketing/pendingtrigger/")
+        assert page.status_code == 200
+        assert "birthday:2030" in page.content.decode()
+    assert ops.get(f"/admin/marketing/pendingtrigger/{PendingTrigger.objects.get().pk}/delete/").status_code == 403
