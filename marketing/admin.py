@@ -18,7 +18,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
-from core.errors import ApplicationError, PermissionDeniedError
+from core.errors import ApplicationError, InvalidTransition, PermissionDeniedError
 from core.review import parse_version, version_of
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summaries_for
@@ -146,12 +146,6 @@ class ActivityItemInline(admin.TabularInline):
     autocomplete_fields = ["template"]  # picked by name from the template admin's search
 
 
-def activity_not_editable_message(activity: Activity) -> str:
-    return gettext("This activity is no longer a draft (%(status)s): it cannot be edited.") % {
-        "status": activity.get_status_display()
-    }
-
-
 class ActivityForm(forms.ModelForm):
     class Meta:
         model = Activity
@@ -163,9 +157,10 @@ class ActivityForm(forms.ModelForm):
             # Admin saves the activity and its items in this request's transaction: the row stays locked
             # until they are written, so a publish waits for the edit (and then checks the items saved),
             # and an activity published since the page read it is refused here instead of overwritten.
-            locked = Activity.objects.select_for_update().get(pk=self.instance.pk)
-            if locked.status != ActivityStatus.DRAFT:
-                raise ValidationError(activity_not_editable_message(locked), code="not_editable")
+            try:
+                activity_services.activity_lock_for_change(activity_id=self.instance.pk)
+            except InvalidTransition as exc:
+                raise ValidationError(exc.message, code="not_editable") from None
         return self.cleaned_data
 
 

@@ -49,6 +49,21 @@ def can_transition(activity: Activity, action: str, actor: Any) -> bool:
     return WORKFLOW.can(activity, action, actor)
 
 
+def activity_lock_for_change(*, activity_id: int) -> Activity:
+    """Lock the activity's row until the caller's transaction ends, refused unless it is still a draft: an
+    edit holding the lock and a publish take turns, so the publish checks the items as edited, and an edit
+    of an activity published since its page was read is refused instead of overwriting it."""
+    locked = Activity.objects.select_for_update().get(pk=activity_id)
+    if locked.status != S.DRAFT:
+        raise InvalidTransition(
+            _("This activity is no longer a draft (%(status)s): it cannot be edited.")
+            % {"status": locked.get_status_display()},
+            code=CouponErrorCode.INVALID_STATE,
+            details={"status": locked.status},
+        )
+    return locked
+
+
 def _transition(activity: Activity, action: str, actor: Any, remark: str = "") -> Activity:
     locked = WORKFLOW.begin(activity, action, actor)
     if action == "publish":
