@@ -29,7 +29,10 @@ image_extension = FileExtensionValidator(list(IMAGE_EXTENSIONS))
 
 
 def image_content(upload: File) -> None:
-    """The file's first bytes are those of the picture kind its name says."""
+    """A new upload's first bytes are those of the picture kind its name says. A picture stored already
+    was checked when it came (and may be gone from storage): it is not read again."""
+    if getattr(upload, "_committed", False):
+        return
     extension = upload.name.rsplit(".", 1)[-1].lower() if upload.name and "." in upload.name else ""
     signatures = _SIGNATURES.get(extension)
     if signatures is None:

@@ -1,11 +1,14 @@
 """An activity's picture is served from the site's own host: only raster pictures are taken."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
-from marketing.models import Activity
+from marketing.models import Activity, ActivityItem
 from tests.factories import CouponTemplateFactory
-from tests.marketing.admin_forms import activity_form
+from tests.marketing.admin_forms import activity_change_form, activity_form
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +48,21 @@ def test_a_picture_is_taken(ops):
 
     assert response.status_code == 302
     assert Activity.objects.get().image.name.startswith("activities/banner")
+
+
+def test_a_draft_whose_stored_picture_is_gone_can_still_be_edited(ops):
+    # given: a draft whose picture was taken when uploaded, and whose file has since left the storage
+    now = timezone.now()
+    activity = Activity.objects.create(
+        title="Lunch", start_time=now, end_time=now + timedelta(days=3), image="activities/gone.png"
+    )
+    ActivityItem.objects.create(activity=activity, template=CouponTemplateFactory(), quantity=1)
+
+    # when: it is edited without a new picture
+    response = ops.post(
+        f"/admin/marketing/activity/{activity.pk}/change/", activity_change_form(activity, title="Lunch week")
+    )
+
+    # then: saved, the stored picture is not read again
+    assert response.status_code == 302
+    assert Activity.objects.get(pk=activity.pk).title == "Lunch week"
