@@ -20,6 +20,7 @@ from marketing.services.schedules import (
     expiry_reminders_create,
     pending_triggers_fire,
 )
+from marketing.triggers import record
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,19 @@ def run_bulk_grant(self, grant_id: int) -> dict[str, int] | None:
         "skipped_stock": grant.skipped_stock,
         "failed": grant.failed,
     }
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=settings.CELERY_MAX_COUNTDOWN,
+    max_retries=20,
+)
+def fire_trigger_task(self, user_id: int, trigger: str, occasion: str) -> None:
+    """A gift-pack occasion handed over by an earlier release (it queued failed firings here): written down
+    now and fired after that commit, so a message still in the broker at the upgrade is not lost."""
+    record([(user_id, trigger, occasion)])
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, retry_backoff_max=settings.CELERY_MAX_COUNTDOWN)

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 RETRY_DELAY = timedelta(seconds=60)
 MAX_RETRY_DELAY = timedelta(hours=1)
 OCCASION_LENGTH = 64  # GiftPackGrant.occasion
+_MAX_DOUBLINGS = 16  # far past MAX_RETRY_DELAY: 60 s x 2**16 is 45 days
 
 
 def fire_now(*, user_id: int, trigger: str, occasion: str) -> int:
@@ -81,15 +82,20 @@ def fire_pending(*, user_id: int, trigger: str, occasion: str) -> int:
 
 
 def _postpone(user_id: int, trigger: str, occasion: str) -> None:
+    pending = PendingTrigger.objects.filter(user_id=user_id, trigger=trigger, occasion=occasion)
     try:
-        pending = PendingTrigger.objects.filter(user_id=user_id, trigger=trigger, occasion=occasion)
         attempts = pending.values_list("attempts", flat=True).first()
         if attempts is None:
             return
-        delay = min(RETRY_DELAY * 2 ** (attempts + 1), MAX_RETRY_DELAY)
-        pending.update(attempts=F("attempts") + 1, due_at=timezone.now() + delay)
+        pending.update(attempts=F("attempts") + 1, due_at=timezone.now() + retry_delay(attempts + 1))
     except Exception:  # the row keeps its due time: the job tries it then
         logger.exception("could not postpone the %s packs of user %s (%s)", trigger, user_id, occasion)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long the job waits after the ``failures``-th failure: doubling from RETRY_DELAY, at most
+    MAX_RETRY_DELAY (the exponent is bounded first, so the product never overflows)."""
+    return min(RETRY_DELAY * 2 ** min(failures, _MAX_DOUBLINGS), MAX_RETRY_DELAY)
 
 
 def on_customer_registered(*, user_id: int, inviter_id: int | None) -> None:

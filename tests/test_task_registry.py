@@ -9,7 +9,7 @@ django.setup()
 from celery import current_app
 import sys
 names = {"marketing.tasks.run_bulk_grant", "marketing.tasks.announce_bulk_grant",
-         "marketing.tasks.send_notifications"}
+         "marketing.tasks.fire_trigger_task", "marketing.tasks.send_notifications"}
 missing = sorted(names - set(current_app.tasks))
 print(missing)
 sys.exit(1 if missing else 0)

@@ -14,6 +14,7 @@ from coupons.models import UserCoupon
 from marketing import triggers
 from marketing.models import GiftPackGrant, GiftPackTrigger, PendingTrigger
 from marketing.services.schedules import pending_triggers_fire
+from marketing.tasks import fire_trigger_task
 from tests.factories import UserFactory
 from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 from tests.marketing.test_gift_packs import hidden_template, make_pack, register
@@ -94,6 +95,35 @@ def test_an_occasion_that_keeps_failing_waits_longer_each_time(
     assert second.due_at - timezone.now() <= triggers.MAX_RETRY_DELAY
 
 
+def test_an_occasion_that_failed_for_days_waits_an_hour_and_never_starves_the_others(customer, monkeypatch):
+    # given: an occasion that has failed 40 times (the doubling would overflow), due long ago, and a newer one
+    make_pack(GiftPackTrigger.MEMBER_LEVEL_UP, (hidden_template(), 1))
+    other = UserFactory()
+    triggers.record([(customer.pk, GiftPackTrigger.MEMBER_LEVEL_UP, "level:GOLD")], fire=False)
+    PendingTrigger.objects.update(attempts=40, due_at=timezone.now() - timedelta(hours=2))
+    triggers.record([(other.pk, GiftPackTrigger.MEMBER_LEVEL_UP, "level:GOLD")], fire=False)
+    PendingTrigger.objects.filter(user=other).update(due_at=timezone.now() - timedelta(hours=1))
+    give = triggers.gift_packs.fire_trigger
+
+    def broken_for_customer(*, user, **kwargs):
+        if user.pk == customer.pk:
+            raise RuntimeError("pack keeps failing")
+        return give(user=user, **kwargs)
+
+    monkeypatch.setattr("marketing.services.gift_packs.fire_trigger", broken_for_customer)
+
+    # when: the job runs three times, one occasion per run
+    for _minute in range(3):
+        pending_triggers_fire(limit=1)
+
+    # then: the failing one waits the longest delay, and the newer one was given
+    stuck = PendingTrigger.objects.get()
+    assert (stuck.user_id, stuck.attempts) == (customer.pk, 41)
+    assert stuck.due_at >= timezone.now() + triggers.MAX_RETRY_DELAY - timedelta(minutes=1)
+    assert GiftPackGrant.objects.filter(user=other).exists()
+    assert triggers.retry_delay(10**6) == triggers.MAX_RETRY_DELAY
+
+
 def test_an_occasion_of_a_deleted_customer_goes_with_them(customer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         triggers.on_birthday(customer.pk, 2030)
@@ -130,3 +160,14 @@ def test_operations_and_finance_see_the_occasions_waiting_in_admin(ops, finance_
         assert page.status_code == 200
         assert "birthday:2030" in page.content.decode()
     assert ops.get(f"/admin/marketing/pendingtrigger/{PendingTrigger.objects.get().pk}/delete/").status_code == 403
+
+
+def test_a_retry_queued_by_the_earlier_release_is_written_down_and_fired(customer, django_capture_on_commit_callbacks):
+    # a message of the task earlier releases queued failed firings to, still in the broker at the upgrade
+    pack = make_pack(GiftPackTrigger.REGISTER, (hidden_template(), 1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fire_trigger_task.apply(args=(customer.pk, GiftPackTrigger.REGISTER, "register")).get()
+
+    assert GiftPackGrant.objects.filter(user=customer, pack=pack, occasion="register").exists()
+    assert not PendingTrigger.objects.exists()
