@@ -2,6 +2,8 @@
 
 from collections.abc import Iterable
 
+from django.contrib.auth.management import create_permissions
+
 OPERATIONS = "Operations"
 FINANCE = "Finance"
 
@@ -114,3 +116,13 @@ def sync_role_groups(
                 *group.permissions.filter(content_type__app_label__in=labels).exclude(pk__in=[p.pk for p in wanted])
             )
             group.permissions.add(*wanted)
+
+
+def give_roles_app_permissions(apps, app_label: str) -> None:
+    """For an app's data migration: create the app's permissions now (Django creates them only after all
+    migrations) and give the roles those of ``ROLE_PERMISSIONS``, leaving other apps' as they are."""
+    app_config = apps.get_app_config(app_label)
+    app_config.models_module = True
+    create_permissions(app_config, verbosity=0)
+    app_config.models_module = None
+    sync_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), app_labels=[app_label])

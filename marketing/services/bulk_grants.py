@@ -397,20 +397,18 @@ def _fail(grant_id: int, error: str) -> None:
     locked = BulkGrant.objects.select_for_update().get(pk=grant_id)
     if locked.status not in (S.APPROVED, S.RUNNING):
         return
-    from_status = locked.status
-    locked.status = S.FAILED
-    locked.finished_at = timezone.now()
     locked.last_error = error
-    locked.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
+    _close(locked, S.FAILED, ["last_error"], {"error": error, "granted": locked.granted, "failed": locked.failed})
+
+
+def _close(locked: BulkGrant, status: str, fields: list[str], data: dict[str, Any]) -> None:
+    """End a locked grant's run in ``status`` (saving ``fields`` too): the done event and the audit row."""
+    from_status = locked.status
+    locked.status = status
+    locked.finished_at = timezone.now()
+    locked.save(update_fields=["status", "finished_at", *fields, "updated_at"])
     emit(Event.BULK_GRANT_DONE, bulk_grant_id=locked.pk, status=locked.status, granted=locked.granted)
-    audit_record(
-        subject=locked,
-        actor=None,
-        action="finish",
-        from_status=from_status,
-        to_status=S.FAILED,
-        data={"error": error, "granted": locked.granted, "failed": locked.failed},
-    )
+    audit_record(subject=locked, actor=None, action="finish", from_status=from_status, to_status=status, data=data)
 
 
 @retry_on_conflict
@@ -471,19 +469,13 @@ def _finish(grant_id: int) -> None:
         locked = BulkGrant.objects.select_for_update().get(pk=grant_id)
         if locked.status != S.RUNNING or _next_users(locked, 1):
             return
-        locked.status = S.FAILED if locked.last_error and locked.failed else S.DONE
-        locked.finished_at = timezone.now()
         # A segment member who left it during the run (an order placed, a level changed) was not handled.
         locked.targeted = locked.granted + locked.skipped_limit + locked.skipped_stock + locked.failed
-        locked.save(update_fields=["status", "finished_at", "targeted", "updated_at"])
-        emit(Event.BULK_GRANT_DONE, bulk_grant_id=locked.pk, status=locked.status, granted=locked.granted)
-        audit_record(
-            subject=locked,
-            actor=None,
-            action="finish",
-            from_status=S.RUNNING,
-            to_status=locked.status,
-            data={
+        _close(
+            locked,
+            S.FAILED if locked.last_error and locked.failed else S.DONE,
+            ["targeted"],
+            {
                 "targeted": locked.targeted,
                 "granted": locked.granted,
                 "skipped_limit": locked.skipped_limit,

@@ -1,15 +1,10 @@
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from core.roles import sync_role_groups
+from core.roles import give_roles_app_permissions
 
 
 def give_roles_webhook_permissions(apps, schema_editor):
-    app_config = apps.get_app_config("webhooks")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
-    app_config.models_module = None
-    sync_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), app_labels=["webhooks"])
+    give_roles_app_permissions(apps, "webhooks")
 
 
 class Migration(migrations.Migration):
