@@ -11,6 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
@@ -196,8 +197,9 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("claim window"))
     def issue_window(self, obj: CouponTemplate) -> str:
-        start = obj.issue_start_time.strftime("%Y-%m-%d") if obj.issue_start_time else "…"
-        end = obj.issue_end_time.strftime("%Y-%m-%d") if obj.issue_end_time else "…"
+        # Days as the business counts them (its time zone), not UTC's.
+        start = timezone.localtime(obj.issue_start_time).strftime("%Y-%m-%d") if obj.issue_start_time else "…"
+        end = timezone.localtime(obj.issue_end_time).strftime("%Y-%m-%d") if obj.issue_end_time else "…"
         return f"{start} – {end}"
 
     def get_fieldsets(self, request: HttpRequest, obj: CouponTemplate | None = None):  # type: ignore[override]

@@ -22,6 +22,7 @@ from coupons.sense import sense_errors
 
 MAX_QUANTITY = 100_000_000
 MAX_PER_USER = 1_000
+MAX_DESCRIPTION = 5_000  # characters, in the editor as in the staff API
 MAX_VALID_DAYS = 3_650
 TARGET_TYPES = ("ALL", "NEW_USER", "MEMBER_LEVELS", "TAGS", "USER_TYPE")
 
@@ -173,6 +174,13 @@ def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
 
     if not str(cleaned.get("name") or "").strip():
         errors.add("name", _("This field is required."))
+    description = str(cleaned.get("description") or "")
+    if len(description) > MAX_DESCRIPTION:
+        errors.add(
+            "description",
+            _("Ensure this value has at most %(limit_value)d characters (it has %(show_value)d).")
+            % {"limit_value": MAX_DESCRIPTION, "show_value": len(description)},
+        )
     coupon_type = cleaned.get("type")
     if coupon_type not in CouponType.values:
         errors.add("type", _("Type must be one of %(types)s.") % {"types": ", ".join(CouponType.values)})

@@ -22,8 +22,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.members import MemberLevel, UserType, member_tags
 from coupons.admin_forms.fields import MISSING, form_field, from_json, keep_stored, to_json
-from coupons.engine import KINDS, RULES, DefinitionError, Param, read_definition
+from coupons.engine import KINDS, RULES, DefinitionError, Param, ParamKind, read_definition
 from coupons.models import CouponTemplate, CouponType
+from coupons.providers import order_facts
 from coupons.reasons import render_problem
 from coupons.sense import sense_warnings
 from coupons.services.templates import EDITABLE_FIELDS
@@ -283,6 +284,17 @@ class TemplateEditorForm(forms.ModelForm):
             return cleaned
         cleaned.update(checked)
         self.warnings = sense_warnings(checked)
+        gone = menu_entries_gone(self.instance.usage_rules if self.instance.pk else [])
+        if gone:
+            # The pickers cannot show what left the menu: saving leaves it out of the rules, which can
+            # change what a rule means ("all of these" over fewer dishes). The author confirms that.
+            self.warnings.append(
+                gettext(
+                    "These dishes or categories the rules named are no longer on the menu and are left out: "
+                    "%(entries)s."
+                )
+                % {"entries": ", ".join(gone)}
+            )
         if self.warnings and not cleaned.get("confirm_warnings"):
             for warning in self.warnings:
                 self.add_error("confirm_warnings", warning)
@@ -315,6 +327,24 @@ def value_fieldsets() -> list[tuple[Any, dict[str, Any]]]:
         )
         for coupon_type, kind in KINDS.items()
     ]
+
+
+def menu_entries_gone(usage_rules: Any) -> list[str]:
+    """The dish skus and category codes stored rules name that the menu no longer holds."""
+    wanted: dict[ParamKind, set[str]] = {ParamKind.DISHES: set(), ParamKind.CATEGORIES: set()}
+    for rule in usage_rules if isinstance(usage_rules, list) else []:
+        if not isinstance(rule, dict) or not isinstance(rule.get("params"), dict):
+            continue
+        for param in params_of(str(rule.get("rule_type", ""))):
+            raw = rule["params"].get(param.name)
+            if param.kind in wanted and isinstance(raw, list):
+                wanted[param.kind] |= {entry for entry in raw if isinstance(entry, str)}
+    if not any(wanted.values()):
+        return []
+    product, category, _dish, _category = order_facts().menu_pickers()
+    skus = set(product.objects.filter(sku__in=wanted[ParamKind.DISHES]).values_list("sku", flat=True))
+    codes = set(category.objects.filter(code__in=wanted[ParamKind.CATEGORIES]).values_list("code", flat=True))
+    return sorted(wanted[ParamKind.DISHES] - skus) + sorted(wanted[ParamKind.CATEGORIES] - codes)
 
 
 def params_of(rule_type: str) -> tuple[Param, ...]:

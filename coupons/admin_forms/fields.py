@@ -21,13 +21,13 @@ from django.utils.translation import gettext_lazy
 
 from core.choices import Channel
 from coupons.engine import KINDS, Param, ParamKind
-from coupons.engine.declarations import MAX_MONEY
+from coupons.engine.declarations import MAX_MONEY, MAX_SLOTS
 from coupons.providers import order_facts
 from coupons.summary import money, zhe
 from coupons.validation import dishes_on_sale
 
 MISSING = object()
-SLOT_ROWS = 3
+SLOT_ROWS = MAX_SLOTS  # every slot a rule may hold has its row
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _CENT = Decimal("0.01")
 
@@ -40,7 +40,8 @@ class ZheInput(forms.NumberInput):
     """折 entry (8.8) with its meaning ("12 % off") shown beside it, kept live by editor.js."""
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__({"step": "0.01", "min": "0", "max": "9.99", "class": "zhe-input", **(attrs or {})})
+        # Three places: 33.33 % off is 6.667 折 (the field's own precision).
+        super().__init__({"step": "0.001", "min": "0", "max": "9.999", "class": "zhe-input", **(attrs or {})})
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         html = super().render(name, value, attrs, renderer)
@@ -218,6 +219,8 @@ def from_json(param: Param, raw: Any) -> Any:
         return None
     if kind == ParamKind.PERCENT_OFF:
         return zhe(raw)
+    if kind == ParamKind.TIME_SLOTS:
+        return SlotsWidget().decompress(raw)  # the widget's flat start/end list, as the field compares it
     if kind in (ParamKind.DISH, ParamKind.DISHES, ParamKind.CATEGORIES):
         product, category, _dish, _category = _menu()
         if kind == ParamKind.DISH:

@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 MAX_MONEY = Decimal("100000.00")
+# Time slots of one VALID_TIME_SLOTS rule: breakfast, lunch, dinner and a late-night slot.
+MAX_SLOTS = 4
 
 
 class ParamKind(StrEnum):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from coupons.engine.codes import ProblemCode
-from coupons.engine.declarations import MAX_MONEY, Param, ParamKind
+from coupons.engine.declarations import MAX_MONEY, MAX_SLOTS, Param, ParamKind
 
 __all__ = ["MAX_MONEY", "Issue", "ParamError", "Params", "parse_number", "time_of_day"]
 _NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
@@ -231,9 +231,13 @@ class Params:
         return tuple(good)
 
     def slots(self, key: str) -> tuple[tuple[str, str], ...]:
-        """A non-empty list of ``{"start": "HH:MM", "end": "HH:MM"}``; a slot may wrap midnight."""
+        """A non-empty list of at most ``MAX_SLOTS`` ``{"start": "HH:MM", "end": "HH:MM"}``; a slot may wrap
+        midnight."""
         slots: list[tuple[str, str]] = []
-        for index, raw in enumerate(self.array(key, required=True, non_empty=True)):
+        items = self.array(key, required=True, non_empty=True)
+        if len(items) > MAX_SLOTS:
+            self.add(ProblemCode.TOO_MANY_SLOTS, {"key": self.key(key), "max": MAX_SLOTS})
+        for index, raw in enumerate(items):
             slot = self.nested(raw, ("start", "end"), f"{key}[{index}].")
             if not isinstance(raw, Mapping):
                 continue
