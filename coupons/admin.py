@@ -240,10 +240,12 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: CouponTemplate, form: forms.ModelForm, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        # The editor refused a definition with warnings unless the box was ticked: the tick is recorded.
+        confirmed = bool(form.cleaned_data.get("confirm_warnings"))
         if change:
-            saved = services.template_update(template=obj, actor=request.user, data=data)
+            saved = services.template_update(template=obj, actor=request.user, data=data, confirm_warnings=confirmed)
         else:
-            saved = services.template_create(actor=request.user, data=data)
+            saved = services.template_create(actor=request.user, data=data, confirm_warnings=confirmed)
         obj.pk = saved.pk
         obj.status = saved.status
         obj.created_by = saved.created_by

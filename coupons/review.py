@@ -12,14 +12,15 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.audit import audit_trail_for
 from core.members import MemberLevel, UserType
 from coupons.engine import KINDS, DefinitionError, read_definition
 from coupons.engine.kinds import FreeItem
 from coupons.models import CouponTemplate, CouponType
 from coupons.providers import order_facts
 from coupons.selectors import target_audience_size
-from coupons.sense import sense_warnings
-from coupons.services.templates import EDITABLE_FIELDS
+from coupons.sense import render_sense, warning_issues
+from coupons.services.templates import CONFIRMED_WARNINGS, DEFINITION_ACTIONS, EDITABLE_FIELDS
 from coupons.summary import template_summary
 
 
@@ -43,6 +44,8 @@ class TemplateReview:
     copied_from: CouponTemplate | None = None
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Whether the author confirmed these warnings for the definition under review (from the audit trail).
+    warnings_confirmed: bool = False
 
 
 def yuan(amount: Decimal) -> str:
@@ -131,11 +134,20 @@ def template_changes(template: CouponTemplate, source: CouponTemplate) -> list[C
     return changes
 
 
+def warnings_confirmed(template: CouponTemplate, codes: list[str]) -> bool:
+    """Whether the latest save of the definition (create, edit or copy) recorded its author's confirmation
+    of every warning in ``codes``. A copy and a save by a caller that asked nothing confirm none."""
+    latest = audit_trail_for(template).filter(action__in=DEFINITION_ACTIONS).first()
+    confirmed = latest.data.get(CONFIRMED_WARNINGS) if latest is not None and isinstance(latest.data, dict) else None
+    return isinstance(confirmed, list) and set(codes) <= set(confirmed)
+
+
 def template_review(template: CouponTemplate) -> TemplateReview:
     largest = largest_discount(template)
     per_coupon, worst = _worst_case(template, largest)
     limit = template.per_user_limit
     source = template.copied_from if template.copied_from_id else None
+    warnings = warning_issues({name: getattr(template, name) for name in EDITABLE_FIELDS})
     return TemplateReview(
         summary=template_summary(template),
         stock=gettext("unlimited") if template.is_unlimited else str(template.total_quantity),
@@ -146,5 +158,6 @@ def template_review(template: CouponTemplate) -> TemplateReview:
         worst_case=worst,
         copied_from=source,
         changes=template_changes(template, source) if source is not None else [],
-        warnings=sense_warnings({name: getattr(template, name) for name in EDITABLE_FIELDS}),
+        warnings=[render_sense(issue) for issue in warnings],
+        warnings_confirmed=bool(warnings) and warnings_confirmed(template, [issue.code.value for issue in warnings]),
     )

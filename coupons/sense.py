@@ -1,5 +1,6 @@
 """The sense checks of a template, rendered for staff: errors refuse it (admin form and staff
-API alike), warnings must be confirmed in the admin editor before it is saved."""
+API alike), warnings must be confirmed before it is saved (the admin editor's box, the staff API's
+``confirm_warnings``; ``coupons.services.templates`` records the confirmation)."""
 
 from __future__ import annotations
 
@@ -53,5 +54,9 @@ def sense_errors(fields: Mapping[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+def warning_issues(fields: Mapping[str, Any]) -> list[SenseIssue]:
+    return [issue for issue in sense_issues(fields) if issue.warning]
+
+
 def sense_warnings(fields: Mapping[str, Any]) -> list[str]:
-    return [render_sense(issue) for issue in sense_issues(fields) if issue.warning]
+    return [render_sense(issue) for issue in warning_issues(fields)]

@@ -93,6 +93,20 @@ class TemplateInputSerializer(StrictSerializer):
     # [0-9], not \d: \d matches any script's digits ("０１", "٠١"), and the line goes into the coupon codes.
     product_line = serializers.RegexField(r"^[0-9]{2}$", required=False)
     return_on_cancel = serializers.BooleanField(required=False)
+    # The admin editor's "I have read the warnings" box: asked on every create and edit, not stored on the
+    # template (the audit row of the save records it).
+    confirm_warnings = serializers.BooleanField(
+        default=False,
+        help_text="Must be true when the saved definition has sense warnings (100 % off without a cap, more than"
+        " 50 % off, unlimited stock without a per-user limit), on every create and edit: otherwise 400"
+        " VALIDATION_ERROR naming `confirm_warnings` and listing them. The confirmation is recorded in the"
+        " audit trail (`confirmed_warnings`) and shown to the reviewer.",
+    )
+
+
+def _save_args(data: serializers.Serializer) -> dict[str, Any]:
+    fields = dict(data.validated_data)
+    return {"data": fields, "confirm_warnings": fields.pop("confirm_warnings", False)}
 
 
 def _detail(template: CouponTemplate) -> dict:
@@ -122,7 +136,7 @@ class TemplateListCreateApi(APIView):
     def post(self, request):
         data = TemplateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        template = services.template_create(actor=request.user, data=dict(data.validated_data))
+        template = services.template_create(actor=request.user, **_save_args(data))
         return Response(_detail(template), status=status.HTTP_201_CREATED)
 
 
@@ -140,7 +154,7 @@ class TemplateDetailApi(APIView):
         template = get_object_or_404(CouponTemplate, pk=pk)
         data = TemplateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        template = services.template_update(template=template, actor=request.user, data=dict(data.validated_data))
+        template = services.template_update(template=template, actor=request.user, **_save_args(data))
         return Response(_detail(template))
 
 

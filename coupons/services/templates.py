@@ -20,6 +20,7 @@ from core.review import Move, Workflow, rejection_remark, require_perm
 from coupons.errors import CouponErrorCode
 from coupons.ledger import coupons_revoke_unused, gate
 from coupons.models import CouponTemplate, TemplateStatus
+from coupons.sense import render_sense, warning_issues
 from coupons.summary import summary_in_languages
 from coupons.validation import clean_template_fields
 
@@ -69,6 +70,11 @@ EDITABLE_FIELDS = (
     "return_on_cancel",
 )
 
+# The audit data key of a create or an edit whose author confirmed the definition's sense warnings: the
+# warning codes confirmed. Only the latest create, edit or copy speaks for the current definition.
+CONFIRMED_WARNINGS = "confirmed_warnings"
+DEFINITION_ACTIONS = ("create", "edit", "copy")
+
 
 def can_transition(template: CouponTemplate, action: str, actor: Any) -> bool:
     """Whether ``actor`` may press ``action`` now (used to show only the buttons that work)."""
@@ -97,18 +103,40 @@ def _validated(data: dict[str, Any], instance: CouponTemplate | None = None) -> 
     return clean_template_fields(merged)
 
 
+def _warnings_answer(cleaned: dict[str, Any], confirm_warnings: bool | None) -> dict[str, Any]:
+    """The audit data recording the author's answer to the sense warnings of ``cleaned``, as the admin
+    editor asks it on every save: False refuses a definition with warnings, True confirms them (the
+    review page reads the confirmation from the latest create or edit), None is a caller that asked
+    nothing and records nothing."""
+    warnings = warning_issues(cleaned)
+    if not warnings or confirm_warnings is None:
+        return {}
+    if not confirm_warnings:
+        texts = [render_sense(issue) for issue in warnings]
+        raise ValidationFailed(
+            _("Confirm the warnings of this template, or change it: %(warnings)s") % {"warnings": " ".join(texts)},
+            details={"confirm_warnings": texts},
+        )
+    return {CONFIRMED_WARNINGS: sorted(issue.code.value for issue in warnings)}
+
+
 @transaction.atomic
-def template_create(*, actor: Any, data: dict[str, Any]) -> CouponTemplate:
+def template_create(*, actor: Any, data: dict[str, Any], confirm_warnings: bool | None = None) -> CouponTemplate:
+    """Create a draft. ``confirm_warnings``: the author's answer to its sense warnings (``_warnings_answer``)."""
     require_perm(actor, "coupons.add_coupontemplate")
     cleaned = _validated(data)
+    answer = _warnings_answer(cleaned, confirm_warnings)
     template = CouponTemplate.objects.create(**cleaned, status=S.DRAFT, created_by=actor)
-    audit_record(subject=template, actor=actor, action="create", to_status=S.DRAFT)
+    audit_record(subject=template, actor=actor, action="create", to_status=S.DRAFT, data=answer)
     return template
 
 
 @transaction.atomic
-def template_update(*, template: CouponTemplate, actor: Any, data: dict[str, Any]) -> CouponTemplate:
-    """Edit a draft or a rejected template. Approved templates are immutable: copy them instead."""
+def template_update(
+    *, template: CouponTemplate, actor: Any, data: dict[str, Any], confirm_warnings: bool | None = None
+) -> CouponTemplate:
+    """Edit a draft or a rejected template. Approved templates are immutable: copy them instead.
+    ``confirm_warnings`` as in ``template_create``: asked again on every edit, as the admin editor does."""
     require_perm(actor, "coupons.change_coupontemplate")
     locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
     if not locked.is_editable:
@@ -118,6 +146,7 @@ def template_update(*, template: CouponTemplate, actor: Any, data: dict[str, Any
             details={"status": locked.status},
         )
     cleaned = _validated(data, locked)
+    answer = _warnings_answer(cleaned, confirm_warnings)
     changed = sorted(name for name, value in cleaned.items() if getattr(locked, name) != value)
     for name, value in cleaned.items():
         setattr(locked, name, value)
@@ -128,7 +157,7 @@ def template_update(*, template: CouponTemplate, actor: Any, data: dict[str, Any
         action="edit",
         from_status=locked.status,
         to_status=locked.status,
-        data={"fields": changed},
+        data={"fields": changed, **answer},
     )
     return locked
 
@@ -184,11 +213,17 @@ def template_end(*, template: CouponTemplate) -> CouponTemplate:
 
 
 @transaction.atomic
+def _copy_name(name: str, limit: int = 100) -> str:
+    """ "<name> (copy)" within the name's ``limit``: a long name is shortened, never the suffix."""
+    suffix = _("%(name)s (copy)") % {"name": ""}
+    return _("%(name)s (copy)") % {"name": name[: max(limit - len(suffix), 0)]}
+
+
 def template_copy(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
     """Copy any template into a new draft (the way to change an approved one)."""
     require_perm(actor, "coupons.add_coupontemplate")
     fields = {name: getattr(template, name) for name in EDITABLE_FIELDS}
-    fields["name"] = (_("%(name)s (copy)") % {"name": template.name})[:100]
+    fields["name"] = _copy_name(template.name)
     copy = CouponTemplate.objects.create(**fields, status=S.DRAFT, created_by=actor, copied_from=template)
     audit_record(subject=copy, actor=actor, action="copy", to_status=S.DRAFT, data={"copied_from": template.pk})
     return copy

@@ -557,3 +557,113 @@ def test_an_approval_of_a_version_saved_since_is_a_409(operations_client, financ
     assert_api_error(stale, 409, "INVALID_STATE")
     assert fresh.status_code == 200, fresh.content
     assert fresh.json()["status"] == TemplateStatus.APPROVED
+
+
+# sense warnings --------------------------------------------------------------------------------------
+
+FREE_FOR_ALL = {"type": "PERCENTAGE_DISCOUNT", "value": {"percentage": 100}, "usage_rules": []}
+
+
+def test_create_refuses_a_template_with_unconfirmed_warnings_and_names_them(operations_client):
+    response = operations_client.post(BASE, TemplateInputFactory(**FREE_FOR_ALL), format="json")
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", field="confirm_warnings")
+    assert "100 % off without a cap: every order it is used on is free." in error["details"]["confirm_warnings"]
+    assert "100 % off without a cap" in error["message"]
+    assert CouponTemplate.objects.count() == 0
+    assert AuditLog.objects.count() == 0
+
+
+def test_the_warnings_are_named_in_the_readers_language(operations_client):
+    body = TemplateInputFactory(**FREE_FOR_ALL, total_quantity=-1, per_user_limit=0)
+
+    response = operations_client.post(BASE, body, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", field="confirm_warnings")
+    assert error["details"]["confirm_warnings"] == [
+        "全额减免且未设封顶：用券的每一单都将免费。",
+        "不限量且不限每人领取张数：同一顾客可无限领取。",
+    ]
+
+
+def test_create_with_confirmed_warnings_makes_a_draft_and_records_the_confirmation(operations_client):
+    body = TemplateInputFactory(**FREE_FOR_ALL, confirm_warnings=True)
+
+    response = operations_client.post(BASE, body, format="json")
+
+    assert response.status_code == 201, response.json()
+    template = CouponTemplate.objects.get()
+    assert (template.type, template.value, template.status) == ("PERCENTAGE_DISCOUNT", {"percentage": 100}, S.DRAFT)
+    created = response.json()["audit_trail"][0]
+    assert (created["action"], created["details"]) == ("create", {"confirmed_warnings": ["FULL_DISCOUNT_WITHOUT_CAP"]})
+    assert "confirm_warnings" not in response.json()
+
+
+@pytest.mark.parametrize("confirm", [True, False, None])
+def test_a_template_without_warnings_needs_no_confirmation_and_records_none(operations_client, confirm):
+    extra = {} if confirm is None else {"confirm_warnings": confirm}
+
+    response = operations_client.post(BASE, TemplateInputFactory(**extra), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["audit_trail"][0]["details"] == {}
+
+
+def test_patch_refuses_an_edit_into_unconfirmed_warnings_and_changes_nothing(operations_client, operations_user):
+    template = operations_client.post(BASE, TemplateInputFactory(), format="json").json()
+    before = row_of(CouponTemplate(pk=template["id"]))
+
+    response = operations_client.patch(url(template["id"]), {"per_user_limit": 0, "total_quantity": -1}, format="json")
+
+    error = assert_api_error(response, 400, "VALIDATION_ERROR", field="confirm_warnings")
+    assert "Unlimited stock and no per-user limit" in error["details"]["confirm_warnings"][0]
+    assert row_of(CouponTemplate(pk=template["id"])) == before
+
+
+def test_every_save_of_a_template_with_warnings_needs_the_confirmation_as_in_the_editor(operations_client):
+    # given: a template whose warnings were confirmed when it was created
+    body = TemplateInputFactory(**FREE_FOR_ALL, confirm_warnings=True)
+    pk = operations_client.post(BASE, body, format="json").json()["id"]
+
+    # when: it is edited, first without the confirmation and then with it
+    refused = operations_client.patch(url(pk), {"name": "全场免单"}, format="json")
+    confirmed = operations_client.patch(url(pk), {"name": "全场免单", "confirm_warnings": True}, format="json")
+
+    # then
+    assert_api_error(refused, 400, "VALIDATION_ERROR", field="confirm_warnings")
+    assert confirmed.status_code == 200, confirmed.json()
+    edit = confirmed.json()["audit_trail"][0]
+    assert (edit["action"], edit["details"]) == (
+        "edit",
+        {"fields": ["name"], "confirmed_warnings": ["FULL_DISCOUNT_WITHOUT_CAP"]},
+    )
+
+
+def test_a_patch_that_removes_the_warnings_needs_no_confirmation(operations_client):
+    pk = operations_client.post(BASE, TemplateInputFactory(**FREE_FOR_ALL, confirm_warnings=True), format="json")
+    pk = pk.json()["id"]
+
+    response = operations_client.patch(url(pk), {"value": {"percentage": 20}}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["audit_trail"][0]["details"] == {"fields": ["value"]}
+
+
+def test_confirm_warnings_must_be_a_boolean(operations_client):
+    body = TemplateInputFactory(**FREE_FOR_ALL, confirm_warnings="maybe")
+
+    response = operations_client.post(BASE, body, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", field="confirm_warnings")
+    assert CouponTemplate.objects.count() == 0
+
+
+def test_the_schema_documents_confirm_warnings_as_a_write_only_boolean(api_client):
+    schema = json.loads(api_client.get("/api/schema/", {"format": "json"}).content)
+
+    components = schema["components"]["schemas"]
+    inputs = [c for name, c in components.items() if "confirm_warnings" in c.get("properties", {})]
+    assert inputs, sorted(components)
+    assert all(c["properties"]["confirm_warnings"]["type"] == "boolean" for c in inputs)
+    assert all(c["properties"]["confirm_warnings"].get("description") for c in inputs)
+    assert "confirm_warnings" not in components["TemplateDetailOutput"]["properties"]

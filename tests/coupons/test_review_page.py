@@ -6,7 +6,9 @@ from django.utils import translation
 
 from core.models import AuditLog
 from coupons import services
-from coupons.models import TemplateStatus
+from coupons.models import CouponTemplate, TemplateStatus
+from tests.conftest import client_for
+from tests.coupons.bad_templates import admin_form_data
 from tests.factories import CouponTemplateFactory, UserFactory
 from tests.factories.orders import CategoryFactory, ProductFactory
 from tests.factories.template_input import TemplateInputFactory
@@ -29,8 +31,10 @@ def review_page(user, template, action: str = "approve", language: str = "en") -
     return response.content.decode()
 
 
-def pending(operations_user, **fields):
-    template = services.template_create(actor=operations_user, data=TemplateInputFactory(**fields))
+def pending(operations_user, confirm_warnings: bool | None = None, **fields):
+    template = services.template_create(
+        actor=operations_user, data=TemplateInputFactory(**fields), confirm_warnings=confirm_warnings
+    )
     return services.template_submit(template=template, actor=operations_user)
 
 
@@ -89,13 +93,65 @@ def test_unlimited_stock_and_an_uncapped_percentage_say_there_is_no_upper_bound(
 
 
 def test_the_sense_check_warnings_confirmed_by_the_author_are_shown(operations_user, finance_user):
-    template = pending(operations_user, total_quantity=-1, per_user_limit=0)
+    template = pending(operations_user, confirm_warnings=True, total_quantity=-1, per_user_limit=0)
 
     page = review_page(finance_user, template)
 
     assert 'id="review-warnings"' in page
+    assert "Warnings confirmed by its author" in page
     assert "Unlimited stock and no per-user limit" in page
     assert 'id="review-warnings"' not in review_page(finance_user, pending(operations_user))
+
+
+def test_warnings_nobody_confirmed_are_shown_as_unconfirmed(operations_user, finance_user):
+    # given: a template whose author was never asked (a caller that does not pass the answer on)
+    template = pending(operations_user, total_quantity=-1, per_user_limit=0)
+
+    page = review_page(finance_user, template)
+
+    assert '<tr id="review-warnings"><th>Warnings not confirmed by its author</th>' in page
+    assert "Warnings confirmed by its author" not in page
+    assert "Unlimited stock and no per-user limit" in page
+
+
+def test_a_confirmation_holds_only_for_the_definition_it_was_given_for(operations_user, finance_user):
+    # given: confirmed at creation, then edited by a caller that did not confirm, and resubmitted
+    template = services.template_create(
+        actor=operations_user,
+        data=TemplateInputFactory(total_quantity=-1, per_user_limit=0),
+        confirm_warnings=True,
+    )
+    services.template_update(template=template, actor=operations_user, data={"name": "不限量"})
+    services.template_submit(template=template, actor=operations_user)
+
+    page = review_page(finance_user, template)
+
+    assert "Warnings not confirmed by its author" in page
+
+
+def test_a_copy_of_a_template_with_confirmed_warnings_is_unconfirmed(operations_user, finance_user):
+    source = pending(operations_user, confirm_warnings=True, total_quantity=-1, per_user_limit=0)
+    copy = services.template_copy(template=source, actor=operations_user)
+    services.template_submit(template=copy, actor=operations_user)
+
+    assert "Warnings confirmed by its author" in review_page(finance_user, source)
+    assert "Warnings not confirmed by its author" in review_page(finance_user, copy)
+
+
+def test_warnings_made_through_the_api_without_confirmation_never_reach_review_as_confirmed(
+    operations_user, finance_user
+):
+    client = client_for(operations_user)
+    body = TemplateInputFactory(total_quantity=-1, per_user_limit=0)
+
+    refused = client.post("/api/v1/staff/templates/", body, format="json")
+    created = client.post("/api/v1/staff/templates/", {**body, "confirm_warnings": True}, format="json").json()
+    client.post(f"/api/v1/staff/templates/{created['id']}/submit", format="json")
+
+    assert refused.status_code == 400
+    page = review_page(finance_user, CouponTemplate.objects.get(pk=created["id"]))
+    assert "Warnings confirmed by its author" in page
+    assert "Unlimited stock and no per-user limit" in page
 
 
 def test_a_free_item_costs_the_dish_price(operations_user, finance_user):
@@ -160,3 +216,16 @@ def test_the_list_shows_each_templates_summary(operations_user):
 
     assert "满100元减20元" in page
     assert "field-summary_display" in page
+
+
+def test_warnings_confirmed_in_the_editor_reach_the_review_page_as_confirmed(ops, operations_user, finance_user):
+    # given: a template with warnings saved in the editor with the box ticked, then submitted
+    data = TemplateInputFactory(total_quantity=-1, per_user_limit=0)
+    response = ops.post(
+        "/admin/coupons/coupontemplate/add/", {**admin_form_data(data), "confirm_warnings": "on", "_save": "Save"}
+    )
+    assert response.status_code == 302
+    template = services.template_submit(template=CouponTemplate.objects.get(), actor=operations_user)
+
+    # then: Finance reads that its author confirmed them
+    assert "Warnings confirmed by its author" in review_page(finance_user, template)

@@ -95,6 +95,57 @@ def test_edit_cannot_set_workflow_fields(operations_user):
     assert (template.status, template.issued_quantity) == (S.DRAFT, 0)
 
 
+# sense warnings ------------------------------------------------------------------------------------------
+
+UNLIMITED_FOR_ALL = {"total_quantity": -1, "per_user_limit": 0}
+
+
+def test_create_with_unconfirmed_warnings_is_refused_naming_confirm_warnings(operations_user):
+    with pytest.raises(ValidationFailed) as exc:
+        services.template_create(
+            actor=operations_user, data=TemplateInputFactory(**UNLIMITED_FOR_ALL), confirm_warnings=False
+        )
+
+    assert list(exc.value.details) == ["confirm_warnings"]
+    assert exc.value.details["confirm_warnings"][0].startswith("Unlimited stock and no per-user limit")
+    assert "Unlimited stock and no per-user limit" in exc.value.message
+    assert CouponTemplate.objects.count() == 0
+    assert AuditLog.objects.count() == 0
+
+
+def test_create_with_confirmed_warnings_records_which_were_confirmed(operations_user):
+    template = services.template_create(
+        actor=operations_user,
+        data=TemplateInputFactory(**UNLIMITED_FOR_ALL, type="PERCENTAGE_DISCOUNT", value={"percentage": 60}),
+        confirm_warnings=True,
+    )
+
+    assert AuditLog.objects.get(object_id=template.pk, action="create").data == {
+        "confirmed_warnings": ["LARGE_PERCENTAGE", "UNLIMITED_WITHOUT_PER_USER_LIMIT"]
+    }
+
+
+def test_an_edit_with_unconfirmed_warnings_is_refused_and_changes_nothing(operations_user):
+    template = services.template_create(actor=operations_user, data=TemplateInputFactory())
+    before = snapshot(template)
+
+    with pytest.raises(ValidationFailed) as exc:
+        services.template_update(
+            template=template, actor=operations_user, data=UNLIMITED_FOR_ALL, confirm_warnings=False
+        )
+
+    assert list(exc.value.details) == ["confirm_warnings"]
+    assert snapshot(template) == before
+    assert [row[1] for row in trail(template)] == ["create"]
+
+
+def test_a_caller_that_does_not_answer_is_neither_refused_nor_recorded_as_confirmed(operations_user):
+    # The admin editor asks in its own form; until it passes the answer on, nothing is recorded.
+    template = services.template_create(actor=operations_user, data=TemplateInputFactory(**UNLIMITED_FOR_ALL))
+
+    assert AuditLog.objects.get(object_id=template.pk, action="create").data == {}
+
+
 # transitions ---------------------------------------------------------------------------------------------
 
 
@@ -371,6 +422,16 @@ def test_stop_without_revoke_leaves_the_coupons_alone(operations_user):
 
 
 # copy --------------------------------------------------------------------------------------------------
+
+
+def test_the_copy_of_a_template_with_a_100_character_name_still_says_it_is_a_copy(operations_user):
+    original = CouponTemplateFactory(status=S.APPROVED, name="烤" * 100)
+
+    copy = services.template_copy(template=original, actor=operations_user)
+
+    assert copy.name != original.name
+    assert copy.name.endswith(" (copy)")
+    assert len(copy.name) == 100
 
 
 def test_copy_of_an_approved_template_is_a_new_draft(operations_user):
