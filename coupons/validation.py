@@ -194,6 +194,10 @@ def clean_template_fields(data: dict[str, Any]) -> dict[str, Any]:
     if not _is_int(per_user) or not 0 <= per_user <= MAX_PER_USER:
         errors.add("per_user_limit", _("Per-user limit must be from 0 (unlimited) to %(max)s.") % {"max": MAX_PER_USER})
 
+    # Moments to the second, as the editor's time inputs show them: a save of the page changes nothing.
+    for name in ("issue_start_time", "issue_end_time", "valid_from", "valid_until"):
+        if isinstance(cleaned.get(name), datetime):
+            cleaned[name] = cleaned[name].replace(microsecond=0)
     start, end = cleaned.get("issue_start_time"), cleaned.get("issue_end_time")
     if isinstance(start, datetime) and isinstance(end, datetime) and end <= start:
         errors.add("issue_end_time", _("The claim window must end after it starts."))

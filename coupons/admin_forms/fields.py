@@ -208,7 +208,7 @@ def to_json(param: Param, cleaned: Any) -> Any:
     if kind == ParamKind.WEEKDAYS:
         return sorted(int(day) for day in cleaned)
     if kind in (ParamKind.CHANNELS, ParamKind.COUPON_TYPES):
-        return list(cleaned)
+        return sorted(cleaned, key=param.choices.index)  # the engine's order
     return cleaned
 
 

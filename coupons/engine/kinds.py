@@ -176,7 +176,9 @@ class PercentageDiscount(CouponKind):
     def to_value(self) -> dict[str, Any]:
         # A whole percentage stays a JSON number as in the spec ({"percentage": 12}); 12.5 is "12.5".
         percentage: int | str = (
-            int(self.percentage) if self.percentage == self.percentage.to_integral_value() else str(self.percentage)
+            int(self.percentage)
+            if self.percentage == self.percentage.to_integral_value()
+            else format(self.percentage.normalize(), "f")  # "12.50" is stored as "12.5", as the editor writes it
         )
         value: dict[str, Any] = {"percentage": percentage}
         if self.max_off is not None:

@@ -193,8 +193,11 @@ class Params:
                 self.add(ProblemCode.DUPLICATE_VALUE, {"key": self.key(key), "value": value})
             seen.add(value)
 
+    # Lists that are sets (skus, categories, weekdays, channels, coupon types) come back in one order
+    # whatever order they were given in, so a definition is stored the same from the editor and the API.
+
     def strings(self, key: str, *, required: bool = False, non_empty: bool = False) -> tuple[str, ...]:
-        """A list of non-empty strings without repeats (skus, category codes)."""
+        """A list of non-empty strings without repeats (skus, category codes), sorted."""
         items = self.array(key, required=required, non_empty=non_empty)
         good: list[str] = []
         for index, raw in enumerate(items):
@@ -206,7 +209,7 @@ class Params:
             else:
                 good.append(raw)
         self._no_duplicates(key, good)
-        return tuple(good)
+        return tuple(sorted(good))
 
     def choices(self, key: str, choices: tuple[str, ...], *, non_empty: bool) -> tuple[str, ...]:
         items = self.array(key, required=non_empty, non_empty=non_empty)
@@ -218,7 +221,7 @@ class Params:
                 name = f"{self.key(key)}[{index}]"
                 self.add(ProblemCode.INVALID_CHOICE, {"key": name, "value": raw, "choices": list(choices)})
         self._no_duplicates(key, good)
-        return tuple(good)
+        return tuple(sorted(good, key=choices.index))  # in the declared order
 
     def integers(self, key: str, *, low: int, high: int) -> tuple[int, ...]:
         items = self.array(key, required=True, non_empty=True)
@@ -228,7 +231,7 @@ class Params:
             if value is not None:
                 good.append(value)
         self._no_duplicates(key, good)
-        return tuple(good)
+        return tuple(sorted(good))
 
     def slots(self, key: str) -> tuple[tuple[str, str], ...]:
         """A non-empty list of at most ``MAX_SLOTS`` ``{"start": "HH:MM", "end": "HH:MM"}``; a slot may wrap

@@ -140,6 +140,57 @@ def test_saving_a_template_as_its_page_shows_it_keeps_its_rules(ops, operations_
     assert template.usage_rules == stored
 
 
+@pytest.mark.parametrize(
+    ("fields", "stored"),
+    [
+        (
+            {
+                "usage_rules": [{"rule_type": "ITEM_ELIGIBILITY", "params": {"item_ids": ["d-102", "d-101"]}}]
+            },  # fmt: skip
+            {
+                "usage_rules": [
+                    {
+                        "rule_type": "ITEM_ELIGIBILITY",
+                        "params": {"item_ids": ["d-101", "d-102"], "category_ids": [], "logic": "ANY"},
+                    }
+                ]
+            },
+        ),
+        (
+            {"usage_rules": [{"rule_type": "VALID_DAYS_OF_WEEK", "params": {"days": [7, 6]}}]},
+            {"usage_rules": [{"rule_type": "VALID_DAYS_OF_WEEK", "params": {"days": [6, 7]}}]},
+        ),
+        (
+            {"usage_rules": [{"rule_type": "CHANNELS", "params": {"channels": ["WEB", "APP"]}}]},
+            {"usage_rules": [{"rule_type": "CHANNELS", "params": {"channels": ["APP", "WEB"]}}]},
+        ),
+        (
+            {"type": "PERCENTAGE_DISCOUNT", "value": {"percentage": "12.50"}},
+            {"value": {"percentage": "12.5"}},
+        ),
+    ],
+    ids=["dishes", "weekdays", "channels", "percentage"],
+)
+def test_the_api_stores_a_definition_as_the_editor_would_write_it(ops, operations_client, menu, fields, stored):
+    response = operations_client.post(API, TemplateInputFactory(**fields), format="json")
+    assert response.status_code == 201, response.json()
+    template = CouponTemplate.objects.get(pk=response.json()["id"])
+    assert {key: getattr(template, key) for key in stored} == stored
+
+    # and the page saved as shown keeps it
+    assert saved_as_shown(ops, template).status_code == 302
+    template.refresh_from_db()
+    assert {key: getattr(template, key) for key in stored} == stored
+
+
+def test_moments_are_kept_to_the_second_as_the_editor_shows_them(operations_client):
+    body = TemplateInputFactory(issue_start_time="2030-05-01T10:00:00.500000+08:00")
+
+    response = operations_client.post(API, body, format="json")
+
+    assert CouponTemplate.objects.get(pk=response.json()["id"]).issue_start_time.microsecond == 0
+
+
 def test_the_slot_of_a_saved_template_is_shown_in_its_time_inputs(ops, operations_user):
     template = services.template_create(actor=operations_user, data=TemplateInputFactory(usage_rules=[LUNCH]))
 
