@@ -49,10 +49,10 @@ HEADER = "HTTP_IDEMPOTENCY_KEY"
 
 
 def _request_hash(request: Request) -> str:
-    try:
-        body: Any = request.data
-    except Exception:  # malformed bodies hash by their bytes
-        body = request.body.decode("utf-8", "replace")
+    # A body that cannot be read raises here (400, or 415): the request is refused before its key is looked
+    # at, and nothing is stored for the key (as Stripe does for a request that fails before it runs). Caught,
+    # it would leave DRF's empty data behind and the view would run as if no body had been sent.
+    body: Any = request.data
     payload = json.dumps({"method": request.method, "path": request.path, "body": body}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 

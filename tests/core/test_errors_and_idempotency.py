@@ -26,7 +26,7 @@ from core.errors import (
 from core.models import AuditLog, IdempotencyRecord
 from core.roles import sync_role_groups
 from coupons import services
-from coupons.models import CouponTemplate, TemplateStatus
+from coupons.models import CouponTemplate, TemplateStatus, UserCoupon
 from tests.conftest import client_for
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, StaffFactory
@@ -239,6 +239,22 @@ def test_a_validation_error_is_stored_too(operations_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("body", ["{not json", "]]"])
+def test_a_body_that_cannot_be_read_is_refused_with_a_key_too_and_nothing_is_stored(customer_client, body):
+    # given: a claim sent with a broken JSON body and an Idempotency-Key
+    template = CouponTemplateFactory(per_user_limit=5)
+    url = f"/api/v1/templates/{template.pk}/claim"
+
+    # when
+    keyed = customer_client.generic("POST", url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
+
+    # then: refused as without a key; nothing issued, nothing stored (the key stays free for a good request)
+    assert_api_error(keyed, 400, "MALFORMED_REQUEST")
+    assert not UserCoupon.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+    assert customer_client.post(url, HTTP_IDEMPOTENCY_KEY="k1").status_code == 201
+
+
 def test_a_key_older_than_the_ttl_is_forgotten(operations_client, settings):
     body = TemplateInputFactory()
     operations_client.post(TEMPLATES, body, format="json", HTTP_IDEMPOTENCY_KEY="old")
