@@ -187,6 +187,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only (bulk grants also take a multipart upload): what the schema documents is what is parsed.
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    # JSON only: DRF's browsable HTML pages would answer a browser's Accept: text/html, and its errors
+    # would lose their codes. The API's pages for people are Swagger UI (/api/docs/).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "PAGE_SIZE": 20,
