@@ -1,3 +1,5 @@
+import re
+import unicodedata
 from datetime import date
 
 from django.contrib.auth import authenticate, get_user_model
@@ -19,6 +21,9 @@ from core.errors import ApplicationError
 from core.idempotency import idempotent
 from marketing.services.registration import customer_register
 
+USERNAME = re.compile(r"[\w.@+-]+")
+USERNAME_LENGTH = 150
+
 
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
@@ -26,11 +31,22 @@ class RegisterApi(APIView):
     throttle_classes = [RegisterThrottle]
 
     class InputSerializer(StrictSerializer):
-        username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+        username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=USERNAME_LENGTH)
         password = PasswordField()
         birthday = serializers.DateField(required=False, allow_null=True)
         invite_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
         channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.APP)
+
+        def validate_username(self, value: str) -> str:
+            # The account stores the name NFKC-normalised (Django's create_user): checked as it will be
+            # stored, since normalising can lengthen it ("ﬃ" is "ffi") or bring in spaces ("ﷺ").
+            stored = unicodedata.normalize("NFKC", value)
+            messages = self.fields["username"].error_messages
+            if len(stored) > USERNAME_LENGTH:
+                raise serializers.ValidationError(messages["max_length"].format(max_length=USERNAME_LENGTH))
+            if not USERNAME.fullmatch(stored):
+                raise serializers.ValidationError(messages["invalid"])
+            return stored
 
         def validate_password(self, value: str) -> str:
             validate_password(value)

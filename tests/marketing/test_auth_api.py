@@ -182,3 +182,22 @@ def test_an_inactive_customer_gets_no_token(api_client):
     response = api_client.post(TOKEN, {"username": "gone", "password": "pass-1234"}, format="json")
 
     assert_api_error(response, 400, "INVALID_CREDENTIALS")
+
+
+@pytest.mark.parametrize(
+    ("username", "stored"),
+    [("\ufb03" * 40, "ffi" * 40), ("Ｏｐｓ", "Ops")],  # a ligature, full-width letters
+)
+def test_a_username_is_checked_and_stored_as_normalised(api_client, username, stored):
+    response = api_client.post(REGISTER, {"username": username, "password": "a-long-secret-99"}, format="json")
+
+    assert response.status_code == 201
+    assert get_user_model().objects.get(pk=response.json()["user_id"]).username == stored
+
+
+@pytest.mark.parametrize("username", ["\ufb03" * 60, "\ufdfa"])  # 180 characters once normalised; one with spaces
+def test_a_username_that_normalises_into_something_not_allowed_is_a_400(api_client, username):
+    response = api_client.post(REGISTER, {"username": username, "password": "a-long-secret-99"}, format="json")
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", "username")
+    assert not get_user_model().objects.exclude(is_staff=True).exists()
