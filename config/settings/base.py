@@ -216,6 +216,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets named once, whichever components carry them (a template's list row and its detail).
     "ENUM_NAME_OVERRIDES": {"TemplateStatusEnum": "coupons.models.TemplateStatus"},
+    # Routes answered with and without a trailing slash are documented without it.
+    "PREPROCESSING_HOOKS": ["core.api.schema.slash_optional_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.numeric_path_ids"],
 }
 
 # BUSINESS

@@ -233,3 +233,26 @@ def _decimal_pattern(field: serializers.DecimalField) -> str:
         exact = str(int(top)) + (rf"(?:\.0{{1,{places}}})?" if places else "")
         return rf"^{sign}(?:\d{{1,{digits}}}{fraction}|{exact})$"
     return rf"^{sign}\d{{1,{whole}}}{fraction}$"
+
+
+def slash_optional_paths(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[tuple[str, str, str, Any]]:
+    """Preprocessing hook: a route answered with and without a trailing slash (``core.api.routes``) is
+    documented by its canonical form: without the slash, its escaped characters as they are (``codes.csv``)."""
+    return [
+        (re.sub(r"\\(.)", r"\1", path).rstrip("/") if regex.endswith("/?$") else path, regex, method, callback)
+        for path, regex, method, callback in endpoints
+    ]
+
+
+_ID_PATTERN = "^[0-9]{1,18}$"
+
+
+def numeric_path_ids(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: an id in a path routed by a pattern of digits (``core.api.routes``) is an integer,
+    as ``path``'s ``int`` makes it (at most 18 digits: longer is a 404)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path" and parameter.get("schema", {}).get("pattern") == _ID_PATTERN:
+                    parameter["schema"] = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+    return result

@@ -56,7 +56,7 @@ def test_every_error_answer_is_documented_in_the_error_shape(schema):
         ("/api/v1/staff/categories/{code}", "delete", {"200", "401", "403", "404", "414"}),
         ("/api/v1/redeem-code", "post", {"201", "400", "401", "403", "404", "409", "415", "422", "429"}),
         (
-            "/api/v1/staff/webhook-deliveries/{id}/retry/",
+            "/api/v1/staff/webhook-deliveries/{id}/retry",
             "post",
             {"200", "400", "401", "403", "404", "409", "414", "415", "422"},
         ),

@@ -199,9 +199,9 @@ def test_the_schema_describes_the_webhook_endpoints(operations_client):
 
     paths = schema["paths"]
     assert {"get", "post"} <= set(paths["/api/v1/staff/webhook-endpoints/"])
-    assert {"get", "patch", "delete"} <= set(paths["/api/v1/staff/webhook-endpoints/{id}/"])
-    assert "post" in paths["/api/v1/staff/webhook-endpoints/{id}/rotate-secret/"]
-    assert "post" in paths["/api/v1/staff/webhook-deliveries/{id}/retry/"]
+    assert {"get", "patch", "delete"} <= set(paths["/api/v1/staff/webhook-endpoints/{id}"])
+    assert "post" in paths["/api/v1/staff/webhook-endpoints/{id}/rotate-secret"]
+    assert "post" in paths["/api/v1/staff/webhook-deliveries/{id}/retry"]
     assert "get" in paths["/api/v1/staff/webhook-deliveries/"]
     create = paths["/api/v1/staff/webhook-endpoints/"]["post"]
     assert "201" in create["responses"]
