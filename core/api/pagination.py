@@ -28,7 +28,15 @@ class Pagination(PageNumberPagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list | None:
         params = PageParamsSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        # The values as validated ("5.0" is 5): DRF would read the raw text again, and drop or refuse it.
+        self._validated: dict[str, int] = dict(params.validated_data)
         return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request: Request) -> int | None:
+        return self._validated.get("page_size") or self.page_size
+
+    def get_page_number(self, request: Request, paginator: Any) -> int | str:
+        return self._validated.get("page", 1)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

@@ -7,6 +7,7 @@ from drf_spectacular.generators import SchemaGenerator
 from core.models import AuditLog
 from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
 from marketing.models import BulkGrant, BulkGrantStatus, BulkGrantTarget
+from tests.conftest import client_for
 from tests.error_shape import assert_api_error
 from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory, UserFactory
 from tests.factories.orders import CategoryFactory
@@ -225,3 +226,17 @@ def test_the_schema_still_says_date_time():
     for component, field in fields:
         assert schemas[component]["properties"][field]["type"] == "string", (component, field)
         assert schemas[component]["properties"][field]["format"] == "date-time", (component, field)
+
+
+def test_page_parameters_are_read_as_validated(customer):
+    for _ in range(25):
+        UserCouponFactory(user=customer)
+    client = client_for(customer)
+
+    five = client.get("/api/v1/me/coupons/?page_size=5.0")
+    first = client.get("/api/v1/me/coupons/?page=1.0&page_size=10")
+    second = client.get("/api/v1/me/coupons/?page=2&page_size=10")
+
+    assert (five.status_code, len(five.json()["results"])) == (200, 5)
+    assert (first.status_code, len(first.json()["results"])) == (200, 10)
+    assert second.json()["next"].endswith("page=3&page_size=10")
