@@ -9,6 +9,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = _("Webhooks")
 
     def ready(self) -> None:
+        from webhooks import checks  # noqa: F401  (registers the system checks)
         from webhooks.services.outbox import record_event, subscribed_to
         from webhooks.tasks import enqueue_pending_deliveries
 

@@ -64,8 +64,8 @@ class WebhookDelivery(TimeStampedModel):
     PENDING (due at ``next_attempt_at``) -> SENDING (claimed by one sender at ``claimed_at``, as it
     starts the request; the claim counts the attempt) -> DELIVERED, or back to PENDING with a later
     ``next_attempt_at``, or FAILED after the last attempt. A claim older than WEBHOOK_CLAIM_TIMEOUT
-    belongs to a sender that died and is sent again. A due delivery whose endpoint is deactivated goes
-    to FAILED unsent.
+    belongs to a sender that died and is sent again, or, on the last attempt, goes to FAILED. A due
+    delivery whose endpoint is deactivated goes to FAILED unsent.
     """
 
     event_id = models.UUIDField(_("event id"), db_index=True)

@@ -243,14 +243,14 @@ BULK_GRANT_STALL_SECONDS = env.int("BULK_GRANT_STALL_SECONDS", default=30)
 
 # WEBHOOKS
 # ------------------------------------------------------------------------------
-# Seconds a webhook request may wait to connect or for each read.
+# Seconds a whole webhook request may take: DNS, connecting (every address tried), sending and reading the answer.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
 # Attempts per delivery before it is FAILED; the wait after attempt n is BASE * 2^(n-1), at most MAX.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=10)
 WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
 # A delivery claimed this long ago and not finished lost its sender: the every-minute job sends it again.
-# Far above WEBHOOK_TIMEOUT_SECONDS.
+# At least 2 x WEBHOOK_TIMEOUT_SECONDS + 10 (system check webhooks.W001).
 WEBHOOK_CLAIM_TIMEOUT = env.int("WEBHOOK_CLAIM_TIMEOUT", default=60)
 # Let webhooks reach loopback, private, link-local and reserved addresses (receivers on the platform's own
 # network: a development machine, the test suite). Off: such URLs are refused when saved and when sent.

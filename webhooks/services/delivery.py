@@ -5,7 +5,13 @@ with a claim older than WEBHOOK_CLAIM_TIMEOUT, whose sender died) that also coun
 senders never send one delivery at the same time, a sender killed mid-request leaves a claim that ages
 into a new send, and a delivery that only waits in the broker's queue uses up no attempt, however long it
 waits. So every delivery arrives at least once; a receiver drops repeats by the event id
-(``X-Webhook-Id``). The request goes out with no database transaction or lock held.
+(``X-Webhook-Id``). The request goes out with no database transaction or lock held, and ends within
+WEBHOOK_TIMEOUT_SECONDS as a whole (``webhooks.addresses``), far inside WEBHOOK_CLAIM_TIMEOUT (the system
+check ``webhooks.W001`` says when it is not), so a claim only ages past it when its sender is gone.
+
+Whatever goes wrong once a delivery is claimed, an exception of the sender's own included, ends as a
+failed attempt with its backoff and the attempt limit; a claim left by a sender that died on the last
+attempt ends the delivery FAILED rather than sending it once more.
 
 Nothing is sent to a deactivated endpoint: a delivery to one ends FAILED when it comes due, unsent.
 """
@@ -63,6 +69,8 @@ def delivery_claim(*, delivery: WebhookDelivery, now: datetime | None = None) ->
     it was read, another sender has it)."""
     now = now or timezone.now()
     attempts = delivery.attempts
+    if delivery.status == S.SENDING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        return None  # its sender died on the last attempt: ended by ``delivery_send``, not sent again
     claimed = WebhookDelivery.objects.filter(_sendable(now), pk=delivery.pk, attempts=attempts).update(
         status=S.SENDING, claimed_at=now, attempts=attempts + 1, updated_at=now
     )
@@ -121,15 +129,37 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
 def delivery_send(*, delivery_id: int) -> Outcome | None:
     """Send one delivery if it is due (or its sender died), claiming it as the request starts. None when
     the delivery is not this caller's to send (already sent, not due, another sender has it). One to a
-    deactivated endpoint is not sent: it ends FAILED, with no attempt counted."""
+    deactivated endpoint is not sent: it ends FAILED, with no attempt counted; nor is one whose sender died
+    on the last attempt: it ends FAILED, with that attempt logged as lost."""
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None:
         return None
     if not delivery.endpoint.is_active:
         return _end_unsent(delivery, _("Not sent: the endpoint is deactivated."))
+    if delivery.status == S.SENDING and delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        return _end_lost(delivery)
     attempt = delivery_claim(delivery=delivery)
     if attempt is None:
         return None
+    started_at = timezone.now()
+    started = time.monotonic()
+    try:
+        status_code, error = _send(delivery, attempt)
+    except Exception as exc:
+        # A fault of the sender's own is an attempt like any other: left unrecorded, the claim would stay
+        # SENDING and be taken over every WEBHOOK_CLAIM_TIMEOUT, with no backoff and no end.
+        logger.exception(
+            "webhook %s to %s, attempt %s: the sender failed", delivery.event_id, delivery.endpoint.url, attempt
+        )
+        status_code, error = None, f"{type(exc).__name__}: {exc}"
+        if delivery.endpoint.secret:  # whatever the message holds, the attempt log never shows the secret
+            error = error.replace(delivery.endpoint.secret, "[secret]")
+        error = error[:500]
+    latency_ms = int((time.monotonic() - started) * 1000)
+    return _record(delivery, attempt, started_at, status_code, error, latency_ms)
+
+
+def _send(delivery: WebhookDelivery, attempt: int) -> tuple[int | None, str]:
     body = request_body(delivery)
     timestamp = str(int(time.time()))
     headers = {
@@ -141,11 +171,7 @@ def delivery_send(*, delivery_id: int) -> Outcome | None:
         "X-Webhook-Signature": sign(secret=delivery.endpoint.secret, timestamp=timestamp, body=body),
         "X-Webhook-Attempt": str(attempt),
     }
-    started_at = timezone.now()
-    started = time.monotonic()
-    status_code, error = _post(delivery.endpoint.url, body, headers)
-    latency_ms = int((time.monotonic() - started) * 1000)
-    return _record(delivery, attempt, started_at, status_code, error, latency_ms)
+    return _post(delivery.endpoint.url, body, headers)
 
 
 def _end_unsent(delivery: WebhookDelivery, error: str) -> Outcome | None:
@@ -163,6 +189,39 @@ def _end_unsent(delivery: WebhookDelivery, error: str) -> Outcome | None:
     if not ended:
         return None
     logger.warning("webhook %s to %s not sent: %s", delivery.event_id, delivery.endpoint.url, error)
+    return Outcome(S.FAILED, None)
+
+
+def _end_lost(delivery: WebhookDelivery) -> Outcome | None:
+    """End FAILED a delivery whose sender died on its last attempt (its claim aged past the timeout), logging
+    that attempt, if the claim is still there as read."""
+    now = timezone.now()
+    error = _("The sender of the last attempt was lost before it recorded an answer.")
+    with transaction.atomic():
+        ended = WebhookDelivery.objects.filter(
+            _sendable(now), pk=delivery.pk, status=S.SENDING, attempts=delivery.attempts
+        ).update(
+            status=S.FAILED,
+            last_status_code=None,
+            last_error=error,
+            last_latency_ms=None,
+            next_attempt_at=None,
+            claimed_at=None,
+            updated_at=now,
+        )
+        if not ended:
+            return None
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=delivery.claimed_at or now,
+            status_code=None,
+            error=error,
+            latency_ms=None,
+        )
+    logger.warning(
+        "webhook %s to %s, attempt %s: %s", delivery.event_id, delivery.endpoint.url, delivery.attempts, error
+    )
     return Outcome(S.FAILED, None)
 
 
