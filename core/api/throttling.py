@@ -10,7 +10,13 @@ from rest_framework.throttling import BaseThrottle
 
 from core import attempts
 from core.clients import address_bucket, client_address
-from core.lockout import Lockout, lockout_for
+from core.lockout import LockedOut, Lockout, attempt_begin, lockout_for
+
+_REFUSED = "throttle_refused"  # set on a request an AddressRateThrottle refused
+
+
+def _django_request(request: Any) -> Any:
+    return getattr(request, "_request", request)
 
 
 class AddressRateThrottle(BaseThrottle):
@@ -36,7 +42,10 @@ class AddressRateThrottle(BaseThrottle):
     def allow_request(self, request: Any, view: Any) -> bool:
         limit, window = attempts.parse_rate(self.get_rate())
         self.limits = [attempts.Limit(f"throttle:{self.scope}:{self.get_ident(request)}", limit, window)]
-        return attempts.reserve(self.limits)
+        allowed = attempts.reserve(self.limits)
+        if not allowed:
+            setattr(_django_request(request), _REFUSED, True)
+        return allowed
 
     def wait(self) -> float | None:
         return attempts.retry_after(self.limits) if self.limits else None
@@ -51,8 +60,10 @@ class TokenThrottle(AddressRateThrottle):
 
 
 class SignInLockoutThrottle(BaseThrottle):
-    """Refuses a sign-in for a locked username or address (``core.lockout``), before the password is
-    checked; 429 with ``Retry-After`` until the lockout ends."""
+    """Takes the sign-in's slot for its username and address before the password is checked, or refuses
+    a locked one (``core.lockout``); 429 with ``Retry-After`` until the lockout ends. The failure receiver
+    frees the slot; a successful sign-in's frees itself after ``core.lockout.PENDING_SECONDS``. Listed
+    after the view's rate throttle: DRF asks every throttle, and a request it refused takes no slot."""
 
     def __init__(self) -> None:
         self.lockout: Lockout | None = None
@@ -62,8 +73,15 @@ class SignInLockoutThrottle(BaseThrottle):
         username = data.get("username") if hasattr(data, "get") else None
         if not isinstance(username, str):
             username = None
-        self.lockout = lockout_for(username=username, address=client_address(request))
-        return self.lockout is None
+        if getattr(_django_request(request), _REFUSED, False):  # no password is checked: only say so if locked
+            self.lockout = lockout_for(username=username, address=client_address(request))
+            return self.lockout is None
+        try:
+            attempt_begin(request=request, username=username)
+        except LockedOut as exc:
+            self.lockout = exc.lockout
+            return False
+        return True
 
     def wait(self) -> float | None:
         return self.lockout.seconds_left() if self.lockout is not None else None

@@ -19,6 +19,7 @@ from core.api.throttling import RegisterThrottle, SignInLockoutThrottle, TokenTh
 from core.choices import Channel
 from core.errors import ApplicationError
 from core.idempotency import idempotent
+from core.lockout import request_abandoned, signed_in
 from marketing.services.registration import customer_register
 
 USERNAME = re.compile(r"[\w.@+-]+")
@@ -94,9 +95,12 @@ class TokenApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            request_abandoned(request)  # no password was checked: the sign-in slot is given back
+            raise serializers.ValidationError(data.errors)
         user = authenticate(request, **data.validated_data)
         if user is None:
             raise ApplicationError(_("Wrong username or password."), code="INVALID_CREDENTIALS", details={})
+        signed_in(request=request, user=user)  # clears the account's failures and frees the slot, as admin's
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
