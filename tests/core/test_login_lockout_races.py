@@ -8,12 +8,10 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.cache import cache
-from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from core import lockout
 from core.models import AuditLog, ThrottleCounter
 from tests.factories import StaffFactory, UserFactory
 from tests.marketing.distribution import run_concurrently
