@@ -174,10 +174,9 @@ def _send(delivery: WebhookDelivery, attempt: int) -> tuple[int | None, str]:
     return _post(delivery.endpoint.url, body, headers)
 
 
-def _end_unsent(delivery: WebhookDelivery, error: str) -> Outcome | None:
-    """End a delivery as FAILED without a request (no attempt), if it is still there to send as read."""
-    now = timezone.now()
-    ended = WebhookDelivery.objects.filter(_sendable(now), pk=delivery.pk, attempts=delivery.attempts).update(
+def _failed(deliveries: Any, error: str, now: Any) -> int:
+    """End ``deliveries`` FAILED with ``error``, nothing more to send; how many were still as read."""
+    return deliveries.update(
         status=S.FAILED,
         last_status_code=None,
         last_error=error,
@@ -185,6 +184,14 @@ def _end_unsent(delivery: WebhookDelivery, error: str) -> Outcome | None:
         next_attempt_at=None,
         claimed_at=None,
         updated_at=now,
+    )
+
+
+def _end_unsent(delivery: WebhookDelivery, error: str) -> Outcome | None:
+    """End a delivery as FAILED without a request (no attempt), if it is still there to send as read."""
+    now = timezone.now()
+    ended = _failed(
+        WebhookDelivery.objects.filter(_sendable(now), pk=delivery.pk, attempts=delivery.attempts), error, now
     )
     if not ended:
         return None
@@ -198,17 +205,10 @@ def _end_lost(delivery: WebhookDelivery) -> Outcome | None:
     now = timezone.now()
     error = _("The sender of the last attempt was lost before it recorded an answer.")
     with transaction.atomic():
-        ended = WebhookDelivery.objects.filter(
+        claimed = WebhookDelivery.objects.filter(
             _sendable(now), pk=delivery.pk, status=S.SENDING, attempts=delivery.attempts
-        ).update(
-            status=S.FAILED,
-            last_status_code=None,
-            last_error=error,
-            last_latency_ms=None,
-            next_attempt_at=None,
-            claimed_at=None,
-            updated_at=now,
         )
+        ended = _failed(claimed, error, now)
         if not ended:
             return None
         WebhookAttempt.objects.create(
