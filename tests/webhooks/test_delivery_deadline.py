@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, transaction
 
 from core.events import Event, emit
+from tests.required import unavailable
 from tests.webhooks.receiver import Receiver
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from webhooks.services.delivery import deliveries_due, delivery_send
@@ -131,7 +132,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline(
     tls = None
     if scheme == "https":
         if not shutil.which("openssl"):
-            pytest.skip("needs openssl to make a certificate")
+            unavailable("needs openssl to make a certificate")
         cert, key = _self_signed(tmp_path)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(cert, key)
