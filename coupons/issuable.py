@@ -34,6 +34,18 @@ def issuable_now(template: CouponTemplate, now: datetime) -> str | None:
     return None
 
 
+def issue_gap(template: CouponTemplate, start: datetime, end: datetime) -> str | None:
+    """Why ``template`` would not issue at some moment of [start, end) (``issuable_now``'s reason codes,
+    status aside), or None when it issues throughout, stock aside."""
+    if template.issue_start_time and template.issue_start_time > start:
+        return "NOT_STARTED"
+    if template.issue_end_time and template.issue_end_time < end:
+        return "ENDED"
+    if template.validity_type == ValidityType.FIXED_DATE and template.valid_until and template.valid_until < end:
+        return "VALIDITY_OVER"
+    return None
+
+
 def has_stock(template: CouponTemplate, quantity: int = 1) -> bool:
     return template.total_quantity == UNLIMITED or template.issued_quantity + quantity <= template.total_quantity
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -15,6 +14,7 @@ from core.errors import Conflict, InvalidTransition, NotFound
 from core.review import Move, Workflow
 from core.statements import insert_ignore, quote
 from coupons.errors import CouponErrorCode
+from coupons.issuable import issue_gap
 from coupons.ledger import (
     LimitReached,
     gate,
@@ -24,7 +24,7 @@ from coupons.ledger import (
     sold_out_error,
     with_fresh_codes,
 )
-from coupons.models import CouponSource, CouponTemplate, TemplateStatus, UserCoupon, ValidityType
+from coupons.models import CouponSource, TemplateStatus, UserCoupon
 from coupons.services.eligibility import NOBODY, in_target, member_for, needs_member
 from marketing.models import Activity, ActivityItem, ActivityParticipation, ActivityStatus
 
@@ -96,7 +96,7 @@ def _check_publishable(activity: Activity) -> None:
     gaps = {
         item: reason
         for item in items
-        if (reason := _issue_gap(item.template, max(activity.start_time, now), activity.end_time)) is not None
+        if (reason := issue_gap(item.template, max(activity.start_time, now), activity.end_time)) is not None
     }
     if gaps:
         raise InvalidTransition(
@@ -111,18 +111,6 @@ def _check_publishable(activity: Activity) -> None:
                 "items": {str(item.pk): reason for item, reason in gaps.items()},
             },
         )
-
-
-def _issue_gap(template: CouponTemplate, start: datetime, end: datetime) -> str | None:
-    """Why ``template`` would not issue at some moment of [start, end) (the reason codes of
-    ``coupons.issuable.issuable_now``), or None when it issues throughout, stock aside."""
-    if template.issue_start_time and template.issue_start_time > start:
-        return "NOT_STARTED"
-    if template.issue_end_time and template.issue_end_time < end:
-        return "ENDED"
-    if template.validity_type == ValidityType.FIXED_DATE and template.valid_until and template.valid_until < end:
-        return "VALIDITY_OVER"
-    return None
 
 
 @transaction.atomic
