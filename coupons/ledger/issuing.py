@@ -29,7 +29,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -162,28 +164,51 @@ def build_coupon(
     granted_by_id: int | None = None,
 ) -> UserCoupon:
     valid_from, expires_at = validity_for(template, issued_at)
-    values = {
-        "id": None,
-        "code": coupon_code(template, issued_at),
-        "user_id": user_id,
-        "template_id": template.pk,
-        "status": CouponStatus.UNUSED,
-        "amount": random_amount(template.value) if template.type == CouponType.RANDOM_CASH else None,
-        "acquired_at": issued_at,
-        "valid_from": valid_from,
-        "expires_at": expires_at,
-        "source": source,
-        "source_ref": str(source_ref)[:64],
-        "order_id": None,
-        "used_at": None,
-        "granted_by_id": granted_by_id,
-        "updated_at": issued_at,
-    }
-    # Positional arguments in field order: the constructor's fast path (as ``Model.from_db`` calls it).
-    return UserCoupon(*[values[name] for name in _FIELD_ORDER])
+    return new_coupon(
+        {
+            "id": None,
+            "code": coupon_code(template, issued_at),
+            "user_id": user_id,
+            "template_id": template.pk,
+            "status": CouponStatus.UNUSED,
+            "amount": random_amount(template.value) if template.type == CouponType.RANDOM_CASH else None,
+            "acquired_at": issued_at,
+            "valid_from": valid_from,
+            "expires_at": expires_at,
+            "source": source,
+            "source_ref": str(source_ref)[:64],
+            "order_id": None,
+            "used_at": None,
+            "granted_by_id": granted_by_id,
+            "updated_at": issued_at,
+        },
+        template,
+    )
 
 
 _FIELD_ORDER = tuple(field.attname for field in UserCoupon._meta.concrete_fields)
+_TEMPLATE_CACHE = UserCoupon._meta.get_field("template").cache_name
+
+
+def new_coupon(values: dict[str, Any], template: CouponTemplate) -> UserCoupon:
+    """An unsaved coupon with ``values`` (every field's attribute, as ``build_coupon`` makes them) and its
+    ``template`` in place.
+
+    Made the way unpickling makes an instance: without ``Model.__init__``, whose per-field descriptor
+    calls and signals are a tenth of a claim's own Python work, and without the ``template`` descriptor's
+    router checks. When something listens to ``pre_init`` or ``post_init`` for coupons, the constructor
+    runs as usual.
+    """
+    if pre_init.has_listeners(UserCoupon) or post_init.has_listeners(UserCoupon):
+        coupon = UserCoupon(*[values[name] for name in _FIELD_ORDER])
+        coupon.template = template
+        return coupon
+    coupon = UserCoupon.__new__(UserCoupon)
+    coupon.__dict__.update(values)
+    coupon._state = ModelState()
+    coupon._state.fields_cache[_TEMPLATE_CACHE] = template
+    return coupon
+
 
 # The columns a new coupon is written with (checked against the model by ``insert_rows``): the
 # claim path and bulk grants write plain rows, without the query compiler.
@@ -191,6 +216,12 @@ COUPON_COLUMNS = (
     "code", "user_id", "template_id", "status", "amount", "acquired_at", "valid_from", "expires_at", "source",
     "source_ref", "order_id", "used_at", "granted_by_id", "updated_at",
 )  # fmt: skip
+
+
+def _saved(coupon: UserCoupon) -> None:
+    """Mark a coupon inserted with its own statement as ``save()`` would."""
+    coupon._state.adding = False
+    coupon._state.db = DEFAULT_DB_ALIAS
 
 
 def coupon_row(coupon: UserCoupon) -> tuple[Any, ...]:
@@ -395,12 +426,10 @@ def _issue(
     ]
     if quantity == 1:
         (coupons[0].pk,) = insert_rows(UserCoupon, COUPON_COLUMNS, [coupon_row(coupons[0])], returning_pk=True)
-        coupons[0]._state.adding = False
+        _saved(coupons[0])
     else:
         _distinct_codes(coupons, template, now)
         UserCoupon.objects.bulk_create(coupons)
-    for coupon in coupons:
-        coupon.template = template
     return coupons, issued
 
 
@@ -464,7 +493,6 @@ def _issue_one(
         source_ref=source_ref,
         granted_by_id=granted_by_id,
     )
-    coupon.template = template
     answer = claim_procedure.claim_one(
         template_id=template.pk,
         user_id=user_id,
@@ -479,7 +507,7 @@ def _issue_one(
     if record is not None:
         record.written = True
     coupon.pk = answer.coupon_id
-    coupon._state.adding = False
+    _saved(coupon)
     if _closes_gate(template, answer.issued):
         _record_issued(template.pk, answer.issued)  # committed already
     after_commit: AfterCommit = []

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.models import ThrottleCounter
-from coupons.ledger import gate
+from coupons.ledger import claim_procedure, gate
 from coupons.models import ClaimQuota, CouponTemplate, UserCoupon
 from orders.models import Order
 from tests.error_shape import assert_api_error
@@ -175,7 +175,7 @@ def test_a_claim_whose_call_runs_on_after_its_connection_was_lost_is_issued_once
             return execute(sql, params, many, context)
         sent.append(sql)
         raw = context["connection"].connection
-        raw.send_query(context["cursor"].cursor.mogrify(sql, params).encode())  # runs on; never read
+        raw.send_query(claim_procedure.statement(sql, params))  # runs on; never read
         raise OperationalError(2013, "Lost connection to server during query")
 
     # when: the client gives the CALL up while it waits; the row is let go a second later

@@ -8,12 +8,14 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -119,6 +121,72 @@ def test_a_claim_is_one_statement_on_the_wire():
     assert issued(template) == 2
     assert ClaimQuota.objects.get(template=template, user=user).claimed == 2
     assert sorted(c.pk for c in coupons) == sorted(UserCoupon.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -7, 10**20, None, True, "", "plain", "a'b\\c\"d\x00\n\x1a é 中", Decimal("12.50"), 3.5, b"\x00bytes'"],
+)
+def test_the_call_is_escaped_as_the_drivers_cursor_escapes_it(value):
+    sql = "CALL p(%s, %s)"
+    with connection.cursor() as cursor:
+        expected = cursor.cursor.mogrify(sql, [value, 1])
+
+    assert claim_procedure.statement(sql, [value, 1]) == expected.encode()
+
+
+def test_a_string_comes_back_from_the_server_as_it_was_sent():
+    tricky = "a'b\\c\"d\x00\n\x1a; DROP TABLE x; -- é 中"
+    sql = "SELECT %s, %s"
+    with connection.cursor() as cursor:
+        cursor.execute(claim_procedure.statement(sql, [tricky, None]).decode())
+        assert cursor.fetchone() == (tricky, None)
+
+
+def test_a_coupon_is_built_as_the_constructor_builds_it_with_its_template_in_place():
+    template = CouponTemplateFactory()
+    now = timezone.now()
+
+    coupon = build_coupon(template=template, user_id=7, issued_at=now, source=CouponSource.CLAIM)
+
+    made = UserCoupon(**{f.attname: getattr(coupon, f.attname) for f in UserCoupon._meta.concrete_fields})
+    assert {f.attname: getattr(coupon, f.attname) for f in UserCoupon._meta.concrete_fields} == {
+        f.attname: getattr(made, f.attname) for f in UserCoupon._meta.concrete_fields
+    }
+    assert (coupon._state.adding, coupon._state.db) == (True, None)
+    with CaptureQueriesContext(connection) as queries:
+        assert coupon.template is template
+    assert len(queries) == 0
+
+
+def test_a_coupon_is_built_by_the_constructor_when_something_listens_to_post_init():
+    template = CouponTemplateFactory()
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=UserCoupon)
+    try:
+        coupon = build_coupon(template=template, user_id=7, issued_at=timezone.now(), source=CouponSource.CLAIM)
+    finally:
+        post_init.disconnect(listener, sender=UserCoupon)
+
+    assert seen == [coupon]
+    assert coupon.template is template
+
+
+def test_a_claimed_coupon_is_saved_state_and_saves_again():
+    template = CouponTemplateFactory()
+    user = UserFactory()
+
+    coupon = coupon_claim(user=user, template_id=template.pk)
+
+    assert (coupon._state.adding, coupon._state.db) == (False, "default")
+    coupon.source_ref = "changed"
+    coupon.save(update_fields=["source_ref"])
+    assert UserCoupon.objects.get(pk=coupon.pk).source_ref == "changed"
+    assert UserCoupon.objects.count() == 1
 
 
 def test_the_coupon_is_written_with_the_values_prepared_in_python():
