@@ -186,7 +186,6 @@ def build_coupon(
     )
 
 
-_FIELD_ORDER = tuple(field.attname for field in UserCoupon._meta.concrete_fields)
 _TEMPLATE_CACHE = UserCoupon._meta.get_field("template").cache_name
 
 
@@ -200,7 +199,7 @@ def new_coupon(values: dict[str, Any], template: CouponTemplate) -> UserCoupon:
     runs as usual.
     """
     if pre_init.has_listeners(UserCoupon) or post_init.has_listeners(UserCoupon):
-        coupon = UserCoupon(*[values[name] for name in _FIELD_ORDER])
+        coupon = UserCoupon(**values)
         coupon.template = template
         return coupon
     coupon = UserCoupon.__new__(UserCoupon)
