@@ -16,7 +16,6 @@ above its CPU is mostly the database (its commit waits for the redo log to reach
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import sys
@@ -24,11 +23,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from wsgiref.util import setup_testing_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _wsgi as wsgi  # noqa: E402
 from bench._data import CLAIM_TEMPLATE  # noqa: E402
 from bench._server import create_database  # noqa: E402
 
@@ -48,11 +47,9 @@ import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from coupons.ledger import gate
 from coupons.models import CouponTemplate, TemplateStatus
@@ -61,35 +58,15 @@ HANDLER = WSGIHandler()
 
 
 def post(path: str, token: str, *, idempotent: bool = False) -> None:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "HTTP_AUTHORIZATION": f"Token {token}",
-        "wsgi.input": io.BytesIO(b""),
-        "CONTENT_LENGTH": "0",
-    }
-    if idempotent:
-        environ["HTTP_IDEMPOTENCY_KEY"] = uuid.uuid4().hex
-    setup_testing_defaults(environ)
-    statuses: list[str] = []
-    response = HANDLER(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    b"".join(response)
-    response.close()
-    if not statuses[0].startswith("201"):
-        raise SystemExit(f"{path} answered {statuses[0]}")
+    status = wsgi.post(HANDLER, path, token, idempotency_key=uuid.uuid4().hex if idempotent else None)
+    if not status.startswith("201"):
+        raise SystemExit(f"{path} answered {status}")
 
 
 def setup() -> tuple[CouponTemplate, list[str]]:
     call_command("migrate", verbosity=0, interactive=False)
-    user_model = get_user_model()
-    prefix = f"bench-cost-{int(time.time())}-"
     needed = (ROUNDS + 1) * 3 * REQUESTS
-    user_model.objects.bulk_create([user_model(username=f"{prefix}{i}") for i in range(needed)], batch_size=2000)
-    users = user_model.objects.filter(username__startswith=prefix).order_by("pk")
-    Token.objects.bulk_create([Token(user=user, key=Token.generate_key()) for user in users], batch_size=2000)
-    tokens = list(
-        Token.objects.filter(user__username__startswith=prefix).order_by("user_id").values_list("key", flat=True)
-    )
+    tokens = wsgi.customers_with_tokens(f"bench-cost-{int(time.time())}-", needed)
     template = CouponTemplate.objects.create(name="bench claim cost", **CLAIM_TEMPLATE, status=TemplateStatus.APPROVED)
     gate.load(template)  # as the approval signal does
     return template, tokens

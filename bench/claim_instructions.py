@@ -22,7 +22,6 @@ claim's figure includes about one Redis call of the gate per request.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import re
@@ -38,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _wsgi as wsgi  # noqa: E402
 from bench._data import CLAIM_TEMPLATE  # noqa: E402
 from bench._report import Report  # noqa: E402
 from bench._server import create_database  # noqa: E402
@@ -74,22 +74,13 @@ def prepare(customers: int) -> dict[str, object]:
     """Fresh customers with tokens and an approved template, as ``bench/claim.py`` makes them."""
     create_database(DATABASE_URL)
     django_setup()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
     from coupons.ledger import gate
     from coupons.models import CouponTemplate, TemplateStatus
 
     call_command("migrate", verbosity=0, interactive=False)
-    user_model = get_user_model()
-    prefix = f"bench-instructions-{uuid.uuid4().hex[:8]}-"
-    user_model.objects.bulk_create([user_model(username=f"{prefix}{i}") for i in range(customers)], batch_size=2000)
-    users = user_model.objects.filter(username__startswith=prefix).order_by("pk")
-    Token.objects.bulk_create([Token(user=user, key=Token.generate_key()) for user in users], batch_size=2000)
-    tokens = list(
-        Token.objects.filter(user__username__startswith=prefix).order_by("user_id").values_list("key", flat=True)
-    )
+    tokens = wsgi.customers_with_tokens(f"bench-instructions-{uuid.uuid4().hex[:8]}-", customers)
     template = CouponTemplate.objects.create(
         name="bench claim instructions", **CLAIM_TEMPLATE, status=TemplateStatus.APPROVED
     )
@@ -167,8 +158,6 @@ def main() -> int:
 
 def child(variant: str, count: str, offset: str, *, data_file: str) -> int:
     django_setup()
-    from wsgiref.util import setup_testing_defaults
-
     from django.core.handlers.wsgi import WSGIHandler
 
     handler = WSGIHandler()
@@ -178,22 +167,10 @@ def child(variant: str, count: str, offset: str, *, data_file: str) -> int:
     path = "/api/v1/bench/noop/1" if variant == "noop" else f"/api/v1/templates/{data['template']}/claim"
 
     def post(token: str) -> None:
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": path,
-            "HTTP_AUTHORIZATION": f"Token {token}",
-            "wsgi.input": io.BytesIO(b""),
-            "CONTENT_LENGTH": "0",
-        }
-        if variant == "keyed":
-            environ["HTTP_IDEMPOTENCY_KEY"] = uuid.uuid4().hex
-        setup_testing_defaults(environ)
-        statuses: list[str] = []
-        response = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
-        b"".join(response)
-        response.close()
-        if not statuses[0].startswith("201"):
-            raise SystemExit(f"{path} answered {statuses[0]}")
+        key = uuid.uuid4().hex if variant == "keyed" else None
+        status = wsgi.post(handler, path, token, idempotency_key=key)
+        if not status.startswith("201"):
+            raise SystemExit(f"{path} answered {status}")
 
     started = time.monotonic()
     for _ in range(WARM_UP + int(count)):

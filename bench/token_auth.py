@@ -14,18 +14,17 @@ and the same join sent through a plain cursor without building the user and toke
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from wsgiref.util import setup_testing_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _wsgi as wsgi  # noqa: E402
 from bench._server import create_database  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
@@ -78,20 +77,9 @@ connection.is_usable = _counted_is_usable  # type: ignore[method-assign]
 
 
 def post_noop() -> None:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/api/v1/bench/noop/1",
-        "HTTP_AUTHORIZATION": f"Token {KEY}",
-        "wsgi.input": io.BytesIO(b""),
-        "CONTENT_LENGTH": "0",
-    }
-    setup_testing_defaults(environ)
-    statuses: list[str] = []
-    response = HANDLER(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    b"".join(response)
-    response.close()
-    if not statuses[0].startswith("201"):
-        raise SystemExit(f"no-op answered {statuses[0]}")
+    status = wsgi.post(HANDLER, "/api/v1/bench/noop/1", KEY)
+    if not status.startswith("201"):
+        raise SystemExit(f"no-op answered {status}")
 
 
 def variant(auth_class: type, grace: float) -> Callable[[], None]:
