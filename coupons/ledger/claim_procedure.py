@@ -32,6 +32,7 @@ migration that creates them again.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import operator
 import random
@@ -40,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import Model
 from django.db.utils import DatabaseError
@@ -194,11 +195,15 @@ def _send_call(sql: str, params: Sequence[Any], many: bool, context: dict[str, A
     text = statement(sql, params)
     try:
         with db.wrap_database_errors:
-            raw.query(text)
-            result = raw.store_result()
-            (row,) = result.fetch_row()
-            while raw.next_result() == 0:  # the CALL's own status after its answer
-                raw.discard_result()
+            try:
+                raw.query(text)
+                result = raw.store_result()
+                (row,) = result.fetch_row()
+                while raw.next_result() == 0:  # the CALL's own status after its answer
+                    raw.discard_result()
+            except db.Database.OperationalError as exc:
+                _raise_as_integrity_error(exc)
+                raise
     finally:
         if logged:
             duration = time.monotonic() - started
@@ -213,6 +218,14 @@ def _send_call(sql: str, params: Sequence[Any], many: bool, context: dict[str, A
                 extra={"duration": duration, "sql": sql_text, "params": params, "alias": db.alias},
             )
     return row
+
+
+def _raise_as_integrity_error(exc: Exception) -> None:
+    """Raise ``IntegrityError`` for the operational errors Django's MySQL cursor raises as one (a column that
+    cannot be null, a CHECK constraint, a value out of range)."""
+    cursor_class = importlib.import_module("django.db.backends.mysql.base").CursorWrapper  # loaded on MySQL
+    if exc.args and exc.args[0] in cursor_class.codes_for_integrityerror:
+        raise IntegrityError(*exc.args) from exc
 
 
 # How long a lost connection's server thread is waited for once killed (it rolls back or commits and ends).

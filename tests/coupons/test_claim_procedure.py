@@ -143,6 +143,25 @@ def test_a_string_comes_back_from_the_server_as_it_was_sent():
         assert cursor.fetchone() == (tricky, None)
 
 
+def test_a_row_the_coupon_table_refuses_raises_integrity_error_as_through_a_cursor():
+    template = CouponTemplateFactory()
+    user = UserFactory()
+    coupon = build_coupon(template=template, user_id=user.pk, issued_at=timezone.now(), source=CouponSource.CLAIM)
+    coupon.expires_at = coupon.valid_from - timedelta(days=1)  # the CHECK constraint coupon_validity_ordered
+
+    with pytest.raises(IntegrityError):
+        claim_procedure.claim_one(
+            template_id=template.pk,
+            user_id=user.pk,
+            per_user_limit=template.per_user_limit,
+            coupon=dict(zip(COUPON_COLUMNS, coupon_row(coupon), strict=True)),
+        )
+
+    assert issued(template) == 0
+    assert UserCoupon.objects.count() == 0
+    assert call(template, user.pk).__class__ is Claimed  # the connection is usable after the error
+
+
 def test_a_coupon_is_built_as_the_constructor_builds_it_with_its_template_in_place():
     template = CouponTemplateFactory()
     now = timezone.now()
