@@ -45,6 +45,21 @@ from bench._server import create_database  # noqa: E402
 DATABASE_URL = os.environ.get(
     "BENCH_CLAIM_INSTRUCTIONS_DATABASE_URL", "mysql://root@127.0.0.1:3306/coupons_bench_claim_instructions"
 )
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+os.environ["DATABASE_URL"] = DATABASE_URL
+os.environ["BENCH_NOOP"] = "true"
+create_database(DATABASE_URL)  # before Django connects; the counted processes pay it before their warm-up
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from coupons.ledger import gate  # noqa: E402
+from coupons.models import CouponTemplate, TemplateStatus  # noqa: E402
+
 WARM_UP = 20
 VARIANTS = ("noop", "claim", "keyed")
 
@@ -58,27 +73,11 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def django_setup() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ["BENCH_NOOP"] = "true"
-    import django
-
-    django.setup()
-
-
 # The parent: data, the counted processes, the report -------------------------------------------------
 
 
 def prepare(customers: int) -> dict[str, object]:
     """Fresh customers with tokens and an approved template, as ``bench/claim.py`` makes them."""
-    create_database(DATABASE_URL)
-    django_setup()
-    from django.core.management import call_command
-
-    from coupons.ledger import gate
-    from coupons.models import CouponTemplate, TemplateStatus
-
     call_command("migrate", verbosity=0, interactive=False)
     tokens = wsgi.customers_with_tokens(f"bench-instructions-{uuid.uuid4().hex[:8]}-", customers)
     template = CouponTemplate.objects.create(
@@ -157,9 +156,6 @@ def main() -> int:
 
 
 def child(variant: str, count: str, offset: str, *, data_file: str) -> int:
-    django_setup()
-    from django.core.handlers.wsgi import WSGIHandler
-
     handler = WSGIHandler()
     with open(data_file) as handle:
         data = json.load(handle)
