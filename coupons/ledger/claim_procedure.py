@@ -147,8 +147,8 @@ def claim_one(
 def call_row(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
     """Send a ``CALL`` that answers with one row on the default connection, without a cursor: the row.
 
-    A Django cursor and the driver's cursor around one ``CALL`` cost about as much Python as the claim's
-    own work. This does what they do, in the same order: the health check and (re)connection of
+    The claim is the hottest write, and the two cursors (Django's and the driver's) around its one ``CALL``
+    are Python it need not run. This does what they do, in the same order: the health check and (re)connection of
     ``connection.cursor()``, the connection's execute wrappers (``context["cursor"]`` is None), the driver's
     parameter escaping, Django's error translation (which also stamps the round trip), and, when queries are
     logged (``DEBUG``, ``CaptureQueriesContext``), the statement in ``connection.queries`` and the
