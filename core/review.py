@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core.actions import action_label
 from core.audit import audit_record
-from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
+from core.errors import ApplicationError, InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.models import AuditLog
 
 M = TypeVar("M", bound=Model)
@@ -67,6 +67,28 @@ class Workflow(Generic[M]):
             return False
         return not (action in REVIEW_ACTIONS and self.authored(obj, actor))
 
+    def refusal_of(self, obj: M, action: str, actor: Any) -> ApplicationError | None:
+        """Why ``actor`` may not press ``action`` on ``obj`` as read, as ``begin`` would refuse it: None
+        when they may. The permission comes first: whoever lacks it is refused whatever the state; whoever
+        holds it is told the state (``INVALID_STATE``) or that they had a hand in it (``SELF_REVIEW``), as
+        a page opened before someone else moved the object needs to say."""
+        move = self.moves[action]
+        if move.perm is not None and (actor is None or not actor.has_perm(move.perm)):
+            return PermissionDeniedError(_("You do not have permission to do this."))
+        status = getattr(obj, "status")  # noqa: B009
+        if status not in move.sources:
+            return self._invalid_state(obj, action)
+        if action in REVIEW_ACTIONS and self.authored(obj, actor):
+            return PermissionDeniedError(str(self.self_review), code=SELF_REVIEW)
+        return None
+
+    def _invalid_state(self, obj: M, action: str) -> InvalidTransition:
+        return InvalidTransition(
+            str(self.refusal) % {"action": action_label(action), "status": obj.get_status_display()},  # type: ignore[attr-defined]
+            code=INVALID_STATE,
+            details={"status": obj.status, "action": action},  # type: ignore[attr-defined]
+        )
+
     def begin(self, obj: M, action: str, actor: Any, seen: datetime | None = None) -> M:
         """Check the actor, lock the row and check the move is allowed from its current state.
 
@@ -79,11 +101,7 @@ class Workflow(Generic[M]):
         locked = self.model._default_manager.select_for_update().get(pk=obj.pk)
         status = locked.status  # type: ignore[attr-defined]
         if status not in move.sources:
-            raise InvalidTransition(
-                str(self.refusal) % {"action": action_label(action), "status": locked.get_status_display()},  # type: ignore[attr-defined]
-                code=INVALID_STATE,
-                details={"status": status, "action": action},
-            )
+            raise self._invalid_state(locked, action)
         if action in REVIEW_ACTIONS and self.authored(locked, actor):
             raise PermissionDeniedError(str(self.self_review), code=SELF_REVIEW)
         if seen is not None and locked.updated_at != seen:  # type: ignore[attr-defined]
@@ -144,6 +162,12 @@ class Workflow(Generic[M]):
 
     def move(self, obj: M, action: str, actor: Any, remark: str = "", seen: datetime | None = None) -> M:
         return self.finish(self.begin(obj, action, actor, seen), action, actor, remark)
+
+
+def forbids(refusal: ApplicationError) -> bool:
+    """Whether a refusal (``Workflow.refusal_of``) means the person may not take the action at all, a
+    403, rather than not on the object as it is now (its state, their own hand in it)."""
+    return isinstance(refusal, PermissionDeniedError) and refusal.code != SELF_REVIEW
 
 
 def version_of(obj: Model) -> str:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from core.actions import action_label
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
-from core.review import parse_version, version_of
+from core.review import forbids, parse_version, version_of
 from coupons import services
 from coupons.admin_forms.editor import TemplateEditorForm, editor_form_class, value_fieldsets
 from coupons.admin_grant import grant_to_users_action
@@ -30,7 +30,7 @@ from coupons.review import template_review
 from coupons.services.stats import template_stats
 from coupons.services.templates import EDITABLE_FIELDS, can_edit, can_transition
 from coupons.summary import summaries_for, template_summary
-from coupons.workflow_access import require_template_action
+from coupons.workflow_access import template_action_refusal
 
 STATUS_COLOURS = {
     TemplateStatus.DRAFT: "#6c757d",
@@ -304,8 +304,15 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         template = get_object_or_404(CouponTemplate, pk=object_id)
         if action not in WORKFLOW_LABELS or not self.has_view_permission(request, template):
             raise PermissionDenied
+        change_url = reverse("admin:coupons_coupontemplate_change", args=[template.pk])
         if request.method != "POST":  # a forged POST is refused by the service, with its message
-            require_template_action(template=template, action=action, user=request.user)
+            refusal = template_action_refusal(template=template, action=action, user=request.user)
+            if refusal is not None:
+                if forbids(refusal):
+                    raise PermissionDenied
+                # A page drawn before the template moved on (approved by a colleague, say): say why.
+                self.message_user(request, refusal.message, messages.ERROR)
+                return HttpResponseRedirect(change_url)
         # Bound on every POST: a submit has no fields, so its POST may be empty and must still act.
         form = WorkflowForm(
             request.POST if request.method == "POST" else None, action=action, initial={"seen": version_of(template)}
@@ -320,7 +327,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                     request, gettext("%(action)s: done.") % {"action": WORKFLOW_LABELS[action]}, messages.SUCCESS
                 )
                 return HttpResponseRedirect(reverse("admin:coupons_coupontemplate_change", args=[result.pk]))
-            return HttpResponseRedirect(reverse("admin:coupons_coupontemplate_change", args=[template.pk]))
+            return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
 from core.errors import ApplicationError, InvalidTransition, PermissionDeniedError
-from core.review import parse_version, version_of
+from core.review import forbids, parse_version, version_of
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summaries_for
 from marketing.api.staff_bulk_grants import progress_of
@@ -60,8 +60,12 @@ class WorkflowAdmin(admin.ModelAdmin):
     workflow_labels: dict[str, Any] = {}
     remark_required: frozenset[str] = frozenset()
 
-    def allowed(self, obj: Any, action: str, user: Any) -> bool:
+    def refusal(self, obj: Any, action: str, user: Any) -> ApplicationError | None:
+        """Why ``user`` may not take ``action`` on ``obj`` now (``Workflow.refusal_of``): None when they may."""
         raise NotImplementedError
+
+    def allowed(self, obj: Any, action: str, user: Any) -> bool:
+        return self.refusal(obj, action, user) is None
 
     def run_action(self, obj: Any, action: str, user: Any, remark: str, seen: datetime | None = None) -> Any:
         raise NotImplementedError
@@ -104,13 +108,20 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def workflow_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
         obj = get_object_or_404(self.model, pk=object_id)
-        # The page itself is refused, not only its POST, to whoever may not take the action now.
-        if action not in self.workflow_labels or not self.allowed(obj, action, request.user):
+        if action not in self.workflow_labels:
             raise PermissionDenied
+        change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])
+        refusal = self.refusal(obj, action, request.user)
+        if refusal is not None:
+            # The page itself is refused, not only its POST, to whoever may never take the action; whoever
+            # may, on an object that has moved on since their page was drawn, is told why on its page.
+            if forbids(refusal):
+                raise PermissionDenied
+            self.message_user(request, refusal.message, messages.ERROR)
+            return HttpResponseRedirect(change_url)
         form = WorkflowForm(request.POST if request.method == "POST" else None, initial={"seen": version_of(obj)})
         if action in self.remark_required:
             form.fields["remark"].required = True
-        change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])
         if request.method == "POST" and form.is_valid():
             try:
                 seen = parse_version(form.cleaned_data.get("seen"))
@@ -175,8 +186,8 @@ class ActivityAdmin(WorkflowAdmin):
     readonly_fields = ["status"]
     workflow_labels = {"publish": _("Publish"), "cancel": _("Cancel the activity")}
 
-    def allowed(self, obj: Activity, action: str, user: Any) -> bool:
-        return activity_services.can_transition(obj, action, user)
+    def refusal(self, obj: Activity, action: str, user: Any) -> ApplicationError | None:
+        return activity_services.transition_refusal(obj, action, user)
 
     def run_action(self, obj: Activity, action: str, user: Any, remark: str, seen: datetime | None = None) -> Activity:
         if action == "publish":
@@ -740,8 +751,8 @@ class BulkGrantAdmin(WorkflowAdmin):
         obj.pk = saved.pk
         obj.created_by = saved.created_by
 
-    def allowed(self, obj: BulkGrant, action: str, user: Any) -> bool:
-        return bulk_services.can_transition(obj, action, user)
+    def refusal(self, obj: BulkGrant, action: str, user: Any) -> ApplicationError | None:
+        return bulk_services.transition_refusal(obj, action, user)
 
     def run_action(
         self, obj: BulkGrant, action: str, user: Any, remark: str, seen: datetime | None = None

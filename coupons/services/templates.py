@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from core.audit import audit_record
 from core.db import retry_on_conflict
-from core.errors import InvalidTransition, ValidationFailed
+from core.errors import ApplicationError, InvalidTransition, ValidationFailed
 from core.events import Event, emit
 from core.review import Move, Workflow, rejection_remark, require_perm
 from coupons.errors import CouponErrorCode
@@ -79,6 +79,11 @@ DEFINITION_ACTIONS = ("create", "edit", "copy")
 def can_transition(template: CouponTemplate, action: str, actor: Any) -> bool:
     """Whether ``actor`` may press ``action`` now (used to show only the buttons that work)."""
     return WORKFLOW.can(template, action, actor)
+
+
+def transition_refusal(template: CouponTemplate, action: str, actor: Any) -> ApplicationError | None:
+    """Why ``actor`` may not press ``action`` now (``Workflow.refusal_of``): None when they may."""
+    return WORKFLOW.refusal_of(template, action, actor)
 
 
 def can_edit(template: CouponTemplate, actor: Any) -> bool:

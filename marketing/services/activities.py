@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.db import retry_on_conflict
-from core.errors import Conflict, InvalidTransition, NotFound
+from core.errors import ApplicationError, Conflict, InvalidTransition, NotFound
 from core.review import Move, Workflow
 from core.statements import insert_ignore, quote
 from coupons.errors import CouponErrorCode
@@ -47,6 +47,11 @@ WORKFLOW = Workflow(
 
 def can_transition(activity: Activity, action: str, actor: Any) -> bool:
     return WORKFLOW.can(activity, action, actor)
+
+
+def transition_refusal(activity: Activity, action: str, actor: Any) -> ApplicationError | None:
+    """Why ``actor`` may not press ``action`` now (``Workflow.refusal_of``): None when they may."""
+    return WORKFLOW.refusal_of(activity, action, actor)
 
 
 def activity_lock_for_change(*, activity_id: int) -> Activity:

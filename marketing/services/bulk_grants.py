@@ -40,7 +40,7 @@ from core.actions import status_label
 from core.audit import audit_record
 from core.clock import business_tz
 from core.db import retry_on_conflict
-from core.errors import InvalidTransition, ValidationFailed
+from core.errors import ApplicationError, InvalidTransition, ValidationFailed
 from core.events import Event, emit
 from core.jobs import enqueue
 from core.review import Move, Workflow, rejection_remark, require_perm
@@ -295,6 +295,11 @@ def bulk_grant_update(
 
 def can_transition(grant: BulkGrant, action: str, actor: Any) -> bool:
     return WORKFLOW.can(grant, action, actor)
+
+
+def transition_refusal(grant: BulkGrant, action: str, actor: Any) -> ApplicationError | None:
+    """Why ``actor`` may not press ``action`` now (``Workflow.refusal_of``): None when they may."""
+    return WORKFLOW.refusal_of(grant, action, actor)
 
 
 def _transition(grant: BulkGrant, action: str, actor: Any, remark: str = "", seen: datetime | None = None) -> BulkGrant:

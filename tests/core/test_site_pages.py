@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.test import Client
 
+from core.review import forbids
 from coupons.models import CouponSource, TemplateDailyStats, TemplateStatus, UserCoupon
-from coupons.workflow_access import require_template_action, template_action_allowed
+from coupons.workflow_access import template_action_allowed, template_action_refusal
 from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -177,37 +177,45 @@ def test_gift_pack_items_are_picked_by_name_too(operations_user):
     assert 'data-field-name="template"' in page and 'class="vForeignKeyRawIdAdminField"' not in page
 
 
-# the template workflow pages: a function the template admin calls before rendering a workflow form -------
+# the template workflow pages: what the template admin asks before rendering a workflow form -------------
+# "open": the form is shown; "forbidden": the page is refused (403), the person may never take the action;
+# "not now": the person may, but not on the template as it is, and is told why on its page.
 
 
 @pytest.mark.parametrize(
-    ("role", "status", "action", "allowed"),
+    ("role", "status", "action", "outcome"),
     [
-        ("operations", TemplateStatus.DRAFT, "submit", True),
-        ("finance", TemplateStatus.DRAFT, "submit", False),
-        ("operations", TemplateStatus.PENDING_REVIEW, "approve", False),
-        ("operations", TemplateStatus.PENDING_REVIEW, "reject", False),
-        ("finance", TemplateStatus.PENDING_REVIEW, "approve", True),
-        ("finance", TemplateStatus.PENDING_REVIEW, "reject", True),
-        ("finance", TemplateStatus.DRAFT, "approve", False),
-        ("operations", TemplateStatus.APPROVED, "stop", True),
-        ("finance", TemplateStatus.APPROVED, "stop", False),
-        ("operations", TemplateStatus.APPROVED, "copy", True),
-        ("finance", TemplateStatus.APPROVED, "copy", False),
-        ("operations", TemplateStatus.APPROVED, "end", False),
-        ("operations", TemplateStatus.APPROVED, "delete", False),
+        ("operations", TemplateStatus.DRAFT, "submit", "open"),
+        ("finance", TemplateStatus.DRAFT, "submit", "forbidden"),
+        ("operations", TemplateStatus.PENDING_REVIEW, "approve", "forbidden"),
+        ("operations", TemplateStatus.PENDING_REVIEW, "reject", "forbidden"),
+        ("finance", TemplateStatus.PENDING_REVIEW, "approve", "open"),
+        ("finance", TemplateStatus.PENDING_REVIEW, "reject", "open"),
+        ("finance", TemplateStatus.DRAFT, "approve", "not now"),
+        ("finance", TemplateStatus.APPROVED, "approve", "not now"),
+        ("operations", TemplateStatus.PENDING_REVIEW, "submit", "not now"),
+        ("operations", TemplateStatus.APPROVED, "stop", "open"),
+        ("operations", TemplateStatus.STOPPED, "stop", "not now"),
+        ("finance", TemplateStatus.APPROVED, "stop", "forbidden"),
+        ("operations", TemplateStatus.APPROVED, "copy", "open"),
+        ("finance", TemplateStatus.APPROVED, "copy", "forbidden"),
+        ("operations", TemplateStatus.APPROVED, "end", "forbidden"),
+        ("operations", TemplateStatus.APPROVED, "delete", "forbidden"),
     ],
 )
-def test_who_may_open_a_template_workflow_page(role, status, action, allowed):
+def test_who_may_open_a_template_workflow_page(role, status, action, outcome):
     user = StaffFactory(role=role)
     template = CouponTemplateFactory(status=status, created_by=StaffFactory(role="operations"))
 
-    assert template_action_allowed(template=template, action=action, user=user) is allowed
-    if allowed:
-        require_template_action(template=template, action=action, user=user)
-    else:
-        with pytest.raises(PermissionDenied):
-            require_template_action(template=template, action=action, user=user)
+    refusal = template_action_refusal(template=template, action=action, user=user)
+
+    assert template_action_allowed(template=template, action=action, user=user) is (outcome == "open")
+    assert (refusal is None) is (outcome == "open")
+    if outcome == "forbidden":
+        assert forbids(refusal)
+    if outcome == "not now":
+        assert not forbids(refusal) and refusal.code == "INVALID_STATE"
+        assert refusal.details == {"status": status, "action": action}
 
 
 def test_nobody_reviews_their_own_template_and_customers_open_nothing(finance_user):
@@ -216,3 +224,7 @@ def test_nobody_reviews_their_own_template_and_customers_open_nothing(finance_us
 
     assert not template_action_allowed(template=own, action="approve", user=finance_user)
     assert not template_action_allowed(template=own, action="submit", user=customer)
+    own_refusal = template_action_refusal(template=own, action="approve", user=finance_user)
+    assert own_refusal is not None and own_refusal.code == "SELF_REVIEW" and not forbids(own_refusal)
+    customer_refusal = template_action_refusal(template=own, action="submit", user=customer)
+    assert customer_refusal is not None and forbids(customer_refusal)

@@ -45,9 +45,18 @@ def press(client: Client, template: CouponTemplate, action: str, **fields: str):
     return client.post(workflow_url(template.pk, action), {"csrfmiddlewaretoken": token, **hidden, **fields})
 
 
-def forge(client: Client, template: CouponTemplate, action: str, **fields: str):
-    """Send a workflow form without its page (the page itself is refused to who may not act)."""
-    assert client.get(workflow_url(template.pk, action)).status_code == 403
+def told_why(client: Client, template: CouponTemplate, action: str) -> list[str]:
+    """Open the workflow page of ``action`` that the person may take, but not on the template as it is
+    now: they are sent back to the template's page and told why. The messages shown there."""
+    response = client.get(workflow_url(template.pk, action))
+    assert response.status_code == 302 and response["Location"] == change_url(template.pk)
+    return [str(m) for m in client.get(change_url(template.pk)).context["messages"]]
+
+
+def forge(client: Client, template: CouponTemplate, action: str, *, page_refused: bool = True, **fields: str):
+    """Send a workflow form without its page (the page itself is refused to who may never act)."""
+    if page_refused:
+        assert client.get(workflow_url(template.pk, action)).status_code == 403
     client.get(change_url(template.pk))
     token = client.cookies["csrftoken"].value
     return client.post(workflow_url(template.pk, action), {"csrfmiddlewaretoken": token, **fields})
@@ -225,21 +234,42 @@ def test_a_forged_approve_by_operations_is_refused(operations_user):
 
 def test_a_forged_self_approve_is_refused(finance_user):
     template = CouponTemplateFactory(status=S.PENDING_REVIEW, created_by=finance_user)
+    client = browser(finance_user)
 
-    forge(browser(finance_user), template, "approve")
+    told = told_why(client, template, "approve")
+    response = forge(client, template, "approve", page_refused=False)
 
+    assert told == ["Whoever created, edited or submitted a template cannot review it."]
+    assert response.status_code == 302
     assert status_of(template) == S.PENDING_REVIEW
     assert AuditLog.objects.count() == 0
 
 
 def test_pressing_a_button_from_the_wrong_state_changes_nothing(operations_user):
     template = CouponTemplateFactory(status=S.APPROVED, created_by=operations_user)
+    client = browser(operations_user)
 
-    response = forge(browser(operations_user), template, "submit")
+    told = told_why(client, template, "submit")
+    response = forge(client, template, "submit", page_refused=False)
 
+    assert told == ["Cannot submit a template that is Approved."]
     assert response.status_code == 302
     assert status_of(template) == S.APPROVED
     assert AuditLog.objects.count() == 0
+
+
+def test_a_page_drawn_before_a_colleague_approved_says_so(finance_user):
+    template = CouponTemplateFactory(status=S.PENDING_REVIEW, created_by=StaffFactory(role="operations"))
+    client = browser(finance_user)
+    page = client.get(change_url(template.pk))
+    assert "workflow-approve" in page.text  # the button as the page was drawn
+    services.template_approve(template=template, actor=StaffFactory(role="finance"))
+
+    told = told_why(client, template, "approve")  # the button pressed on the old page
+
+    assert told == ["Cannot approve a template that is Approved."]
+    assert status_of(template) == S.APPROVED
+    assert AuditLog.objects.filter(action="approve").count() == 1
 
 
 def test_an_unknown_workflow_action_is_forbidden(operations_user):

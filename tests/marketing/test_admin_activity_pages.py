@@ -1,4 +1,5 @@
-"""Activity workflow pages in admin: refused (403) to whoever may not act, not only their POST; an edit
+"""Activity workflow pages in admin: refused (403) to whoever may never act, not only their POST, and sent
+back with the reason to whoever may but not now; an edit
 saved while a colleague publishes never turns the published activity back into a draft."""
 
 import threading
@@ -54,8 +55,26 @@ def test_operations_opens_publish_and_then_not_again(operations_user, activity):
     assert page.status_code == 200 and 'id="workflow-confirm"' in page.content.decode()
     assert published.status_code == 302
     assert Activity.objects.get(pk=activity.pk).status == ActivityStatus.PUBLISHED
-    assert again.status_code == 403  # a published activity is not published twice
+    # A published activity is not published twice: the page sends its publisher back, saying why.
+    assert again.status_code == 302 and again["Location"] == f"/admin/marketing/activity/{activity.pk}/change/"
+    told = [str(m) for m in client.get(again["Location"]).context["messages"]]
+    assert told == ["Publish: done.", "Cannot publish an activity that is Published."]
     assert client.get(f"/admin/marketing/activity/{activity.pk}/workflow/cancel/").status_code == 200
+
+
+def test_a_publish_sent_from_a_page_a_colleague_published_meanwhile_says_so(operations_user, activity):
+    client = logged_in(operations_user)
+    page = client.get(f"/admin/marketing/activity/{activity.pk}/workflow/publish/")
+    assert page.status_code == 200
+    activity_publish(activity=activity, actor=StaffFactory(role="operations"))
+    trail = len(audit_trail_for(activity))
+
+    sent = client.post(f"/admin/marketing/activity/{activity.pk}/workflow/publish/", {})
+
+    assert sent.status_code == 302 and sent["Location"] == f"/admin/marketing/activity/{activity.pk}/change/"
+    told = [str(m) for m in client.get(sent["Location"]).context["messages"]]
+    assert told == ["Cannot publish an activity that is Published."]
+    assert len(audit_trail_for(activity)) == trail
 
 
 def draft_activity() -> Activity:

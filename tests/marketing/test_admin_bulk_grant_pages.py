@@ -1,7 +1,8 @@
 """Bulk grants in admin as Operations and Finance see them: the segment editor's live estimate, the
 audience size on the change and approve pages, a gift pack's coupons on the approve page, the
-self-refreshing progress page, workflow pages refused (403) to whoever may not act, and refusals of
-the service shown on the form (not as a 403)."""
+self-refreshing progress page, workflow pages refused (403) to whoever may never act and sent back
+with the reason to whoever may but not now, and refusals of the service shown on the form (not as a
+403)."""
 
 import re
 from datetime import timedelta
@@ -194,8 +195,13 @@ def test_finance_may_not_open_the_submit_page_and_nobody_opens_a_page_for_the_wr
     grant = draft_grant(operations_user, {"levels": ["GOLD"]})
 
     assert logged_in(finance_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/").status_code == 403
-    # a draft is not up for review: the approve page is refused even to Finance
-    assert logged_in(finance_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/approve/").status_code == 403
+    # a draft is not up for review: Finance is sent back to the grant's page, told why
+    finance = logged_in(finance_user)
+    approve = finance.get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/approve/")
+    assert approve.status_code == 302 and approve["Location"] == f"/admin/marketing/bulkgrant/{grant.pk}/change/"
+    told = [str(m) for m in finance.get(approve["Location"]).context["messages"]]
+    assert told == ["Cannot approve a bulk grant that is Draft."]
+    assert BulkGrant.objects.get(pk=grant.pk).status == BulkGrantStatus.DRAFT
     assert logged_in(operations_user).get(f"/admin/marketing/bulkgrant/{grant.pk}/workflow/submit/").status_code == 200
 
 
