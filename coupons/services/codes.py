@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -30,8 +31,10 @@ CODE_LENGTH = 16
 MAX_BATCH_QUANTITY = 100_000
 _INSERT_CHUNK = 5_000
 # What a customer may type: Crockford decoding reads O as 0 and I, L as 1; dashes and spaces are
-# separators.
+# separators. Full-width characters (a Chinese input method's full-width mode: "ＡＢＣＤ－１２３４") are read
+# as their ASCII forms (NFKC), and any dash or hyphen as a separator.
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\uff0d]")
 _VALID = re.compile(rf"^[{ALPHABET}]{{12,32}}$")
 
 
@@ -56,7 +59,7 @@ def new_code() -> str:
 
 
 def normalise_code(raw: str) -> str | None:
-    code = re.sub(r"[\s-]", "", raw).upper().translate(_READ_AS)
+    code = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw)).upper().translate(_READ_AS)
     return code if _VALID.match(code) else None
 
 

@@ -227,6 +227,14 @@ def test_a_code_may_be_typed_loosely():
     assert normalise_code("UUUUUUUUUUUUUUUU") is None
 
 
+def test_a_code_typed_in_full_width_or_with_other_dashes_is_read():
+    assert normalise_code("ＡＢＣＤ ＥＦＧＨ ＪＫＭＮ ＰＱＲＳ") == "ABCDEFGHJKMNPQRS"  # a full-width input method
+    assert normalise_code("ａｂｃｄ－ｅｆｇｈ－ｊｋｍｎ－ｐｑｒｓ") == "ABCDEFGHJKMNPQRS"
+    assert normalise_code("ABCD\u3000EFGH\u2014JKMN\u2212PQRS") == "ABCDEFGHJKMNPQRS"  # ideographic space, dashes
+    assert normalise_code("ABCD\u30fcEFGH\u2010JKMN\u2013PQRS") == "ABCDEFGHJKMNPQRS"
+    assert normalise_code("ＡＢＣＤ－ＵＵＵＵ－ＵＵＵＵ－ＵＵＵＵ") is None  # still Crockford's alphabet only
+
+
 def test_unknown_used_and_expired_codes_get_one_answer(customer_client):
     batch = make_batch(quantity=2, per_user_limit=0)
     used, fresh = codes_of(batch)
