@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import ApplicationError
 from coupons.exports import code_batch_csv
 from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
-from coupons.services.codes import MAX_BATCH_QUANTITY, batch_beyond_stock, code_batch_create
+from coupons.services.codes import MAX_BATCH_QUANTITY, batch_beyond_stock, batch_expiry, code_batch_create
 
 
 class CodeBatchForm(forms.ModelForm):
@@ -31,6 +31,12 @@ class CodeBatchForm(forms.ModelForm):
     class Meta:
         model = RedemptionCodeBatch
         fields = ["name", "template", "quantity", "expires_at"]
+        help_texts = {
+            "expires_at": _(
+                "At the latest when the template stops issuing coupons. Empty: then, or never if the template "
+                "has no end."
+            )
+        }
 
     def clean_expires_at(self) -> Any:
         value = self.cleaned_data.get("expires_at")
@@ -45,6 +51,10 @@ class CodeBatchForm(forms.ModelForm):
             message = batch_beyond_stock(template, quantity)
             if message is not None:
                 self.add_error("quantity", message)
+        if template is not None and "expires_at" in cleaned:
+            message = batch_expiry(template, cleaned["expires_at"])[1]
+            if message is not None:
+                self.add_error("expires_at", message)
         return cleaned
 
 

@@ -49,7 +49,12 @@ class CodeBatchListCreateApi(APIView):
         template_id = serializers.IntegerField(min_value=1, max_value=2**62)
         name = serializers.CharField(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH_QUANTITY)
-        expires_at = BoundedDateTimeField(required=False, allow_null=True)
+        expires_at = BoundedDateTimeField(
+            required=False,
+            allow_null=True,
+            help_text="At the latest when the template stops issuing coupons (its claim window's end, or a fixed "
+            "validity's end). Absent or null: then, or never if the template has no end.",
+        )
 
     @extend_schema(parameters=[FilterSerializer], responses=CodeBatchOutputSerializer(many=True))
     def get(self, request):

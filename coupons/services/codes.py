@@ -18,12 +18,21 @@ from django.utils.translation import gettext as _
 from core import attempts
 from core.audit import audit_record
 from core.clients import address_bucket
+from core.clock import business_tz
 from core.db import retry_on_conflict
 from core.errors import InvalidTransition, NotFound, PermissionDeniedError, TooManyRequests, ValidationFailed
 from core.statements import insert_rows_ignoring_duplicates
 from coupons.errors import CouponErrorCode
 from coupons.ledger.issuing import issue_coupons, with_fresh_codes
-from coupons.models import CouponSource, CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
+from coupons.models import (
+    CouponSource,
+    CouponTemplate,
+    RedemptionCode,
+    RedemptionCodeBatch,
+    TemplateStatus,
+    UserCoupon,
+    ValidityType,
+)
 
 # Crockford base32: no I, L, O, U, so nothing is misread. 16 characters are 80 random bits.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,11 +113,41 @@ def batch_beyond_stock(template: CouponTemplate, quantity: int) -> str | None:
 
 
 @transaction.atomic
+def issuing_ends(template: CouponTemplate) -> datetime | None:
+    """When ``template`` stops issuing coupons (its claim window's end, or a fixed validity's end,
+    whichever comes first), or None when it never does."""
+    ends = [template.issue_end_time]
+    if template.validity_type == ValidityType.FIXED_DATE:
+        ends.append(template.valid_until)
+    return min((end for end in ends if end is not None), default=None)
+
+
+def batch_expiry(template: CouponTemplate, expires_at: datetime | None) -> tuple[datetime | None, str | None]:
+    """The codes' expiry for a batch of ``template`` and why the one asked for is refused (or None).
+
+    A code cannot outlive its template's issuing: redeemed after the claim window (or a fixed validity)
+    is over, it would only answer "cannot be claimed now" to a customer whose code says it is valid. So the
+    expiry is at most the moment the template stops issuing, and without one asked for, it is that moment.
+    """
+    ends = issuing_ends(template)
+    if ends is None:
+        return expires_at, None
+    if expires_at is None:
+        return ends, None
+    if expires_at > ends:
+        return expires_at, _(
+            "The codes must expire by %(end)s, when the template stops issuing coupons; a code redeemed "
+            "later would be refused."
+        ) % {"end": timezone.localtime(ends, business_tz()).strftime("%Y-%m-%d %H:%M")}
+    return expires_at, None
+
+
 def code_batch_create(
     *, template: CouponTemplate, name: str, quantity: int, actor: Any, expires_at: datetime | None = None
 ) -> RedemptionCodeBatch:
     """Generate ``quantity`` unique codes for an approved template. A code that collides with an
-    existing one is dropped by the unique key and replaced."""
+    existing one is dropped by the unique key and replaced. The codes expire by the time the template
+    stops issuing coupons (``batch_expiry``): then, when no expiry is given."""
     if actor is None or not actor.has_perm("coupons.add_redemptioncodebatch"):
         raise PermissionDeniedError(_("You do not have permission to do this."))
     if not 1 <= quantity <= MAX_BATCH_QUANTITY:
@@ -131,6 +170,9 @@ def code_batch_create(
     message = batch_beyond_stock(locked, quantity)
     if message is not None:
         raise ValidationFailed(message, details={"quantity": [message]})
+    expires_at, message = batch_expiry(locked, expires_at)
+    if message is not None:
+        raise ValidationFailed(message, details={"expires_at": [message]})
     batch = RedemptionCodeBatch.objects.create(
         name=name, template=locked, quantity=quantity, expires_at=expires_at, created_by=actor
     )

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from core.audit import audit_trail_for
@@ -174,6 +175,67 @@ def test_codes_that_expire_in_the_past_are_refused(operations_client):
 
     assert response.status_code == 400
     assert "expires_at" in response.json()["error"]["details"]
+
+
+def test_codes_cannot_outlive_their_templates_issuing(operations_client):
+    ends = timezone.now() + timedelta(hours=1)
+    template = CouponTemplateFactory(issue_end_time=ends)
+    later = (ends + timedelta(days=30)).isoformat()
+
+    response = operations_client.post(
+        BATCHES, {"template_id": template.pk, "name": "x", "quantity": 5, "expires_at": later}, format="json"
+    )
+
+    assert response.status_code == 400
+    (message,) = response.json()["error"]["details"]["expires_at"]
+    assert "when the template stops issuing coupons" in message
+    assert RedemptionCodeBatch.objects.count() == 0
+
+
+@pytest.mark.parametrize("window", ["claim window", "fixed validity"])
+def test_codes_without_an_expiry_expire_when_the_template_stops_issuing(operations_client, window):
+    ends = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    fields = {"issue_end_time": ends + timedelta(days=1), "validity_type": "FIXED_DATE", "valid_until": ends}
+    if window == "claim window":
+        fields = {"issue_end_time": ends}
+    template = CouponTemplateFactory(**fields)
+
+    response = operations_client.post(BATCHES, {"template_id": template.pk, "name": "x", "quantity": 5}, format="json")
+
+    assert response.status_code == 201
+    assert RedemptionCodeBatch.objects.get().expires_at == ends
+
+
+def test_codes_of_a_template_without_an_end_may_never_expire(operations_client):
+    template = CouponTemplateFactory(issue_end_time=None)
+
+    response = operations_client.post(BATCHES, {"template_id": template.pk, "name": "x", "quantity": 5}, format="json")
+
+    assert response.status_code == 201
+    assert RedemptionCodeBatch.objects.get().expires_at is None
+
+
+def test_the_admin_form_refuses_codes_that_outlive_the_template(operations_user):
+    ends = timezone.now() + timedelta(hours=1)
+    template = CouponTemplateFactory(issue_end_time=ends)
+    later = timezone.localtime(ends + timedelta(days=30))
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(operations_user)
+
+    page = client.post(
+        "/admin/coupons/redemptioncodebatch/add/",
+        {
+            "name": "Weibo",
+            "template": template.pk,
+            "quantity": 5,
+            "expires_at_0": later.strftime("%Y-%m-%d"),
+            "expires_at_1": later.strftime("%H:%M:%S"),
+        },
+    )
+
+    assert page.status_code == 200
+    assert "when the template stops issuing coupons" in str(page.context["adminform"].form.errors["expires_at"])
+    assert RedemptionCodeBatch.objects.count() == 0
 
 
 def test_an_unknown_template_is_a_404(operations_client):
