@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -13,9 +13,19 @@ from core.stamps import StampedQuerySet
 # The stamp of the dishes and categories (core.stamps): checkout keeps the dishes it read under it.
 MENU_STAMP = "menu"
 
+# SKUs and category codes are lower case: carts, rules and gifts name them exactly, while MySQL's unique
+# keys would take "D-101" for "d-101" (a sync sending it would update that dish, not make a new one).
+lower_case_slug = RegexValidator(
+    r"^[-a-z0-9_]+\Z",
+    _("Use lower-case letters, digits, dashes and underscores only (e.g. d-101)."),
+    code="invalid",
+)
+
 
 class Category(models.Model):
-    code = models.SlugField(_("code"), max_length=64, unique=True, help_text=_("e.g. cat-roast-duck"))
+    code = models.SlugField(
+        _("code"), max_length=64, unique=True, validators=[lower_case_slug], help_text=_("e.g. cat-roast-duck")
+    )
     name = models.CharField(_("name"), max_length=100)
     sort_order = models.IntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
@@ -32,7 +42,9 @@ class Category(models.Model):
 
 
 class Product(models.Model):
-    sku = models.SlugField(_("SKU"), max_length=64, unique=True, help_text=_("e.g. d-101"))
+    sku = models.SlugField(
+        _("SKU"), max_length=64, unique=True, validators=[lower_case_slug], help_text=_("e.g. d-101")
+    )
     name = models.CharField(_("name"), max_length=100)
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category")

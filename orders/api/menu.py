@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from core.api.pagination import Pagination
 from core.api.permissions import HasModelPerm
 from core.api.serializers import StrictSerializer
-from orders.models import Category, Product
+from orders.models import Category, Product, lower_case_slug
 from orders.selectors import active_menu
 from orders.services import menu as menu_services
 
@@ -57,7 +57,7 @@ class CategoryListApi(_StaffMenuApi):
     pagination_class = Pagination
 
     class InputSerializer(StrictSerializer):
-        code = serializers.SlugField(max_length=64)
+        code = serializers.SlugField(max_length=64, validators=[lower_case_slug])
         name = serializers.CharField(max_length=100)
         sort_order = serializers.IntegerField(required=False, min_value=-10_000, max_value=10_000)
         is_active = serializers.BooleanField(required=False)
@@ -119,7 +119,7 @@ class ProductListApi(_StaffMenuApi):
     pagination_class = Pagination
 
     class InputSerializer(StrictSerializer):
-        sku = serializers.SlugField(max_length=64)
+        sku = serializers.SlugField(max_length=64, validators=[lower_case_slug])
         name = serializers.CharField(max_length=100)
         category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all())
         price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=1_000_000)

@@ -91,3 +91,14 @@ def test_the_dish_pickers_of_the_template_editor_offer_only_dishes_on_sale(ops, 
     assert answer.status_code == 200, answer.content
     assert [row["text"] for row in answer.json()["results"]] == ["北京烤鸭 (d-101)"]
     assert dish_list.context["cl"].result_count == 3  # the dish list itself still shows every dish
+
+
+def test_a_dish_added_in_admin_takes_a_lower_case_sku(ops, duck):
+    page = ops.post(
+        "/admin/orders/product/add/",
+        {"sku": "D-102", "name": "烤鸭（半只）", "category": duck.pk, "price": "68.50", "is_active": "on"},
+    )
+
+    assert page.status_code == 200
+    assert "lower-case" in str(page.context["adminform"].form.errors["sku"])
+    assert list(Product.objects.values_list("sku", flat=True)) == ["d-101"]

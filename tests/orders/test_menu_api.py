@@ -140,6 +140,18 @@ def test_posting_an_existing_sku_updates_it(operations_client, menu):
     assert Product.objects.filter(sku="d-901").count() == 1
 
 
+def test_a_sku_in_another_case_is_refused_not_taken_for_the_dish(operations_client, menu):
+    """MySQL's unique key would find d-101 for D-101, and the sync would rewrite the roast duck."""
+    response = operations_client.post(
+        PRODUCTS, {"sku": "D-101", "name": "New dish", "category": "cat-drinks", "price": "1.00"}, format="json"
+    )
+
+    assert_api_error(response, 400, "VALIDATION_ERROR", field="sku")
+    duck = Product.objects.select_related("category").get(sku="d-101")
+    assert (duck.name, duck.price, duck.category.code) == ("北京烤鸭（整只）", Decimal("128.00"), "cat-roast-duck")
+    assert Product.objects.count() == 5
+
+
 def test_patch_a_product_price_and_category(operations_client, menu):
     response = operations_client.patch(
         f"{PRODUCTS}d-901", {"price": "9.90", "category": "cat-roast-duck"}, format="json"
@@ -286,6 +298,7 @@ def test_customers_and_anonymous_callers_are_kept_out(customer_client, api_clien
         ({"sku": "d 901!"}, "sku"),
         ({"sku": "酸梅汤"}, "sku"),
         ({"sku": ""}, "sku"),
+        ({"sku": "D-903"}, "sku"),
         ({"name": ""}, "name"),
         ({"name": "x" * 101}, "name"),
         ({"is_active": "perhaps"}, "is_active"),
@@ -321,6 +334,7 @@ def test_a_bad_product_patch_is_refused(operations_client, menu, body, field):
     [
         ({"code": "cat cold"}, "code"),
         ({"code": ""}, "code"),
+        ({"code": "Cat-Cold"}, "code"),
         ({"name": ""}, "name"),
         ({"sort_order": "first"}, "sort_order"),
         ({"sort_order": 10_000_000}, "sort_order"),
