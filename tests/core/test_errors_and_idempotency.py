@@ -195,6 +195,20 @@ def test_the_same_key_on_another_path_is_refused(operations_client):
 
 
 @pytest.mark.django_db
+def test_keys_that_differ_only_in_case_are_two_keys(operations_client):
+    first = operations_client.post(TEMPLATES, TemplateInputFactory(name="A"), format="json", HTTP_IDEMPOTENCY_KEY="abc")
+    second = operations_client.post(
+        TEMPLATES, TemplateInputFactory(name="B"), format="json", HTTP_IDEMPOTENCY_KEY="ABC"
+    )
+    again = operations_client.post(TEMPLATES, TemplateInputFactory(name="A"), format="json", HTTP_IDEMPOTENCY_KEY="Abc")
+
+    assert (first.status_code, second.status_code, again.status_code) == (201, 201, 201)
+    assert "Idempotent-Replayed" not in again
+    assert sorted(CouponTemplate.objects.values_list("name", flat=True)) == ["A", "A", "B"]
+    assert sorted(IdempotencyRecord.objects.values_list("key", flat=True)) == ["ABC", "Abc", "abc"]
+
+
+@pytest.mark.django_db
 def test_keys_belong_to_one_user(operations_client):
     body = TemplateInputFactory()
     other = client_for(StaffFactory(role="operations"))

@@ -47,6 +47,19 @@ def procedure_exists(name: str) -> bool:
         return cursor.fetchone()[0] == 1
 
 
+def test_claims_under_keys_that_differ_only_in_case_are_two_claims():
+    template = CouponTemplateFactory(per_user_limit=0)
+    client = client_for(UserFactory())
+
+    first = client.post(claim_url(template), HTTP_IDEMPOTENCY_KEY="claim-a")
+    second = client.post(claim_url(template), HTTP_IDEMPOTENCY_KEY="CLAIM-A")
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in second
+    assert first.json()["id"] != second.json()["id"]
+    assert issued(template) == 2
+
+
 def test_a_keyed_claim_sends_the_token_lookup_and_one_call_and_stores_its_answer():
     template = CouponTemplateFactory(per_user_limit=0)
     user = UserFactory()
