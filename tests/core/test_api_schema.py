@@ -126,7 +126,7 @@ def test_input_constraints_are_stated(schema):
     assert cart["additionalProperties"] is False and line["additionalProperties"] is False
     assert (cart["properties"]["lines"]["minItems"], cart["properties"]["lines"]["maxItems"]) == (1, 100)
     assert password["minLength"] == 8 and password["maxLength"] == 128
-    assert product["properties"]["sku"]["pattern"] == "^[-a-zA-Z0-9_]+$"
+    assert product["properties"]["sku"]["pattern"] == "^[-a-z0-9_]+$"
     assert product["properties"]["price"]["pattern"] == r"^(?:\d{1,6}(?:\.\d{1,2})?|1000000(?:\.0{1,2})?)$"
 
 
