@@ -19,7 +19,7 @@ from core.audit import audit_trail_for
 from core.errors import ApplicationError
 from orders.models import Order, OrderCoupon, OrderLine, OrderStatus
 from orders.services import order_cancel
-from orders.services.lifecycle import can_transition
+from orders.services.lifecycle import STAFF_REASON, can_transition, cancel_reason_text
 
 STATUS_COLOURS = {
     OrderStatus.PENDING_PAYMENT: "#d39e00",
@@ -119,8 +119,12 @@ class OrderAdmin(admin.ModelAdmin):
         "paid_at",
         "cancelled_at",
         "refunded_at",
-        "cancel_reason",
+        "reason_for_cancel",
     )
+
+    @admin.display(description=_("cancel reason"))
+    def reason_for_cancel(self, obj: Order) -> str:
+        return cancel_reason_text(obj.cancel_reason)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Order) -> str:
@@ -154,7 +158,7 @@ class OrderAdmin(admin.ModelAdmin):
         cancelled, refused = 0, []
         for order in queryset.order_by("pk"):
             try:
-                order_cancel(order=order, actor=request.user, reason=gettext("cancelled by staff"))
+                order_cancel(order=order, actor=request.user, reason=STAFF_REASON)
             except ApplicationError:
                 refused.append(str(order))
             else:
@@ -198,7 +202,7 @@ class OrderAdmin(admin.ModelAdmin):
                 order_cancel(
                     order=order,
                     actor=request.user,
-                    reason=form.cleaned_data["reason"] or gettext("cancelled by staff"),
+                    reason=form.cleaned_data["reason"] or STAFF_REASON,
                 )
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)

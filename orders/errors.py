@@ -32,3 +32,8 @@ class InvalidOrderTransition(InvalidTransition):
     """An order status change the transition map does not allow (409 INVALID_STATE)."""
 
     default_code = OrderErrorCode.INVALID_STATE
+
+
+class PaymentWindowClosed(InvalidOrderTransition):
+    """An unpaid order past its payment window (``ORDER_PAYMENT_TIMEOUT``) is not paid: it is cancelled,
+    as the timeout job would cancel it (409 INVALID_STATE)."""

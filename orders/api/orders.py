@@ -23,6 +23,7 @@ from orders import services
 from orders.errors import InvalidOrderTransition
 from orders.models import Order, OrderStatus
 from orders.selectors import order_detail, order_of, orders_for
+from orders.services.lifecycle import cancel_reason_text
 
 
 class OrderLineOutputSerializer(serializers.Serializer):
@@ -63,6 +64,10 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     lines = OrderLineOutputSerializer(many=True)
     coupons = OrderCouponOutputSerializer(source="applied_coupons", many=True)
     gifts = serializers.SerializerMethodField()
+    cancel_reason = serializers.SerializerMethodField(
+        help_text="Why the order was cancelled: as the customer or staff member typed it, or the system's reason "
+        "(the payment timeout, a staff cancel) in the reader's language."
+    )
 
     class Meta:
         model = Order
@@ -82,6 +87,9 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "refunded_at",
             "cancel_reason",
         ]
+
+    def get_cancel_reason(self, order: Order) -> str:
+        return cancel_reason_text(order.cancel_reason)
 
     @extend_schema_field(OrderGiftOutputSerializer(many=True))
     def get_gifts(self, order: Order) -> list[dict[str, Any]]:

@@ -19,17 +19,20 @@ Coupons and counters:
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_record
 from core.db import retry_on_conflict
 from core.events import Event, emit
 from coupons.ledger import coupons_consume, coupons_locked_to, coupons_release
 from coupons.models import UserCoupon
-from orders.errors import InvalidOrderTransition
+from orders.errors import InvalidOrderTransition, PaymentWindowClosed
 from orders.models import Order, OrderCoupon, OrderStatus
 
 S = OrderStatus
@@ -43,8 +46,24 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# The reasons the system writes on a cancelled order, stored in English and shown in the reader's language
+# (``cancel_reason_text``); a reason a customer or staff member typed is shown as typed.
+TIMEOUT_REASON = gettext_noop("payment timeout")
+STAFF_REASON = gettext_noop("cancelled by staff")
+SYSTEM_REASONS = frozenset({TIMEOUT_REASON, STAFF_REASON})
+
+
+def cancel_reason_text(reason: str) -> str:
+    return _(reason) if reason in SYSTEM_REASONS else reason
+
+
 def can_transition(order: Order, to_status: str) -> bool:
     return to_status in ORDER_TRANSITIONS[order.status]
+
+
+def payment_window_closed(order: Order, now: datetime) -> bool:
+    """Whether an unpaid order is past its payment window: the timeout job cancels it (``timeouts``)."""
+    return order.created_at < now - timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT)
 
 
 def _lock_order(order: Order, to_status: str) -> Order:
@@ -87,16 +106,37 @@ def _save(
     return order
 
 
-@retry_on_conflict
 def order_pay(*, order: Order, actor: Any) -> Order:
     """Record the payment of an order (no payment provider yet: this stands for its confirmation).
 
     Coupons become USED; on the customer's first paid order the FIRST_ORDER_PAID gift pack fires after
     commit (once per customer: the pack grant is unique per user and occasion); the member profile's
     ``last_order_at`` is set.
+
+    An order past its payment window is not paid, whether or not the timeout job has reached it yet: it
+    is cancelled then and there, as the job would cancel it (its coupons released), and the payment is
+    refused with ``PaymentWindowClosed`` (409 INVALID_STATE).
     """
+    try:
+        return _pay(order=order, actor=actor)
+    except PaymentWindowClosed:
+        try:
+            order_cancel(order=order, actor=None, reason=TIMEOUT_REASON)
+        except InvalidOrderTransition:
+            pass  # cancelled or paid meanwhile: the refusal stands as it is
+        raise
+
+
+@retry_on_conflict
+def _pay(*, order: Order, actor: Any) -> Order:
     order = _lock_order(order, S.PAID)
     now = timezone.now()
+    if payment_window_closed(order, now):
+        raise PaymentWindowClosed(
+            _("This order was not paid within %(minutes)s minutes: it has been cancelled.")
+            % {"minutes": settings.ORDER_PAYMENT_TIMEOUT},
+            details={"status": order.status, "to": S.PAID, "reason": "PAYMENT_TIMEOUT"},
+        )
     coupons = _lock_coupons(order)
     discounts = dict(OrderCoupon.objects.filter(order_id=order.pk).values_list("coupon_id", "discount"))
     coupons_consume(order_id=order.pk, coupons=coupons, discounts=discounts, now=now)

@@ -7,9 +7,7 @@ from django.utils import timezone
 
 from core.errors import InvalidTransition
 from orders.models import Order, OrderStatus
-from orders.services.lifecycle import order_cancel
-
-TIMEOUT_REASON = "payment timeout"
+from orders.services.lifecycle import TIMEOUT_REASON, order_cancel
 
 
 def orders_cancel_unpaid(*, now: datetime | None = None, batch_size: int = 200, max_batches: int = 50) -> int:

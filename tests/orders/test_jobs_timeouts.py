@@ -28,8 +28,9 @@ def test_unpaid_orders_past_the_timeout_are_cancelled_and_their_coupons_returned
     user = UserFactory()
     old, old_coupon = _order_with_coupon(user, minutes_old=16)
     recent, recent_coupon = _order_with_coupon(user, minutes_old=5)
-    paid, paid_coupon = _order_with_coupon(user, minutes_old=30)
-    order_pay(order=paid, actor=user)
+    paid, paid_coupon = _order_with_coupon(user, minutes_old=1)
+    order_pay(order=paid, actor=user)  # paid in time, 30 minutes ago
+    Order.objects.filter(pk=paid.pk).update(created_at=timezone.now() - timedelta(minutes=30))
 
     # when
     cancelled = orders_cancel_unpaid()

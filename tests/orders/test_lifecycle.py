@@ -9,9 +9,10 @@ from django.utils import timezone
 from core.models import AuditLog
 from coupons.models import CouponSource, CouponStatus, UserCoupon
 from marketing.models import GiftPack, GiftPackGrant, GiftPackItem, GiftPackTrigger, MemberProfile
-from orders.errors import InvalidOrderTransition
+from orders.errors import InvalidOrderTransition, PaymentWindowClosed
 from orders.models import Order, OrderStatus
 from orders.services import order_cancel, order_complete, order_pay, order_place, order_refund
+from orders.services.lifecycle import TIMEOUT_REASON
 from tests.error_shape import assert_api_error
 from tests.factories import StaffFactory, UserFactory
 from tests.factories.checkout import (
@@ -217,6 +218,54 @@ def test_timeout_job_never_cancels_an_order_paid_meanwhile(customer, menu):
     assert Order.objects.get(pk=order.pk).status == S.PAID
     assert status_of(coupon) == (CouponStatus.USED, order.pk)
     assert not AuditLog.objects.filter(action="cancel", object_id=order.pk).exists()
+
+
+def aged(order: Order, minutes: int) -> Order:
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=minutes))
+    return order
+
+
+def test_an_order_past_its_payment_window_is_not_paid_but_cancelled(customer, menu, settings):
+    settings.ORDER_PAYMENT_TIMEOUT = 15
+    coupon = wallet_coupon(customer, "new_user_68_10")
+    order = aged(placed(customer, coupon), minutes=16)  # the timeout job has not reached it yet
+
+    with pytest.raises(PaymentWindowClosed) as refused:
+        order_pay(order=order, actor=customer)
+
+    assert refused.value.code == "INVALID_STATE" and refused.value.details["reason"] == "PAYMENT_TIMEOUT"
+    cancelled = Order.objects.get(pk=order.pk)
+    assert (cancelled.status, cancelled.cancel_reason, cancelled.paid_at) == (S.CANCELLED, TIMEOUT_REASON, None)
+    assert status_of(coupon) == (CouponStatus.UNUSED, None)  # back in the wallet, as the job would leave it
+    audit = AuditLog.objects.get(action="cancel", object_id=order.pk)
+    assert (audit.actor_id, audit.remark) == (None, TIMEOUT_REASON)
+    assert not AuditLog.objects.filter(action="pay", object_id=order.pk).exists()
+
+
+def test_an_order_inside_its_payment_window_is_paid(customer, menu, settings):
+    settings.ORDER_PAYMENT_TIMEOUT = 15
+    order = aged(placed(customer), minutes=14)
+
+    assert order_pay(order=order, actor=customer).status == S.PAID
+
+
+@pytest.mark.parametrize("key", [None, "pay-late"])
+def test_a_late_payment_over_http_is_a_409_and_the_order_is_cancelled(customer, customer_client, menu, settings, key):
+    settings.ORDER_PAYMENT_TIMEOUT = 15
+    coupon = wallet_coupon(customer, "new_user_68_10")
+    order = aged(placed(customer, coupon), minutes=20)
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+
+    response = customer_client.post(f"/api/v1/orders/{order.pk}/pay", **headers)
+    again = customer_client.post(f"/api/v1/orders/{order.pk}/pay", **headers)
+
+    assert_api_error(response, 409, code="INVALID_STATE")
+    assert response.json()["error"]["details"]["reason"] == "PAYMENT_TIMEOUT"
+    assert again.status_code == 409
+    assert Order.objects.get(pk=order.pk).status == S.CANCELLED
+    assert status_of(coupon) == (CouponStatus.UNUSED, None)
+    shown = customer_client.get(f"/api/v1/orders/{order.pk}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert (shown["status"], shown["cancel_reason"]) == ("CANCELLED", "支付超时")
 
 
 def test_first_paid_order_fires_the_first_order_pack_once(customer, menu, django_capture_on_commit_callbacks):
