@@ -202,6 +202,9 @@ class GiftPackItem(models.Model):
         verbose_name = _("gift pack item")
         verbose_name_plural = _("gift pack items")
         constraints = [
+            # One row per template: two rows of one template would be checked against its per-user limit
+            # each alone, and the second skipped (LIMIT_REACHED) whenever their sum is over it.
+            models.UniqueConstraint(fields=["pack", "template"], name="uniq_pack_template"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="pack_item_quantity_positive"),
             models.CheckConstraint(
                 condition=Q(quantity__lte=MAX_ISSUE_QUANTITY), name="pack_item_quantity_at_most_issue_max"

@@ -116,6 +116,36 @@ def _check_publishable(activity: Activity) -> None:
                 "items": {str(item.pk): reason for item, reason in gaps.items()},
             },
         )
+    _check_claims_fit_template_limits(activity, items)
+
+
+def _check_claims_fit_template_limits(activity: Activity, items: list[ActivityItem]) -> None:
+    """A claim gives each item's coupons at once, so a customer can claim the activity no more often than
+    the tightest template's per-user limit allows (``limit // quantity``). An activity promising more (or
+    unlimited claims) would list itself as claimable and then refuse with LIMIT_REACHED."""
+    limited = [item for item in items if item.template.per_user_limit]
+    if not limited:
+        return
+    most = min(item.template.per_user_limit // item.quantity for item in limited)
+    if activity.per_user_limit and activity.per_user_limit <= most:
+        return
+    tightest = [item for item in limited if item.template.per_user_limit // item.quantity == most]
+    templates = ", ".join(f"{item.template.name} (#{item.template_id})" for item in tightest)
+    if most == 0:
+        message = _(
+            "No customer could claim this activity: it gives more coupons of %(templates)s than the template's "
+            "per-user limit allows."
+        ) % {"templates": templates}
+    else:
+        message = _(
+            "A customer can claim this activity at most %(most)s times: the per-user limit of %(templates)s "
+            "allows no more. Set the activity's per-user limit to %(most)s or less."
+        ) % {"most": most, "templates": templates}
+    raise InvalidTransition(
+        message,
+        code=CouponErrorCode.INVALID_STATE,
+        details={"per_user_limit": [message], "template_ids": [item.template_id for item in tightest]},
+    )
 
 
 @transaction.atomic

@@ -52,7 +52,7 @@ def test_publishing_needs_every_template_approved(operations_user):
 
 
 def test_publishing_is_recorded(operations_user):
-    activity = make_activity((CouponTemplateFactory(), 2), status=ActivityStatus.DRAFT)
+    activity = make_activity((CouponTemplateFactory(per_user_limit=2), 2), status=ActivityStatus.DRAFT)
 
     activity_publish(activity=activity, actor=operations_user)
 
@@ -64,6 +64,51 @@ def test_publishing_is_recorded(operations_user):
         "DRAFT",
         "PUBLISHED",
     )
+
+
+@pytest.mark.parametrize(
+    ("activity_limit", "template_limit", "quantity", "publishes"),
+    [
+        (1, 1, 1, True),
+        (3, 3, 1, True),
+        (2, 4, 2, True),
+        (3, 0, 5, True),  # an unlimited template
+        (0, 0, 1, True),  # unlimited claims of unlimited templates
+        (3, 1, 1, False),  # the activity promises three claims, the template allows one coupon
+        (2, 3, 2, False),  # two claims of two coupons need four
+        (0, 5, 1, False),  # unlimited claims of a limited template
+        (1, 1, 2, False),  # not even one claim fits
+    ],
+)
+def test_an_activity_promises_no_more_claims_than_its_templates_allow(
+    operations_user, activity_limit, template_limit, quantity, publishes
+):
+    template = CouponTemplateFactory(per_user_limit=template_limit)
+    other = CouponTemplateFactory(per_user_limit=0)
+    activity = make_activity(
+        (template, quantity), (other, 1), status=ActivityStatus.DRAFT, per_user_limit=activity_limit
+    )
+
+    if publishes:
+        activity_publish(activity=activity, actor=operations_user)
+        assert Activity.objects.get(pk=activity.pk).status == ActivityStatus.PUBLISHED
+        return
+    with pytest.raises(InvalidTransition) as refused:
+        activity_publish(activity=activity, actor=operations_user)
+    assert refused.value.details["template_ids"] == [template.pk]
+    assert "per_user_limit" in refused.value.details
+    assert Activity.objects.get(pk=activity.pk).status == ActivityStatus.DRAFT
+
+
+def test_every_claim_an_activity_promises_succeeds(operations_user):
+    template = CouponTemplateFactory(per_user_limit=4)
+    activity = make_activity((template, 2), status=ActivityStatus.DRAFT, per_user_limit=2)
+    activity_publish(activity=activity, actor=operations_user)
+    client = client_for(UserFactory())
+
+    answers = [client.post(claim_url(activity)).status_code for _ in range(3)]
+
+    assert answers[:2] == [201, 201] and answers[2] == 409
 
 
 def test_an_empty_or_finished_activity_cannot_be_published(operations_user):

@@ -170,3 +170,16 @@ def test_an_active_pack_is_saved_with_approved_templates(operations_user):
 
     assert response.status_code == 302
     assert list(GiftPackItem.objects.values_list("template_id", "quantity")) == [(template.pk, 2)]
+
+
+def test_a_pack_holds_a_template_on_one_row_only(operations_user):
+    """Two rows of one limited template were each checked against its limit alone, and the second always
+    skipped (LIMIT_REACHED): the pack listed two coupons and gave one."""
+    template = CouponTemplateFactory(status=TemplateStatus.APPROVED, per_user_limit=1)
+    data = pack_form(template, 1) | {"items-TOTAL_FORMS": 2, "items-1-template": template.pk, "items-1-quantity": 1}
+
+    response = logged_in(operations_user).post("/admin/marketing/giftpack/add/", data)
+
+    assert response.status_code == 200  # the form again
+    assert "Please correct the duplicate data for template" in response.content.decode()
+    assert not GiftPack.objects.exists() and not GiftPackItem.objects.exists()
