@@ -7,6 +7,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+# The years a moment typed by staff may name (the API's and the admin's inputs): Python's own range less one
+# year at either end, so that the value moved into any time zone stays a datetime.
+MIN_YEAR, MAX_YEAR = 2, 9998
+
 
 def business_tz() -> ZoneInfo:
     return _zone(settings.TIME_ZONE)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.clock import business_day_bounds, business_today
+from core.forms import within_years
 
 DAYS = 30
 MAX_RANGE_DAYS = 366
@@ -47,10 +48,14 @@ class DayRangeForm(forms.Form):
     """The date-range picker: business days, both ends included."""
 
     start = forms.DateField(
-        label=gettext_lazy("start date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=gettext_lazy("start date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[within_years],
     )
     end = forms.DateField(
-        label=gettext_lazy("end date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=gettext_lazy("end date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[within_years],
     )
 
     def clean(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from core.forms import MOMENT_OVERRIDES
 from coupons.exports import code_batch_csv
 from coupons.models import CouponTemplate, RedemptionCodeBatch, TemplateStatus
 from coupons.services.codes import MAX_BATCH_QUANTITY, batch_beyond_stock, batch_expiry, code_batch_create
@@ -68,6 +69,7 @@ def _without_download(request: HttpRequest, names: Any) -> list[str]:
 
 class RedemptionCodeBatchAdmin(admin.ModelAdmin):
     form = CodeBatchForm
+    formfield_overrides = MOMENT_OVERRIDES
     list_display = ["name", "template", "quantity", "redeemed", "expires_at", "created_by", "created_at", "download"]
     list_select_related = ["template", "created_by"]
     search_fields = ["name", "template__name"]

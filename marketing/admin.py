@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_trail_for
 from core.errors import ApplicationError, InvalidTransition, PermissionDeniedError
+from core.forms import MOMENT_OVERRIDES
 from core.review import forbids, parse_version, version_of
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summaries_for
@@ -185,6 +186,7 @@ class ActivityAdmin(WorkflowAdmin):
     fields = ["title", "intro", "image", "start_time", "end_time", "channel", "per_user_limit", "status"]
     readonly_fields = ["status"]
     workflow_labels = {"publish": _("Publish"), "cancel": _("Cancel the activity")}
+    formfield_overrides = MOMENT_OVERRIDES
 
     def refusal(self, obj: Activity, action: str, user: Any) -> ApplicationError | None:
         return activity_services.transition_refusal(obj, action, user)
@@ -546,6 +548,7 @@ class BulkGrantAdmin(WorkflowAdmin):
         "finished_at",
         "last_error_text",
     ]
+    formfield_overrides = MOMENT_OVERRIDES
     workflow_labels = {
         "submit": _("Submit for review"),
         "approve": _("Approve"),

@@ -9,6 +9,8 @@ from django.utils.translation import ngettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.clock import MAX_YEAR, MIN_YEAR
+
 # The JSON type each kind of field takes: DRF would also coerce 1 into true, 5 into "5" and "5" into 5,
 # which the schema does not allow. Money comes as a string, never as a (binary floating point) number.
 _JSON_TYPES: list[tuple[type[serializers.Field], type | tuple[type, ...]]] = [
@@ -87,12 +89,6 @@ class PasswordField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=128, trim_whitespace=False, write_only=True, **kwargs)
-
-
-# The years a datetime input may name: Python's own range less one year at either end, so that the value
-# moved into any time zone stays a datetime. Asia/Shanghai before 1901 is LMT (+8:05:43): a naive
-# 0001-01-01T00:00 made aware there is before year 1 in UTC, and DRF's check of it raised OverflowError (a 500).
-MIN_YEAR, MAX_YEAR = 2, 9998
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
