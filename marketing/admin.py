@@ -21,6 +21,7 @@ from core.audit import audit_trail_for
 from core.errors import ApplicationError, InvalidTransition, PermissionDeniedError
 from core.forms import MOMENT_OVERRIDES
 from core.review import forbids, parse_version, version_of
+from coupons.errors import CouponErrorCode
 from coupons.models import CouponTemplate, TemplateStatus
 from coupons.summary import summaries_for
 from marketing.api.staff_bulk_grants import progress_of
@@ -320,6 +321,20 @@ class GiftPackAdmin(admin.ModelAdmin):
         return False  # deactivate instead: grants keep pointing at the pack
 
 
+# Why a pack's item was skipped (the issuing refusal's code, kept on the grant), as staff read it.
+SKIP_REASONS = {
+    CouponErrorCode.SOLD_OUT: _("sold out"),
+    CouponErrorCode.LIMIT_REACHED: _("per-user limit reached"),
+    CouponErrorCode.NOT_CLAIMABLE: _("not issuing now"),
+    CouponErrorCode.NOT_ELIGIBLE: _("customer not targeted"),
+}
+
+
+def skip_reason_label(code: Any) -> str:
+    label = SKIP_REASONS.get(code)
+    return str(label) if label is not None else str(code)
+
+
 @admin.register(GiftPackGrant)
 class GiftPackGrantAdmin(admin.ModelAdmin):
     list_display = ["pack", "user", "occasion", "granted", "skipped_items", "created_at"]
@@ -330,7 +345,16 @@ class GiftPackGrantAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("skipped"))
     def skipped_items(self, obj: GiftPackGrant) -> str:
-        return ", ".join(f"#{s.get('template_id')} {s.get('reason')}" for s in obj.skipped) or "-"
+        """Each skipped item as its template's name and why, in the reader's language."""
+        if not obj.skipped:
+            return "-"
+        ids = {s.get("template_id") for s in obj.skipped}
+        names = dict(CouponTemplate.objects.filter(pk__in=ids).values_list("pk", "name"))
+        parts = []
+        for skip in obj.skipped:
+            template_id = skip.get("template_id")
+            parts.append(f"{names.get(template_id, f'#{template_id}')}: {skip_reason_label(skip.get('reason'))}")
+        return ", ".join(parts)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -11,8 +11,8 @@ from core.errors import InvalidTransition
 from coupons.models import TemplateStatus
 from marketing.models import BulkGrant, BulkGrantStatus, GiftPack, GiftPackItem
 from marketing.services.bulk_grants import bulk_grant_create, bulk_grant_reject, bulk_grant_submit
-from marketing.services.gift_packs import gift_pack_lock_for_change
-from tests.factories import CouponTemplateFactory
+from marketing.services.gift_packs import gift_pack_lock_for_change, grant_pack
+from tests.factories import CouponTemplateFactory, UserFactory
 from tests.marketing.admin_forms import pack_form
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,16 @@ def test_a_pack_holds_a_template_on_one_row_only(operations_user):
     assert response.status_code == 200  # the form again
     assert "Please correct the duplicate data for template" in response.content.decode()
     assert not GiftPack.objects.exists() and not GiftPackItem.objects.exists()
+
+
+@pytest.mark.parametrize(("language", "shown"), [("en", "烤鸭券: sold out"), ("zh-hans", "烤鸭券: 已抢光")])
+def test_a_grants_skipped_items_read_as_the_template_and_why_in_the_readers_language(operations_user, language, shown):
+    sold_out = CouponTemplateFactory(name="烤鸭券", total_quantity=1, issued_quantity=1, per_user_limit=0)
+    pack = GiftPack.objects.create(name="Welcome", trigger="MANUAL")
+    GiftPackItem.objects.create(pack=pack, template=sold_out, quantity=1)
+    grant = grant_pack(user=UserFactory(), pack=pack, occasion="manual:1")
+    assert grant is not None and grant.skipped[0]["reason"] == "SOLD_OUT"
+
+    page = logged_in(operations_user, language).get("/admin/marketing/giftpackgrant/").content.decode()
+
+    assert shown in page and "SOLD_OUT" not in page
