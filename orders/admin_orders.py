@@ -19,7 +19,7 @@ from core.audit import audit_trail_for
 from core.errors import ApplicationError
 from orders.models import Order, OrderCoupon, OrderLine, OrderStatus
 from orders.services import order_cancel
-from orders.services.lifecycle import STAFF_REASON, can_transition, cancel_reason_text
+from orders.services.lifecycle import STAFF_REASON, can_transition, cancel_reason_text, cancel_refusal
 
 STATUS_COLOURS = {
     OrderStatus.PENDING_PAYMENT: "#d39e00",
@@ -196,6 +196,11 @@ class OrderAdmin(admin.ModelAdmin):
         if not (self.has_view_permission(request, order) and self.has_cancel_permission(request, order)):
             raise PermissionDenied
         change_url = reverse("admin:orders_order_change", args=[order.pk])
+        if request.method != "POST" and not can_transition(order, OrderStatus.CANCELLED):
+            # A page drawn before the order was paid or cancelled: say so on the order's page (a POST is
+            # refused by the service, with the same message).
+            self.message_user(request, cancel_refusal(order).message, messages.ERROR)
+            return HttpResponseRedirect(change_url)
         form = CancelOrderForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -66,14 +66,23 @@ def payment_window_closed(order: Order, now: datetime) -> bool:
     return order.created_at < now - timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT)
 
 
+def transition_refusal(order: Order, to_status: str) -> InvalidOrderTransition:
+    return InvalidOrderTransition(
+        _("This order is %(status)s and cannot become %(to)s.")
+        % {"status": order.get_status_display(), "to": S(to_status).label},
+        details={"status": order.status, "to": to_status},
+    )
+
+
+def cancel_refusal(order: Order) -> InvalidOrderTransition:
+    """Why ``order`` as read cannot be cancelled (the refusal ``order_cancel`` gives)."""
+    return transition_refusal(order, S.CANCELLED)
+
+
 def _lock_order(order: Order, to_status: str) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if not can_transition(locked, to_status):
-        raise InvalidOrderTransition(
-            _("This order is %(status)s and cannot become %(to)s.")
-            % {"status": locked.get_status_display(), "to": S(to_status).label},
-            details={"status": locked.status, "to": to_status},
-        )
+        raise transition_refusal(locked, to_status)
     return locked
 
 

@@ -114,6 +114,22 @@ def test_operations_cancels_an_unpaid_order_with_the_button(customer_order):
     assert Order.objects.get(pk=order.pk).cancel_reason == "kitchen closed"
 
 
+def test_the_cancel_page_of_an_order_paid_meanwhile_sends_staff_back_saying_why(customer_order):
+    order, _gift, _cash = customer_order
+    client = admin_client("operations")
+    change = reverse("admin:orders_order_change", args=[order.pk])
+    cancel = reverse("admin:orders_order_cancel", args=[order.pk])
+    assert "order-cancel" in client.get(change).content.decode()  # the button, as the page was drawn
+    order_pay(order=order, actor=order.user)
+
+    response = client.get(cancel)  # the button pressed on the old page
+
+    assert response.status_code == 302 and response["Location"] == change
+    told = [str(m) for m in client.get(change).context["messages"]]
+    assert told == ["This order is Paid and cannot become Cancelled."]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+
 def test_cancel_action_skips_orders_that_are_no_longer_unpaid(customer_order):
     order, _gift, _cash = customer_order
     paid = order_place(user=order.user, lines=[{"sku": "d-201", "quantity": 1}], channel="APP")
