@@ -40,7 +40,7 @@ def _stream(header: list[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     # The byte order mark, so spreadsheet programs read the Chinese names as UTF-8.
     piece, size = ["\ufeff", writer.writerow(header)], 0
     for row in rows:
-        line = writer.writerow(row)
+        line = writer.writerow([_text(value) for value in row])
         piece.append(line)
         size += len(line)
         if size >= STREAM_PIECE:
@@ -56,12 +56,22 @@ def business_time(value: datetime | None) -> str:
     return timezone.localtime(value, business_tz()).strftime("%Y-%m-%d %H:%M:%S")
 
 
+# A text cell starting with one of these is read as a formula by spreadsheet programs: a name typed as
+# "=HYPERLINK(...)" would run when Finance opens the file (OWASP's CSV injection). Such text is written
+# with a leading apostrophe, which the programs show as text and do not display.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime):
         return business_time(value)
     return value
+
+
+def _text(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 def _coupon_rows(template: CouponTemplate, labels: dict[str, str]) -> Iterator[list]:

@@ -116,6 +116,18 @@ def test_the_codes_download_as_csv(operations_client):
     assert rows[1][1:] == ["", ""]
 
 
+@pytest.mark.parametrize("username", ["+8613800000000", "-x", "@home", "=1+1"])
+def test_a_customer_name_a_spreadsheet_would_run_is_written_as_text(operations_client, username):
+    batch = make_batch(quantity=1, per_user_limit=0)
+    customer = UserFactory(username=username)
+    code_redeem(user=customer, code=codes_of(batch)[0])
+
+    response = operations_client.get(f"/api/v1/staff/code-batches/{batch.pk}/codes.csv")
+
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1][2] == "'" + username  # shown as text, never evaluated
+
+
 def test_the_codes_csv_reads_in_the_readers_language(operations_client):
     batch = make_batch(quantity=1)
 
