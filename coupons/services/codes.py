@@ -112,7 +112,6 @@ def batch_beyond_stock(template: CouponTemplate, quantity: int) -> str | None:
     ) % {"quantity": quantity, "remaining": remaining, "outstanding": outstanding}
 
 
-@transaction.atomic
 def issuing_ends(template: CouponTemplate) -> datetime | None:
     """When ``template`` stops issuing coupons (its claim window's end, or a fixed validity's end,
     whichever comes first), or None when it never does."""
@@ -142,6 +141,7 @@ def batch_expiry(template: CouponTemplate, expires_at: datetime | None) -> tuple
     return expires_at, None
 
 
+@transaction.atomic
 def code_batch_create(
     *, template: CouponTemplate, name: str, quantity: int, actor: Any, expires_at: datetime | None = None
 ) -> RedemptionCodeBatch:

@@ -217,13 +217,13 @@ def template_end(*, template: CouponTemplate) -> CouponTemplate:
     return _transition(template, "end", None)
 
 
-@transaction.atomic
 def _copy_name(name: str, limit: int = 100) -> str:
     """ "<name> (copy)" within the name's ``limit``: a long name is shortened, never the suffix."""
     suffix = _("%(name)s (copy)") % {"name": ""}
     return _("%(name)s (copy)") % {"name": name[: max(limit - len(suffix), 0)]}
 
 
+@transaction.atomic
 def template_copy(*, template: CouponTemplate, actor: Any) -> CouponTemplate:
     """Copy any template into a new draft (the way to change an approved one)."""
     require_perm(actor, "coupons.add_coupontemplate")

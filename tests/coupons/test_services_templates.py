@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationFailed
 from core.models import AuditLog
 from coupons import services
-from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
+from coupons.models import CouponStatus, CouponTemplate, RedemptionCode, RedemptionCodeBatch, TemplateStatus, UserCoupon
+from coupons.services import codes
+from coupons.services import templates as template_services
 from coupons.services.templates import can_transition
 from tests.coupons.bad_templates import bad_cases
 from tests.factories import CouponTemplateFactory, ProductFactory, StaffFactory, UserCouponFactory, UserFactory
@@ -533,3 +535,31 @@ def test_a_free_item_of_a_dish_on_the_menu_is_accepted(operations_user):
     template = services.template_create(actor=operations_user, data=data)
 
     assert CouponTemplate.objects.get(pk=template.pk).value == {"gift_item_id": "d-901", "quantity": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_whose_audit_row_cannot_be_written_leaves_no_draft_behind(operations_user, monkeypatch):
+    original = CouponTemplateFactory(status=TemplateStatus.APPROVED)
+
+    def failing_audit(**_kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(template_services, "audit_record", failing_audit)
+    with pytest.raises(RuntimeError):
+        services.template_copy(template=original, actor=operations_user)
+
+    assert list(CouponTemplate.objects.values_list("pk", flat=True)) == [original.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_code_batch_whose_audit_row_cannot_be_written_leaves_no_codes_behind(operations_user, monkeypatch):
+    template = CouponTemplateFactory(status=TemplateStatus.APPROVED)
+
+    def failing_audit(**_kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(codes, "audit_record", failing_audit)
+    with pytest.raises(RuntimeError):
+        codes.code_batch_create(template=template, name="x", quantity=3, actor=operations_user)
+
+    assert not RedemptionCodeBatch.objects.exists() and not RedemptionCode.objects.exists()
