@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -322,6 +322,13 @@ class CouponTemplateAdmin(admin.ModelAdmin):
                 result = run_workflow_action(action, template, request.user, form.cleaned_data)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
+            except ValidationError as exc:  # a submit checks the definition again (the menu may have changed)
+                self.message_user(
+                    request,
+                    gettext("The definition does not pass its checks now: %(problems)s Edit it, then submit it.")
+                    % {"problems": " ".join(exc.messages)},
+                    messages.ERROR,
+                )
             else:
                 self.message_user(
                     request, gettext("%(action)s: done.") % {"action": WORKFLOW_LABELS[action]}, messages.SUCCESS

@@ -9,7 +9,14 @@ from core.models import AuditLog
 from coupons import services
 from coupons.models import CouponStatus, CouponTemplate, TemplateStatus, UserCoupon
 from tests.coupons.bad_templates import BAD_CASES, EDITOR_CASES, admin_form_data, error_lands_on
-from tests.factories import CouponTemplateFactory, StaffFactory, UserCouponFactory, UserFactory
+from tests.factories import (
+    CategoryFactory,
+    CouponTemplateFactory,
+    ProductFactory,
+    StaffFactory,
+    UserCouponFactory,
+    UserFactory,
+)
 from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
@@ -256,6 +263,23 @@ def test_pressing_a_button_from_the_wrong_state_changes_nothing(operations_user)
     assert response.status_code == 302
     assert status_of(template) == S.APPROVED
     assert AuditLog.objects.count() == 0
+
+
+def test_submitting_a_draft_whose_gift_dish_went_off_sale_says_why(operations_user):
+    tea = ProductFactory(sku="d-601", name="茉莉花茶", category=CategoryFactory(code="cat-drinks"))
+    data = TemplateInputFactory(type="FREE_ITEM", value={"gift_item_id": "d-601", "quantity": 1}, usage_rules=[])
+    template = services.template_create(actor=operations_user, data=data)
+    tea.is_active = False
+    tea.save()
+    client = browser(operations_user)
+
+    response = press(client, template, "submit")
+
+    assert response.status_code == 302 and response["Location"] == change_url(template.pk)
+    (told,) = [str(m) for m in client.get(change_url(template.pk)).context["messages"]]
+    assert told.startswith("The definition does not pass its checks now:") and "Edit it, then submit it." in told
+    assert status_of(template) == S.DRAFT
+    assert not AuditLog.objects.filter(action="submit").exists()
 
 
 def test_a_page_drawn_before_a_colleague_approved_says_so(finance_user):
