@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from core.actions import action_label
 from core.audit import audit_trail_for
 from core.errors import ApplicationError
+from core.forms import MOMENT_OVERRIDES
 from core.review import forbids, parse_version, version_of
 from coupons import services
 from coupons.admin_forms.editor import TemplateEditorForm, editor_form_class, value_fieldsets
@@ -63,6 +64,7 @@ def badge(value: str, label: str) -> str:
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(admin.ModelAdmin):
     form = TemplateEditorForm
+    formfield_overrides = MOMENT_OVERRIDES
     list_display = [
         "name",
         "summary_display",

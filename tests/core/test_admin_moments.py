@@ -4,9 +4,11 @@ Asia/Shanghai lies before year 1 in UTC, and checking it against a constraint ov
 import pytest
 from django.test import Client
 
-from coupons.models import RedemptionCodeBatch
+from coupons.models import CouponTemplate, RedemptionCodeBatch
 from marketing.models import Activity, BulkGrant
+from tests.coupons.bad_templates import admin_form_data
 from tests.factories import CouponTemplateFactory
+from tests.factories.template_input import TemplateInputFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +91,19 @@ def test_a_dashboard_range_out_of_range_falls_back_to_the_last_30_days(operation
     form = page.context["range_form"]
     assert OUT_OF_RANGE in form.errors["start"] + form.errors["end"]
     assert (page.context["range"].end - page.context["range"].start).days == 29
+
+
+@pytest.mark.parametrize(("day", "time"), EDGES)
+@pytest.mark.parametrize("field", ["issue_start_time", "issue_end_time"])
+def test_a_template_window_out_of_range_is_a_form_error(operations_user, field, day, time):
+    data = {
+        **{key: value for key, value in admin_form_data(TemplateInputFactory()).items()},
+        f"{field}_0": day,
+        f"{field}_1": time,
+    }
+
+    page = signed_in(operations_user).post("/admin/coupons/coupontemplate/add/", data)
+
+    assert page.status_code == 200
+    assert field_errors(page, field) == [OUT_OF_RANGE]
+    assert not CouponTemplate.objects.exists()
