@@ -40,6 +40,7 @@ class Received:
     body: bytes
     valid_signature: bool
     answered: int
+    path: str = ""
 
     @property
     def json(self) -> Any:
@@ -71,6 +72,7 @@ class Receiver:
                             body=body,
                             valid_signature=_valid(receiver.secret, self.headers, body),
                             answered=answer,
+                            path=self.path,
                         )
                     )
                 receiver.arrived.set()

@@ -71,6 +71,9 @@ def test_edit_deactivate_rotate_and_test(operations_client):
         ({"url": "ftp://pos.example.com/x"}, "url"),
         ({"url": "not a url"}, "url"),
         ({"url": "https://x.example.com/" + "a" * 500}, "url"),
+        ({"url": "https://hook:s3cret@pos.example.com/hooks"}, "url"),  # never sent: the signature authenticates
+        ({"url": "https://pos.example.com:99999/hooks"}, "url"),
+        ({"url": "https://pos.example.com:0/hooks"}, "url"),
         ({"event_types": []}, "event_types"),
         ({"event_types": ["order.eaten"]}, "event_types"),
         ({"event_types": "order.paid"}, "event_types"),

@@ -38,6 +38,23 @@ def _paid(order_id=42):
     return WebhookDelivery.objects.get(payload__order_id=order_id)
 
 
+def test_a_url_with_a_chinese_path_is_kept_percent_encoded_and_reached(operations_user):
+    with Receiver() as receiver:
+        endpoint = endpoint_create(
+            actor=operations_user, url=receiver.url + "/优惠券?活动=烤鸭节#top", event_types=["order.paid"]
+        )
+        receiver.secret = endpoint.secret
+        delivery = _paid()
+
+        outcome = delivery_send(delivery_id=delivery.pk)
+
+    encoded = "/hooks/%E4%BC%98%E6%83%A0%E5%88%B8?%E6%B4%BB%E5%8A%A8=%E7%83%A4%E9%B8%AD%E8%8A%82"
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).url == receiver.url.removesuffix("/hooks") + encoded
+    assert outcome is not None and outcome.status == DeliveryStatus.DELIVERED
+    (request,) = receiver.requests
+    assert request.path == encoded and request.valid_signature
+
+
 def test_a_delivery_arrives_signed_with_its_event_id(operations_user):
     with Receiver() as receiver:
         _endpoint_for(receiver, operations_user)

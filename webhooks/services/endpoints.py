@@ -7,6 +7,7 @@ The signing secret is made here and shown once, by the caller, right after ``end
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -44,12 +45,17 @@ def clean_endpoint_fields(*, url: Any, description: Any, event_types: Any) -> di
         except ValidationError:
             errors["url"] = [_("Enter an http:// or https:// URL.")]
         else:
-            host = refused_host(url)
-            if host is not None:
+            problem = _unsendable(url)
+            host = refused_host(url) if problem is None else None
+            if problem is not None:
+                errors["url"] = [problem]
+            elif host is not None:
                 errors["url"] = [
                     _("Webhooks go to public addresses only: %(host)s is on a private or reserved network.")
                     % {"host": host}
                 ]
+            else:
+                url = _sendable(url)
     description = description.strip() if isinstance(description, str) else ""
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = [_("At most %(max)s characters.") % {"max": DESCRIPTION_MAX}]
@@ -65,6 +71,34 @@ def clean_endpoint_fields(*, url: Any, description: Any, event_types: Any) -> di
     if errors:
         raise ValidationFailed(_("The webhook endpoint is not valid."), details=errors)
     return {"url": url, "description": description, "event_types": chosen}
+
+
+# What may stand unescaped in a path or a query (RFC 3986's reserved and unreserved characters, and "%" of
+# escapes already made).
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?"
+
+
+def _unsendable(url: str) -> str | None:
+    """Why a URL the validator accepts could never be sent, or None."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return _("Leave the user name and password out of the URL: receivers check a delivery by its signature.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return _("The port must be from 1 to 65535.")
+    return None
+
+
+def _sendable(url: str) -> str:
+    """The URL with its path and query percent-encoded as HTTP sends them (a path in Chinese, say); the
+    fragment, which is never sent, dropped."""
+    parts = urlsplit(url)
+    return urlunsplit(
+        (parts.scheme, parts.netloc, quote(parts.path, safe=_URL_SAFE), quote(parts.query, safe=_URL_SAFE), "")
+    )
 
 
 def _changed() -> None:
