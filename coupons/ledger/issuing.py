@@ -423,12 +423,14 @@ def _issue(
         )
         for _ in range(quantity)
     ]
-    if quantity == 1:
-        (coupons[0].pk,) = insert_rows(UserCoupon, COUPON_COLUMNS, [coupon_row(coupons[0])], returning_pk=True)
-        _saved(coupons[0])
-    else:
+    if quantity > 1:
         _distinct_codes(coupons, template, now)
-        UserCoupon.objects.bulk_create(coupons)
+    # One INSERT with the new ids handed back (RETURNING, or the last insert id where the database has no
+    # RETURNING, as MySQL 8: Django's bulk_create would leave the ids unset there).
+    ids = insert_rows(UserCoupon, COUPON_COLUMNS, [coupon_row(coupon) for coupon in coupons], returning_pk=True)
+    for coupon, pk in zip(coupons, ids, strict=True):
+        coupon.pk = pk
+        _saved(coupon)
     return coupons, issued
 
 

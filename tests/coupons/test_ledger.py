@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import events
@@ -126,3 +126,19 @@ def test_redating_moves_only_dates_and_refuses_anything_else():
 
     coupon.refresh_from_db()
     assert (coupon.acquired_at, coupon.valid_from, coupon.status) == (then, then, "UNUSED")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("returning", [True, False], ids=["RETURNING (MariaDB)", "last insert id (MySQL 8)"])
+def test_coupons_issued_several_at_once_come_back_with_their_ids(monkeypatch, returning):
+    features = type(connection.features)
+    monkeypatch.setattr(features, "can_return_rows_from_bulk_insert", property(lambda self: returning))
+    template = CouponTemplateFactory(per_user_limit=0)
+    user = UserFactory()
+
+    coupons = ledger.issue_coupons(template=template, user_id=user.pk, quantity=3, source=CouponSource.ACTIVITY)
+
+    stored = dict(UserCoupon.objects.filter(user=user).values_list("code", "pk"))
+    assert [coupon.pk for coupon in coupons] == [stored[coupon.code] for coupon in coupons]
+    assert len(set(stored.values())) == 3
+    assert all(not coupon._state.adding for coupon in coupons)
