@@ -4,11 +4,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from core.members import Member
-from coupons.models import TemplateStatus
+from coupons.models import UNLIMITED, TemplateStatus
 from marketing.models import (
     Activity,
     ActivityItem,
@@ -27,15 +27,22 @@ def activities_live(*, channel: str | None = None, now: datetime | None = None) 
     """Published activities whose window contains now and whose templates are all still approved; with
     ``channel``, those for it or for every channel (an empty channel).
 
-    An activity is claimed all or nothing, so one template stopped or ended since it was published (止损)
-    makes every claim fail: such an activity is left out (only approved templates may be in a
-    published activity), in the same query (``NOT EXISTS``), not row by row."""
+    An activity is claimed all or nothing, so one template stopped or ended since it was published (止损),
+    or sold out beyond its item's quantity, makes every claim fail: such an activity is left out (only
+    approved templates may be in a published activity), in the same query (``NOT EXISTS``), not row by
+    row."""
     now = now or timezone.now()
     not_approved = ActivityItem.objects.filter(activity=OuterRef("pk")).exclude(
         template__status=TemplateStatus.APPROVED
     )
+    # Stock never comes back to an approved template: an item it can no longer fill is as final.
+    sold_out = ActivityItem.objects.filter(
+        activity=OuterRef("pk"),
+        template__total_quantity__gt=UNLIMITED,
+        template__total_quantity__lt=F("template__issued_quantity") + F("quantity"),
+    )
     qs = Activity.objects.filter(status=ActivityStatus.PUBLISHED, start_time__lte=now, end_time__gt=now).filter(
-        ~Exists(not_approved)
+        ~Exists(not_approved), ~Exists(sold_out)
     )
     if channel:
         qs = qs.filter(Q(channel=channel) | Q(channel=""))

@@ -239,6 +239,22 @@ def test_customers_see_published_current_activities_for_their_channel(customer_c
     ]
 
 
+def test_an_activity_a_template_can_no_longer_fill_is_no_longer_listed(customer_client):
+    # given: stock for one more coupon of a template; one activity needs one, another two, a third none
+    nearly_gone = CouponTemplateFactory(total_quantity=10, issued_quantity=9, per_user_limit=0)
+    plenty = CouponTemplateFactory(total_quantity=10, issued_quantity=0, per_user_limit=0)
+    fits = make_activity((nearly_gone, 1), per_user_limit=0)
+    too_many = make_activity((nearly_gone, 2), (plenty, 1), per_user_limit=0)
+    unlimited = make_activity((CouponTemplateFactory(total_quantity=-1, per_user_limit=0), 5), per_user_limit=0)
+
+    page = customer_client.get("/api/v1/activities/").json()
+
+    assert sorted(row["id"] for row in page["results"]) == sorted([fits.pk, unlimited.pk])
+    assert customer_client.post(claim_url(too_many)).json()["error"]["code"] == "SOLD_OUT"
+    assert customer_client.post(claim_url(fits)).status_code == 201
+    assert [row["id"] for row in customer_client.get("/api/v1/activities/").json()["results"]] == [unlimited.pk]
+
+
 @pytest.mark.parametrize("stopped_as", [TemplateStatus.STOPPED, TemplateStatus.ENDED])
 def test_an_activity_holding_a_stopped_template_is_no_longer_listed(
     customer_client, django_assert_max_num_queries, stopped_as
