@@ -34,6 +34,8 @@ UNSAFE_METHODS = BODY_METHODS | {"DELETE"}
 # whitespace (DRF trims it).
 TEXT_PATTERN = r"^[^\x00]*$"
 NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# A text kept as typed (``trim_whitespace=False``, a password): any character but NUL, at least one.
+NON_EMPTY_TEXT_PATTERN = r"^[^\x00]+$"
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -135,7 +137,11 @@ class AutoSchema(BaseAutoSchema):
             return schema
         if isinstance(field, serializers.CharField) and "pattern" not in schema and "format" not in schema:
             schema["pattern"] = _validator_pattern(field) or (
-                TEXT_PATTERN if field.allow_blank else NON_BLANK_TEXT_PATTERN
+                TEXT_PATTERN
+                if field.allow_blank
+                else NON_BLANK_TEXT_PATTERN
+                if field.trim_whitespace
+                else NON_EMPTY_TEXT_PATTERN
             )
         elif isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
             schema["pattern"] = _decimal_pattern(field)

@@ -179,7 +179,7 @@ class RedeemCodeApi(APIView):
         code = serializers.CharField(max_length=64)  # a string only: StrictSerializer
 
     @extend_schema(request=InputSerializer, responses={201: CouponOutputSerializer})
-    @refuses(InvalidCode, SoldOut, LimitReached, TooManyRequests)
+    @refuses(InvalidCode, SoldOut, LimitReached, NotClaimable, TooManyRequests)
     @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)

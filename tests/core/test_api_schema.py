@@ -2,6 +2,8 @@
 envelopes, the constraints of the input. Schemathesis holds the running API to it
 (``tests/api/test_schema_fuzz.py``); these pin down what the schema must say."""
 
+import re
+
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
@@ -128,6 +130,22 @@ def test_input_constraints_are_stated(schema):
     assert password["minLength"] == 8 and password["maxLength"] == 128
     assert product["properties"]["sku"]["pattern"] == "^[-a-z0-9_]+$"
     assert product["properties"]["price"]["pattern"] == r"^(?:\d{1,6}(?:\.\d{1,2})?|1000000(?:\.0{1,2})?)$"
+
+
+def test_a_password_is_stated_as_kept_as_typed_and_a_name_as_not_blank(schema):
+    """A password is not trimmed: one of spaces signs in, so the schema must not refuse it."""
+    sign_in = schema["components"]["schemas"]["TokenInputRequest"]["properties"]
+    register = schema["components"]["schemas"]["RegisterInputRequest"]["properties"]
+
+    for password in (sign_in["password"], register["password"]):
+        assert re.fullmatch(password["pattern"], " " * 12) and not re.fullmatch(password["pattern"], "a\x00b")
+    assert not re.fullmatch(sign_in["username"]["pattern"], "   ")
+
+
+def test_redeeming_a_code_states_every_refusal(schema):
+    refusals = responses(schema, "/api/v1/redeem-code", "post")["409"]["description"]
+
+    assert all(code in refusals for code in ("SOLD_OUT", "LIMIT_REACHED", "NOT_CLAIMABLE"))
 
 
 @pytest.mark.parametrize(
