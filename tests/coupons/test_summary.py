@@ -201,3 +201,46 @@ def test_the_held_coupon_summary_of_a_claim_is_in_the_readers_language(customer_
 
     assert response.status_code == 201, response.content
     assert response.json()["summary"].startswith("满100元减10元")
+
+
+def eligibility(logic: str, item_ids: list[str], category_ids: list[str]) -> dict:
+    params = {"item_ids": item_ids, "category_ids": category_ids, "logic": logic}
+    return {"rule_type": "ITEM_ELIGIBILITY", "params": params}
+
+
+@pytest.mark.parametrize(
+    ("rule", "zh", "en"),
+    [
+        (eligibility("ANY", ["d-101"], []), "须点北京烤鸭", "the order must include 北京烤鸭"),
+        (
+            eligibility("ANY", ["d-101", "d-601"], []),
+            "须点北京烤鸭、茉莉花茶中任一",
+            "the order must include any of 北京烤鸭, 茉莉花茶",
+        ),
+        (
+            eligibility("ANY", [], ["cat-roast-duck", "cat-drinks"]),
+            "须含烤鸭、饮品中任一类",
+            "the order must include something from any of 烤鸭, 饮品",
+        ),
+        (
+            eligibility("ANY", ["d-601"], ["cat-roast-duck"]),
+            "须点茉莉花茶或烤鸭类",
+            "the order must include 茉莉花茶 or 烤鸭",
+        ),
+        (
+            eligibility("ANY", ["d-101", "d-601"], ["cat-drinks"]),
+            "须点北京烤鸭、茉莉花茶中任一，或含饮品类",
+            "the order must include any of 北京烤鸭, 茉莉花茶 or something from 饮品",
+        ),
+        (
+            eligibility("ALL", ["d-101", "d-601"], []),
+            "须点齐北京烤鸭、茉莉花茶",
+            "the order must include all of 北京烤鸭, 茉莉花茶",
+        ),
+    ],
+)
+def test_a_rule_met_by_any_one_dish_says_so_and_one_met_by_all_says_that(menu, rule, zh, en):
+    template = CouponTemplateFactory(type="CASH_VOUCHER", value={"amount": "5.00"}, usage_rules=[rule])
+
+    assert zh in summary_in("zh-hans", template).split(" · ")
+    assert en in summary_in("en", template).split(" · ")

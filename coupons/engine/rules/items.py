@@ -35,6 +35,17 @@ def _summary(
     return items if params.get(item_key) else categories
 
 
+def _any_summary(
+    params: Mapping[str, Any], one: tuple[str, str, str], many: tuple[str, str, str], keys: tuple[str, str]
+) -> str:
+    """The summary of a rule met by any one of its entries: a list of two or more says "any of" (a bare list
+    would read as all of them, as "须点北京烤鸭、茉莉花茶" does)."""
+    item_key, category_key = keys
+    if len(params.get(item_key) or ()) > 1 or len(params.get(category_key) or ()) > 1:
+        return _summary(params, *many, item_key, category_key)
+    return _summary(params, *one, item_key, category_key)
+
+
 @dataclass(frozen=True)
 class _Selection(Rule):
     params: ClassVar[tuple[Param, ...]] = _selection(
@@ -82,13 +93,19 @@ class ItemEligibility(_Selection):
                 "item_ids",
                 "category_ids",
             )
-        return _summary(
+        return _any_summary(
             params,
-            gettext_noop("the order must include %(item_ids)s"),
-            gettext_noop("the order must include %(category_ids)s"),
-            gettext_noop("the order must include %(item_ids)s or %(category_ids)s"),
-            "item_ids",
-            "category_ids",
+            (
+                gettext_noop("the order must include %(item_ids)s"),
+                gettext_noop("the order must include %(category_ids)s"),
+                gettext_noop("the order must include %(item_ids)s or %(category_ids)s"),
+            ),
+            (
+                gettext_noop("the order must include any of %(item_ids)s"),
+                gettext_noop("the order must include something from any of %(category_ids)s"),
+                gettext_noop("the order must include any of %(item_ids)s or something from %(category_ids)s"),
+            ),
+            ("item_ids", "category_ids"),
         )
 
     def to_params(self) -> dict[str, Any]:
@@ -181,13 +198,21 @@ class ConditionalGiftItem(Rule):
 
     @classmethod
     def summary_for(cls, params: Mapping[str, Any]) -> str:
-        return _summary(
+        return _any_summary(
             params,
-            gettext_noop("when the order includes %(required_item_ids)s"),
-            gettext_noop("when the order includes %(required_category_ids)s"),
-            gettext_noop("when the order includes %(required_item_ids)s or %(required_category_ids)s"),
-            "required_item_ids",
-            "required_category_ids",
+            (
+                gettext_noop("when the order includes %(required_item_ids)s"),
+                gettext_noop("when the order includes %(required_category_ids)s"),
+                gettext_noop("when the order includes %(required_item_ids)s or %(required_category_ids)s"),
+            ),
+            (
+                gettext_noop("when the order includes any of %(required_item_ids)s"),
+                gettext_noop("when the order includes something from any of %(required_category_ids)s"),
+                gettext_noop(
+                    "when the order includes any of %(required_item_ids)s or something from %(required_category_ids)s"
+                ),
+            ),
+            ("required_item_ids", "required_category_ids"),
         )
 
     def to_params(self) -> dict[str, Any]:
