@@ -52,6 +52,7 @@ _PROBLEM_MESSAGES: Mapping[str, str] = {
     ProblemCode.DUPLICATE_VALUE: gettext_noop("%(key)s lists %(value)s more than once"),
     ProblemCode.INVALID_TIME: gettext_noop("%(key)s must be a time such as 11:00, not %(value)s"),
     ProblemCode.EMPTY_SLOT: gettext_noop("%(key)s starts and ends at the same time"),
+    ProblemCode.OVERLAPPING_SLOTS: gettext_noop("%(key)s: the time slots %(first)s and %(second)s overlap"),
     ProblemCode.TOO_MANY_SLOTS: gettext_noop("%(key)s holds at most %(max)s time slots"),
     ProblemCode.MIN_ABOVE_MAX: gettext_noop("%(min_key)s must not be above %(max_key)s"),
     ProblemCode.UNKNOWN_RULE: gettext_noop("Unknown rule type %(rule_type)s"),

@@ -41,6 +41,7 @@ class ProblemCode(StrEnum):
     DUPLICATE_VALUE = "DUPLICATE_VALUE"  # {"key", "value"}
     INVALID_TIME = "INVALID_TIME"  # {"key", "value"}: not "HH:MM"
     EMPTY_SLOT = "EMPTY_SLOT"  # {"key"}: start equals end
+    OVERLAPPING_SLOTS = "OVERLAPPING_SLOTS"  # {"key", "first", "second"}: two slots share some minutes
     TOO_MANY_SLOTS = "TOO_MANY_SLOTS"  # {"key", "max"}
     MIN_ABOVE_MAX = "MIN_ABOVE_MAX"  # {"min_key", "max_key"}
     UNKNOWN_RULE = "UNKNOWN_RULE"  # {"rule_type"}

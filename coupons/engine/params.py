@@ -64,6 +64,23 @@ def time_of_day(raw: object) -> int | None:
     return int(raw[:2]) * 60 + int(raw[3:])
 
 
+def _minutes(slot: tuple[str, str]) -> list[tuple[int, int]]:
+    """A slot as half-open ranges of minutes after midnight; one that wraps midnight is two."""
+    start, end = time_of_day(slot[0]), time_of_day(slot[1])
+    assert start is not None and end is not None
+    return [(start, end)] if start < end else [(start, 24 * 60), (0, end)]
+
+
+def _overlapping(slots: list[tuple[str, str]]) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """The pairs of slots that share some minutes (a slot ending when the next starts shares none)."""
+    pairs = []
+    for i, first in enumerate(slots):
+        for second in slots[i + 1 :]:
+            if any(a < d and c < b for a, b in _minutes(first) for c, d in _minutes(second)):
+                pairs.append((first, second))
+    return pairs
+
+
 class Params:
     """A JSON object being read; ``prefix`` qualifies keys of nested objects (``slots[0].``)."""
 
@@ -257,6 +274,11 @@ class Params:
                     slot.add(ProblemCode.EMPTY_SLOT, {"key": self.key(f"{key}[{index}]")})
                 else:
                     slots.append((times["start"], times["end"]))
+        for first, second in _overlapping(slots):
+            self.add(
+                ProblemCode.OVERLAPPING_SLOTS,
+                {"key": self.key(key), "first": "-".join(first), "second": "-".join(second)},
+            )
         return tuple(slots)
 
     # declared params

@@ -93,6 +93,14 @@ def test_slots_may_wrap_midnight() -> None:
     assert clean.usage_rules[0]["params"] == {"slots": [{"start": "22:00", "end": "02:00"}]}
 
 
+def test_slots_that_meet_but_do_not_overlap_are_accepted() -> None:
+    slots = [{"start": "11:00", "end": "14:00"}, {"start": "14:00", "end": "17:00"}, {"start": "22:00", "end": "11:00"}]
+
+    clean = validate_definition("CASH_VOUCHER", {"amount": 5}, [rule("VALID_TIME_SLOTS", slots=slots)])
+
+    assert clean.usage_rules[0]["params"] == {"slots": slots}
+
+
 CASH = "CASH_VOUCHER"
 PCT = "PERCENTAGE_DISCOUNT"
 RANDOM = "RANDOM_CASH"
@@ -244,6 +252,30 @@ REFUSALS: list[tuple[str, Any, Any, str, str, dict[str, Any]]] = [
         "usage_rules",
         R.EMPTY_SLOT,
         {"key": "slots[1]"},
+    ),
+    (
+        CASH,
+        {"amount": 5},
+        [rule("VALID_TIME_SLOTS", slots=[{"start": "11:00", "end": "14:00"}, {"start": "11:00", "end": "14:00"}])],
+        "usage_rules",
+        R.OVERLAPPING_SLOTS,
+        {"key": "slots", "first": "11:00-14:00", "second": "11:00-14:00"},
+    ),
+    (
+        CASH,
+        {"amount": 5},
+        [rule("VALID_TIME_SLOTS", slots=[{"start": "11:00", "end": "14:00"}, {"start": "12:00", "end": "13:00"}])],
+        "usage_rules",
+        R.OVERLAPPING_SLOTS,
+        {"key": "slots", "first": "11:00-14:00", "second": "12:00-13:00"},
+    ),
+    (
+        CASH,
+        {"amount": 5},
+        [rule("VALID_TIME_SLOTS", slots=[{"start": "22:00", "end": "02:00"}, {"start": "01:00", "end": "03:00"}])],
+        "usage_rules",
+        R.OVERLAPPING_SLOTS,
+        {"key": "slots", "first": "22:00-02:00", "second": "01:00-03:00"},
     ),
     (
         CASH,

@@ -268,6 +268,6 @@ def test_every_problem_code_has_a_message() -> None:
         for code in ProblemCode:
             params = {"key": "k", "keys": ["a", "b"], "max": 1, "min": 0, "max_places": 2, "value": "v"}
             params |= {"choices": ["x"], "min_key": "a", "max_key": "b", "rule_type": "R", "first_index": 0}
-            params |= {"coupon_type": "FREE_ITEM", "type": "T"}
+            params |= {"coupon_type": "FREE_ITEM", "type": "T", "first": "11:00-14:00", "second": "12:00-13:00"}
             message = render_problem(Problem("value", code, params))
             assert "Invalid definition" not in message and "%(" not in message, (code, message)
