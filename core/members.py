@@ -8,7 +8,7 @@ rules that name a level or a user type are checked by coupons.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,3 +92,17 @@ def register_tag_lister(lister: Callable[[], list[str]]) -> None:
 def member_tags() -> list[str]:
     """Every member tag in use, for audience choices."""
     return _tag_lister[0]()
+
+
+def canonical_tags(tags: Iterable[str]) -> list[str]:
+    """``tags`` as the member tags are spelled (sorted, without repeats), for an audience to store.
+
+    MySQL's tag names are unique whatever their case, so "lunch" names the tag "Lunch" there, in the
+    audience count and in a bulk grant's query; eligibility compares the stored names exactly, so an
+    audience keeps the tag's own spelling. A name no tag has is kept as written."""
+    known = member_tags()
+    exact = set(known)
+    folded: dict[str, str] = {}
+    for name in known:
+        folded.setdefault(name.casefold(), name)
+    return sorted({tag if tag in exact else folded.get(tag.casefold(), tag) for tag in tags})

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from core.members import MemberLevel, UserType
+from core.members import MemberLevel, UserType, canonical_tags
 from coupons.engine import DefinitionError, validate_definition
 from coupons.models import UNLIMITED, CouponType, ValidityType
 from coupons.providers import order_facts
@@ -89,7 +89,7 @@ def clean_target(target: Any, errors: Errors) -> dict[str, Any]:
         ):
             errors.add("target", _("TAGS needs tags, a non-empty list of tag names."))
             return {}
-        return {"type": kind, "tags": sorted({t.strip() for t in tags})}
+        return {"type": kind, "tags": canonical_tags(t.strip() for t in tags)}
     if kind == "USER_TYPE":
         if target.get("user_type") not in UserType.values:
             errors.add("target", _("USER_TYPE needs user_type C or B."))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.clock import business_today, business_tz
+from core.members import canonical_tags
 from coupons.providers import order_facts
 from marketing.models import MemberLevel, MemberProfile
 
@@ -87,7 +88,7 @@ def clean_segment(segment: Any) -> dict[str, Any]:
         if not isinstance(tags, list) or any(not isinstance(t, str) or not t.strip() or len(t) > 40 for t in tags):
             errors.setdefault("segment", []).append(_("tags must be a list of tag names."))
         else:
-            cleaned["tags"] = sorted({t.strip() for t in tags})
+            cleaned["tags"] = canonical_tags(t.strip() for t in tags)
     after = _date(segment.get("registered_after"), "segment", "registered_after", errors)
     before = _date(segment.get("registered_before"), "segment", "registered_before", errors)
     if after:

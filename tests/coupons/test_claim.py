@@ -16,6 +16,7 @@ from coupons.models import ClaimQuota, CouponTemplate, TemplateStatus, UserCoupo
 from marketing.models import MemberProfile, MemberTag
 from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
+from tests.factories.template_input import TemplateInputFactory
 from tests.marketing.distribution import clean_redis, restore_roles_after_module  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
@@ -248,6 +249,21 @@ def test_target_decides_who_may_claim(customer, customer_client, target, profile
         assert_error(response, 409, "NOT_ELIGIBLE")
         assert listed == []
         assert UserCoupon.objects.count() == 0
+
+
+def test_a_tag_named_in_another_case_is_stored_as_the_tag_is_spelled_and_targets_its_members(
+    customer, customer_client, operations_client
+):
+    customer.member.tags.add(MemberTag.objects.create(name="Lunch"))
+    body = TemplateInputFactory(target={"type": "TAGS", "tags": ["lunch", "Night owls"]})
+
+    created = operations_client.post("/api/v1/staff/templates/", body, format="json")
+
+    assert created.status_code == 201, created.content
+    template = CouponTemplate.objects.get(pk=created.json()["id"])
+    assert template.target == {"type": "TAGS", "tags": ["Lunch", "Night owls"]}  # an unknown name as written
+    CouponTemplate.objects.filter(pk=template.pk).update(status=TemplateStatus.APPROVED)
+    assert customer_client.post(claim_url(template.pk)).status_code == 201
 
 
 def test_a_user_without_a_profile_only_gets_templates_for_all():
