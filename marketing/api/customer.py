@@ -48,7 +48,9 @@ class ActivityListApi(APIView):
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(activities_live(**filters.validated_data), request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        # With the request, a picture's address is absolute (``format: uri``), as the schema says.
+        rows = self.OutputSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(rows)
 
 
 class ActivityClaimApi(APIView):

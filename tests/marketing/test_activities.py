@@ -239,6 +239,14 @@ def test_customers_see_published_current_activities_for_their_channel(customer_c
     ]
 
 
+def test_an_activitys_picture_is_listed_by_its_absolute_address(customer_client):
+    make_activity((CouponTemplateFactory(), 1), image="activities/banner.png")
+
+    (row,) = customer_client.get("/api/v1/activities/").json()["results"]
+
+    assert row["image"] == "http://testserver/media/activities/banner.png"
+
+
 def test_an_activity_a_template_can_no_longer_fill_is_no_longer_listed(customer_client):
     # given: stock for one more coupon of a template; one activity needs one, another two, a third none
     nearly_gone = CouponTemplateFactory(total_quantity=10, issued_quantity=9, per_user_limit=0)
