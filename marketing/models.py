@@ -415,6 +415,9 @@ class Notification(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"), blank=True)
+    # The title and body in each of the site's languages ({"en": {"title", "body"}, ...}), shown in the
+    # reader's; ``title`` and ``body`` hold them in the default language (for the sending backend and admin).
+    texts = models.JSONField(_("texts"), default=dict, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     # Makes a notification about one occasion (e.g. one coupon's expiry) exist at most once.
     dedupe_key = models.CharField(max_length=100, null=True, blank=True, unique=True)

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -41,6 +41,26 @@ def backend() -> Callable[[Notification], Any]:
     return import_string(settings.NOTIFICATION_BACKEND)
 
 
+def in_languages(render: Callable[[], tuple[str, str]]) -> tuple[str, str, dict[str, dict[str, str]]]:
+    """A message's (title, body) rendered in each of the site's languages: the default language's pair, and
+    every language's (``Notification.texts``). A message is written by whoever acts (a staff member in
+    their admin language, a job in none) and read by a customer in theirs."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            title, body = render()
+        texts[code] = {"title": title, "body": body}
+    default = texts.get(settings.LANGUAGE_CODE) or next(iter(texts.values()))
+    return default["title"], default["body"], texts
+
+
+def text_for_reader(notification: Notification) -> dict[str, str]:
+    """The title and body in the active language when the message has them, else as stored."""
+    texts = notification.texts or {}
+    chosen = texts.get(translation.get_language() or "") or {}
+    return {"title": chosen.get("title", notification.title), "body": chosen.get("body", notification.body)}
+
+
 def granted_notification(
     *,
     user_id: int,
@@ -50,13 +70,19 @@ def granted_notification(
     dedupe_key: str | None = None,
 ) -> Notification:
     """An unsaved "you received N coupons" message."""
-    title = ngettext("You received %(count)s coupon", "You received %(count)s coupons", count) % {"count": count}
-    body = _("Now in your wallet: %(names)s") % {"names": ", ".join(template_names)} if template_names else ""
+
+    def render() -> tuple[str, str]:
+        title = ngettext("You received %(count)s coupon", "You received %(count)s coupons", count) % {"count": count}
+        body = _("Now in your wallet: %(names)s") % {"names": ", ".join(template_names)} if template_names else ""
+        return title, body
+
+    title, body, texts = in_languages(render)
     return Notification(
         user_id=user_id,
         kind=NotificationKind.COUPON_GRANTED,
         title=title,
         body=body,
+        texts=texts,
         data=data,
         dedupe_key=dedupe_key,
     )

@@ -13,6 +13,8 @@ from core.errors import NotFound
 from core.idempotency import idempotent
 from coupons.api.customer import CouponOutputSerializer, no_input
 from coupons.ledger import LimitReached, NotClaimable, NotEligible, SoldOut
+from marketing.models import Notification
+from marketing.notifications import text_for_reader
 from marketing.selectors import activities_live, notifications_for
 from marketing.services.activities import activity_claim
 
@@ -72,11 +74,17 @@ class NotificationListApi(APIView):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         kind = serializers.CharField()
-        title = serializers.CharField()
-        body = serializers.CharField()
+        title = serializers.SerializerMethodField(help_text="In the reader's language.")
+        body = serializers.SerializerMethodField(help_text="In the reader's language.")
         data = serializers.JSONField()  # type: ignore[assignment]
         created_at = serializers.DateTimeField()
         read_at = serializers.DateTimeField(allow_null=True)
+
+        def get_title(self, notification: Notification) -> str:
+            return text_for_reader(notification)["title"]
+
+        def get_body(self, notification: Notification) -> str:
+            return text_for_reader(notification)["body"]
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):

@@ -639,6 +639,7 @@ def bulk_grant_announce(*, grant_id: int, batch: int = ANNOUNCE_BATCH) -> int:
         "kind": sample.kind,
         "title": sample.title,
         "body": sample.body,
+        "texts": json.dumps(sample.texts),
         "created_at": connection.ops.adapt_datetimefield_value(timezone.now()),
         "sent_at": None,
         "read_at": None,

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.clock import business_today
+from core.clock import business_today, business_tz
 from core.errors import InvalidTransition
 from core.jobs import enqueue
 from coupons.models import CouponStatus, UserCoupon
@@ -29,7 +29,7 @@ from marketing.models import (
     NotificationKind,
     PendingTrigger,
 )
-from marketing.notifications import enqueue_send
+from marketing.notifications import enqueue_send, in_languages
 from marketing.services.activities import activity_end
 from marketing.triggers import fire_pending, record
 
@@ -123,6 +123,25 @@ def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def _expiry_reminder(coupon_id: int, user_id: int, name: str, expires_at: datetime) -> Notification:
+    """A coupon's reminder, in each of the site's languages; ``expires_at`` in the business time zone."""
+
+    def render() -> tuple[str, str]:
+        title = _("Your coupon %(name)s expires soon") % {"name": name}
+        return title, _("Use it before %(time)s.") % {"time": expires_at.strftime("%Y-%m-%d %H:%M")}
+
+    title, body, texts = in_languages(render)
+    return Notification(
+        user_id=user_id,
+        kind=NotificationKind.COUPON_EXPIRING,
+        title=title,
+        body=body,
+        texts=texts,
+        data={"coupon_id": coupon_id, "expires_at": expires_at.isoformat()},
+        dedupe_key=f"expiring:{coupon_id}",
+    )
+
+
 def expiry_reminders_create(*, now: datetime | None = None) -> int:
     """One COUPON_EXPIRING notification per unused coupon expiring within the next day (the dedupe key makes a
     second run, or a run the next day, add nothing for the same coupon).
@@ -146,14 +165,7 @@ def expiry_reminders_create(*, now: datetime | None = None) -> int:
         if not batch:
             break
         rows = [
-            Notification(
-                user_id=user_id,
-                kind=NotificationKind.COUPON_EXPIRING,
-                title=_("Your coupon %(name)s expires soon") % {"name": name},
-                body=_("Use it before %(time)s.") % {"time": timezone.localtime(expires_at).strftime("%Y-%m-%d %H:%M")},
-                data={"coupon_id": coupon_id, "expires_at": expires_at.isoformat()},
-                dedupe_key=f"expiring:{coupon_id}",
-            )
+            _expiry_reminder(coupon_id, user_id, name, timezone.localtime(expires_at, business_tz()))
             for coupon_id, user_id, name, expires_at in batch
         ]
         before = Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).count()

@@ -395,6 +395,9 @@ def test_granted_customers_are_told_once_after_each_chunk(
     for message in messages:
         coupon = UserCoupon.objects.get(pk=message.data["coupon_ids"][0])
         assert (coupon.user_id, coupon.source_ref, message.kind) == (message.user_id, str(grant.pk), "COUPON_GRANTED")
+        # read in the customer's language, whatever language the worker writing it had
+        assert message.texts["zh-hans"]["title"] == "您收到了 1 张优惠券"
+        assert message.texts["en"]["title"] == "You received 1 coupon"
 
 
 def test_the_outbox_job_announces_grants_left_behind(operations_user, finance_user, monkeypatch):

@@ -3,12 +3,16 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 
+from core.clock import business_tz
+from coupons.services import coupons_grant_by_staff
 from marketing.models import Notification, NotificationKind
 from marketing.notifications import notifications_send
+from marketing.services.schedules import expiry_reminders_create
 from marketing.tasks import send_notifications
-from tests.factories import UserFactory
+from tests.factories import CouponTemplateFactory, UserCouponFactory, UserFactory
 from tests.marketing.distribution import clean_redis, restore_roles_after_module, run_concurrently  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
@@ -166,3 +170,43 @@ def test_two_senders_taking_over_stale_claims_send_each_message_once(settings):
     assert sum(results) == 40
     assert sorted(SENT) == sorted(Notification.objects.values_list("pk", flat=True))
     assert not Notification.objects.filter(sent_at__isnull=True).exists()
+
+
+# the reader's language --------------------------------------------------------------------------------
+
+
+def read_as(client, language: str) -> dict:
+    return client.get(NOTIFICATIONS, HTTP_ACCEPT_LANGUAGE=language).json()["results"][0]
+
+
+def test_a_grant_made_in_english_admin_reads_in_the_customers_language(customer, customer_client, operations_user):
+    template = CouponTemplateFactory(name="烤鸭券")
+    with translation.override("en"):  # the staff member's admin language
+        coupons_grant_by_staff(template=template, users=[customer], actor=operations_user)
+
+    zh, en = read_as(customer_client, "zh-hans"), read_as(customer_client, "en")
+
+    assert (zh["title"], zh["body"]) == ("您收到了 1 张优惠券", "已放入您的券包：烤鸭券")
+    assert (en["title"], en["body"]) == ("You received 1 coupon", "Now in your wallet: 烤鸭券")
+    stored = Notification.objects.get()
+    default = {"zh-hans": zh, "en": en}[settings.LANGUAGE_CODE]
+    assert (stored.title, stored.body) == (default["title"], default["body"])  # for the sender and admin
+
+
+def test_an_expiry_reminder_reads_in_the_customers_language_with_business_time(customer, customer_client):
+    expires = timezone.now() + timedelta(hours=3)
+    UserCouponFactory(user=customer, template=CouponTemplateFactory(name="烤鸭券"), expires_at=expires)
+    expiry_reminders_create()
+
+    zh, en = read_as(customer_client, "zh-hans"), read_as(customer_client, "en")
+
+    local = timezone.localtime(expires, business_tz())
+    assert zh["title"] == "您的优惠券“烤鸭券”即将过期" and en["title"] == "Your coupon 烤鸭券 expires soon"
+    assert local.strftime("%Y-%m-%d %H:%M") in en["body"] and local.strftime("%Y-%m-%d %H:%M") in zh["body"]
+    assert en["data"]["expires_at"] == local.isoformat() and en["data"]["expires_at"].endswith("+08:00")
+
+
+def test_a_message_written_before_it_had_languages_reads_as_stored(customer, customer_client):
+    note(customer, "旧消息")
+
+    assert read_as(customer_client, "en")["title"] == "旧消息"
