@@ -11,7 +11,9 @@ Sense-check warnings need ``confirm_warnings`` ticked before the template is sav
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -22,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.members import MemberLevel, UserType, member_tags
 from coupons.admin_forms.fields import MISSING, form_field, from_json, keep_stored, to_json
-from coupons.engine import KINDS, RULES, DefinitionError, Param, ParamKind, read_definition
+from coupons.engine import KINDS, RULES, DefinitionError, Param, ParamKind, Problem, read_definition
 from coupons.models import CouponTemplate, CouponType
 from coupons.providers import order_facts
 from coupons.reasons import render_problem
@@ -59,6 +61,38 @@ def rule_field_name(rule_type: str, param: str) -> str:
 def _problem_key(params: Any) -> str | None:
     match = _KEY_BASE.match(str(params.get("key") or params.get("min_key") or ""))
     return match.group(0) if match else None
+
+
+def _field_label(form: forms.BaseForm, field_name: Callable[[str], str]) -> Callable[[str], str | None]:
+    """The label of the form's field for a key (``field_name`` makes the field's name), if there is one."""
+
+    def label_of(key: str) -> str | None:
+        field = form.fields.get(field_name(key))
+        return None if field is None or not field.label else str(field.label)
+
+    return label_of
+
+
+def _with_labels(problem: Problem, label_of: Callable[[str], str | None], rule_label: str | None = None) -> Problem:
+    """``problem`` naming the editor's fields by their labels, not the stored JSON's keys nobody types
+    ("最少（元）" for ``min_amount``), and its rule by its label; a key without a field is kept."""
+
+    def labelled(key: Any) -> Any:
+        if not isinstance(key, str):
+            return key
+        match = _KEY_BASE.match(key)
+        label = label_of(match.group(0)) if match else None
+        return key if label is None else label + key[match.end() :] if match else key
+
+    params = dict(problem.params)
+    for name in ("key", "min_key", "max_key"):
+        if name in params:
+            params[name] = labelled(params[name])
+    if isinstance(params.get("keys"), list):
+        params["keys"] = [labelled(key) for key in params["keys"]]
+    if rule_label is not None and params.get("rule_type"):
+        params["rule_type"] = rule_label
+    return Problem(problem.field, problem.code, params)
 
 
 # usage-rule rows --------------------------------------------------------------------------------------
@@ -234,20 +268,25 @@ class TemplateEditorForm(forms.ModelForm):
             read_definition(coupon_type, value, [row.rule_json() for row in rows])
         except DefinitionError as exc:
             for problem in exc.problems:
-                message = render_problem(problem)
                 key = _problem_key(problem.params)
                 index = problem.params.get("index")
                 if problem.field == "value":
+                    value_label = _field_label(self, functools.partial(value_field_name, coupon_type))
+                    message = render_problem(_with_labels(problem, value_label))
                     name = value_field_name(coupon_type, key) if key else None
                     self.add_error(name if name in self.fields else None, message)
                 elif isinstance(index, int) and index < len(rows):
                     row = rows[index]
                     rule_type = row.cleaned_data.get("rule_type") or ""
+                    choices = dict(row.fields["rule_type"].choices)  # type: ignore[attr-defined]
+                    label = str(choices[rule_type]) if rule_type in choices else None
+                    field_label = _field_label(row, functools.partial(rule_field_name, rule_type))
+                    message = render_problem(_with_labels(problem, field_label, label))
                     name = rule_field_name(rule_type, key) if key else None
                     row.add_error(name if name in row.fields else None, message)
                     self.add_error(None, message)
                 else:
-                    self.add_error(None, message)
+                    self.add_error(None, render_problem(problem))
             return True
         return False
 

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from coupons import services
 from coupons.models import CouponTemplate, TemplateStatus
@@ -278,6 +279,32 @@ def test_a_bad_rule_param_shows_on_its_own_field(ops):
     row = response.context["adminform"].form.rules.forms[0]
     assert "VALID_TIME_SLOTS__slots" in row.errors
     assert CouponTemplate.objects.count() == 0
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_editors_errors_name_its_fields_and_rules_by_their_labels_not_the_json_keys(operations_user, language):
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(operations_user)
+    post = {
+        **base_post(),
+        "type": "RANDOM_CASH",
+        "value__RANDOM_CASH__min_amount": "9",
+        "value__RANDOM_CASH__max_amount": "5",
+        **rule_rows({"rule_type": "ITEM_ELIGIBILITY"}),
+        "target_type": "ALL",
+        "_save": "Save",
+    }
+
+    response = client.post(ADD, post)
+
+    form = response.context["adminform"].form
+    errors = " ".join(str(error) for errors in form.errors.values() for error in errors)
+    assert response.status_code == 200 and CouponTemplate.objects.count() == 0
+    for key in ("min_amount", "max_amount", "item_ids", "category_ids", "ITEM_ELIGIBILITY"):
+        assert key not in errors, (key, errors)
+    with translation.override(language):
+        labels = [str(form.fields[f"value__RANDOM_CASH__{key}"].label) for key in ("min_amount", "max_amount")]
+    assert all(label in errors for label in labels), (labels, errors)
 
 
 def test_the_change_page_shows_the_stored_rules_in_the_editor_and_the_json_read_only(ops, operations_user, menu):
