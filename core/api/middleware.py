@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 
 from core.api.views import error_for_status, is_api
 from core.db import is_connection_lost
@@ -44,6 +45,36 @@ class ApiErrorShapeMiddleware:
                     replacement[header] = response[header]
             return replacement
         return response
+
+
+class ApiTrailingSlashMiddleware:
+    """A request to an API path that names a collection without its trailing slash (``POST /api/v1/orders``)
+    reaches the view as ``/api/v1/orders/``: ``CommonMiddleware`` would answer it with a redirect, which
+    clients follow with a GET, losing the body of a POST.
+
+    Placed after ``CommonMiddleware`` (inside it), so it sees the 404 first; only a path that resolves to no
+    view is looked at again, so no request that reached a view runs twice, and no other request pays.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 404 or not is_api(request) or request.path_info.endswith("/"):
+            return response
+        urlconf = getattr(request, "urlconf", None)
+        try:
+            resolve(request.path_info, urlconf)
+        except Resolver404:
+            try:
+                resolve(request.path_info + "/", urlconf)
+            except Resolver404:
+                return response
+            request.path_info += "/"
+            request.path += "/"
+            return self.get_response(request)
+        return response  # a view answered 404 itself
 
 
 class WriteWatch:
