@@ -77,15 +77,30 @@ def normalise_username(username: Any) -> str:
     return str(username or "").strip().casefold()[:150]
 
 
+# The two kinds of username key: an account's (``acct:<id>``) and a name no account has (``name:<folded>``).
+# Each has its prefix, so nothing typed as a username ("acct:7") can stand for another account.
+_ACCOUNT, _NAME = "acct:", "name:"
+
+
 def username_key(username: Any) -> str:
     """What a username's failures are counted under: the account the database finds for it, as signing in
     does (on MySQL/MariaDB its collation ignores case and accents, so "fóo" signs in as "foo"), else the
-    name as typed, folded. Every spelling of one account shares one count."""
+    name as typed, folded. Every spelling of one account shares one count. A name that cannot be stored
+    (a lone surrogate) has no key: only the address is counted."""
     typed = str(username or "").strip()[:150]
     if not typed:
         return ""
+    try:
+        typed.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
     pk = get_user_model()._default_manager.filter(username=typed).values_list("pk", flat=True).first()
-    return f"id:{pk}" if pk is not None else normalise_username(typed)
+    return f"{_ACCOUNT}{pk}" if pk is not None else f"{_NAME}{normalise_username(typed)}"
+
+
+def _account_of(key: str) -> int:
+    """The account id a username key counts failures for, or 0 for a name no account has."""
+    return int(key.removeprefix(_ACCOUNT)) if key.startswith(_ACCOUNT) else 0
 
 
 def _scopes(username: str, address: str | None) -> list[tuple[str, str, int]]:
@@ -232,7 +247,7 @@ def failure_record(
     """
     now = (now or timezone.now()).replace(microsecond=0)
     name = username_key(username)
-    subject_id = int(name[3:]) if name.startswith("id:") else 0
+    subject_id = _account_of(name)
     start = _window_start(now)
     begun: list[Lockout] = []
     counts: dict[str, int] = {}

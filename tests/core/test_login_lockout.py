@@ -188,7 +188,7 @@ def test_concurrent_failures_are_each_counted_and_lock_once(settings):
 
     assert statuses == [200] * 24
     failed = audit("login_failed")
-    account = f"user:id:{get_user_model().objects.get(username='ops-li').pk}"  # counted by account
+    account = f"user:acct:{get_user_model().objects.get(username='ops-li').pk}"  # counted by account
     counted = ThrottleCounter.objects.filter(key=f"login:fail:{account}").values_list("count", flat=True)
     assert sum(counted) == len(failed) >= 3
     assert len(audit("login_locked")) == 1
@@ -225,3 +225,40 @@ def test_a_failure_without_a_request_is_not_counted():
 
     assert ThrottleCounter.objects.count() == 0
     assert get_user_model().objects.filter(username="xiaoming").exists()
+
+
+# usernames that look like the counters' own keys ------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["id:{pk}", "acct:{pk}", "ACCT:{pk}"])
+def test_a_name_spelled_like_an_accounts_key_locks_out_nobody_else(typed):
+    boss = StaffFactory(username="boss-wang")
+    name = typed.format(pk=boss.pk)
+
+    for i in range(3):
+        admin_login(name, f"wrong-{i}", REMOTE_ADDR=f"10.0.0.{i + 1}")
+    response, _client = admin_login("boss-wang", RIGHT, REMOTE_ADDR="10.9.9.9")
+
+    assert signed_in(response)
+    assert [entry.object_id for entry in audit("login_failed")] == [0, 0, 0]  # about no account
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["id:abc", "acct:", "name:x"])
+def test_a_name_spelled_like_a_key_is_an_ordinary_wrong_sign_in(api_client, name):
+    api = api_client.post(TOKEN, {"username": name, "password": "x"}, format="json")
+    page, _client = admin_login(name, "x")
+
+    assert api.status_code == 400 and api.json()["error"]["code"] == "INVALID_CREDENTIALS"
+    assert page.status_code == 200 and not signed_in(page)
+
+
+@pytest.mark.django_db
+def test_a_username_with_a_lone_surrogate_is_a_400_and_counts_only_against_the_address(api_client):
+    response = api_client.generic(
+        "POST", TOKEN, b'{"username": "a\\ud800", "password": "x"}', content_type="application/json"
+    )
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert not ThrottleCounter.objects.filter(key__startswith="login:fail:user:").exists()
