@@ -39,8 +39,10 @@ _MAX_DOUBLINGS = 16  # far past MAX_RETRY_DELAY: 60 s x 2**16 is 45 days
 
 
 def fire_now(*, user_id: int, trigger: str, occasion: str) -> int:
-    """Fire ``trigger`` for a user now; returns how many packs were newly given."""
-    user = get_user_model().objects.filter(pk=user_id).first()
+    """Fire ``trigger`` for a user now; returns how many packs were newly given. A customer whose account
+    was closed (deactivated) since, or a staff member, is given nothing, as segments and user lists leave
+    them out (the occasion is struck off all the same)."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True, is_staff=False).first()
     if user is None:
         return 0
     return len(gift_packs.fire_trigger(user=user, trigger=trigger, occasion=occasion))

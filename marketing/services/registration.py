@@ -55,7 +55,12 @@ def customer_register(
     user_model = get_user_model()
     inviter = None
     if invite_code:
-        profile = MemberProfile.objects.select_related("user").filter(invite_code=invite_code.upper()).first()
+        # A closed (deactivated) account's code invites nobody: it would earn its owner the inviter's pack.
+        profile = (
+            MemberProfile.objects.select_related("user")
+            .filter(invite_code=invite_code.upper(), user__is_active=True)
+            .first()
+        )
         if profile is None:
             raise ValidationFailed(
                 _("Unknown invite code."),

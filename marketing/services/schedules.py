@@ -92,7 +92,9 @@ def birthday_packs_grant(*, today: date | None = None) -> int:
     last_id = 0
     while True:
         batch = list(
-            MemberProfile.objects.filter(match, pk__gt=last_id).order_by("pk").values_list("pk", "user_id")[:BATCH]
+            MemberProfile.objects.filter(match, pk__gt=last_id, user__is_active=True, user__is_staff=False)
+            .order_by("pk")
+            .values_list("pk", "user_id")[:BATCH]
         )
         if not batch:
             return fired

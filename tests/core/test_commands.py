@@ -107,6 +107,19 @@ def test_create_staff_again_changes_the_role_and_password():
     assert "Updated" in out
 
 
+def test_create_staff_refuses_a_deactivated_account_unless_told_to_reactivate_it():
+    UserFactory(username="old-li", is_staff=True, is_active=False)
+
+    with pytest.raises(CommandError, match="--reactivate"):
+        run("create_staff", "old-li", "--role", "finance", "--password", STRONG)
+    assert not User.objects.get(username="old-li").check_password(STRONG)
+
+    out = run("create_staff", "old-li", "--role", "finance", "--password", STRONG, "--reactivate")
+
+    old_li = User.objects.get(username="old-li")
+    assert old_li.is_active and old_li.check_password(STRONG) and "Reactivated" in out
+
+
 def test_create_staff_promotes_an_existing_customer_and_keeps_other_groups():
     customer = UserFactory(username="bob", email="bob@example.com")
     other = Group.objects.create(name="Auditors")

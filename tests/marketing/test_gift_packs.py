@@ -92,6 +92,29 @@ def test_an_invite_gives_both_sides_their_packs(api_client, django_capture_on_co
     assert UserCoupon.objects.filter(user=inviter).count() == 2
 
 
+def test_a_closed_accounts_invite_code_invites_nobody(api_client, django_capture_on_commit_callbacks):
+    make_pack(GiftPackTrigger.INVITE_INVITER, (hidden_template(), 1), name="thanks")
+    inviter = UserFactory(is_active=False)
+    code = MemberProfile.objects.get(user=inviter).invite_code
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = register(api_client, "friend", invite_code=code)
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_INVITE_CODE"
+    assert not get_user_model().objects.filter(username="friend").exists()
+    assert not GiftPackGrant.objects.filter(user=inviter).exists()
+
+
+def test_an_account_closed_before_its_occasion_fires_is_given_nothing(customer):
+    make_pack(GiftPackTrigger.FIRST_ORDER_PAID, (hidden_template(), 1), name="first order")
+    get_user_model().objects.filter(pk=customer.pk).update(is_active=False)
+
+    given = triggers.fire_pending(user_id=customer.pk, trigger=GiftPackTrigger.FIRST_ORDER_PAID, occasion="first-order")
+
+    assert given == 0 and not GiftPackGrant.objects.filter(user=customer).exists()
+    assert not PendingTrigger.objects.filter(user=customer).exists()  # struck off, not retried forever
+
+
 def test_a_sold_out_item_is_skipped_and_recorded_while_registration_succeeds(
     api_client, django_capture_on_commit_callbacks
 ):

@@ -155,6 +155,19 @@ def test_birthday_packs_go_to_members_born_today_once_a_year():
     assert born_today.coupons.count() == 4
 
 
+def test_closed_accounts_and_staff_get_no_birthday_pack():
+    pack = _birthday_pack()
+    customer = _member(date(1990, 11, 22))
+    closed = _member(date(1991, 11, 22))
+    staff = _member(date(1992, 11, 22))
+    type(closed).objects.filter(pk=closed.pk).update(is_active=False)
+    type(staff).objects.filter(pk=staff.pk).update(is_staff=True)
+
+    assert birthday_packs_grant(today=date(2026, 11, 22)) == 1
+
+    assert list(GiftPackGrant.objects.filter(pack=pack).values_list("user_id", flat=True)) == [customer.pk]
+
+
 def test_leap_day_birthdays_are_kept_on_28_february_in_other_years():
     _birthday_pack()
     leapling = _member(date(2000, 2, 29))
