@@ -13,6 +13,10 @@ from coupons.engine.money import Cents
 from coupons.engine.pricing import Assessment, apply_assessed, assess_all, evaluation_of
 from coupons.engine.types import Application, Cart, Context, Coupon, Preview
 
+# How a search has taken a coupon type so far: not at all, with coupons that share it, or with one coupon
+# that excludes its own type.
+_UNUSED, _SHARED, _LONER = 0, 1, 2
+
 # Percentages are in basis points; the refined bound works in units of 1/20000 cent so that the
 # half cent of round-half-up stays an integer.
 _SCALE = 20000
@@ -46,6 +50,8 @@ class _Candidate:
     cash: CashOff | None
     percent: PercentOff | None
     alone: Cents  # its take on its own: an upper bound of its take in any combination
+    kind: int  # its coupon type, numbered within the search
+    loner: bool  # it excludes its own type: with it, no other coupon of its type
 
     def take(self, base_left: Cents) -> Cents:
         if self.cash is not None:
@@ -83,7 +89,8 @@ class _Search:
         self.gift_worth = gift_worth
         self.root_left = left
         self.best = best
-        self.reached: dict[tuple[int, tuple[Cents, ...]], _Choice] = {}
+        self.reached: dict[tuple[int, tuple[Cents, ...], tuple[int, ...]], _Choice] = {}
+        self.kinds = 1 + max((c.kind for c in candidates), default=-1)
         n = len(candidates)
         self.bases = bases
         self.line_bases = [[b for b, base in enumerate(bases) if i in base] for i in range(len(left))]
@@ -218,7 +225,7 @@ class _Search:
             self._record(self.gift_worth, [])
         left = list(self.root_left)
         base_left = [sum(left[i] for i in base) for base in self.bases]
-        self._visit(0, left, base_left, self.gift_worth, [], None)
+        self._visit(0, left, base_left, self.gift_worth, [], None, (_UNUSED,) * self.kinds)
         return self.best
 
     def _visit(
@@ -229,13 +236,15 @@ class _Search:
         gained: Cents,
         chosen: list[int],
         takes: _Takes | None,
+        kinds: tuple[int, ...],
     ) -> None:
         if k == len(self.cands) or gained + self.suffix_alone[k] < self.best.benefit:
             return
-        # What can still be added depends only on k and what is left, so of two ways to reach the same
-        # state only the better one (benefit, then fewer coupons, then positions) can lead to the best.
+        # What can still be added depends only on k, what is left and which types are taken how, so of two
+        # ways to reach the same state only the better one (benefit, then fewer coupons, then positions)
+        # can lead to the best.
         here = _Choice(gained, tuple(chosen))
-        state = (k, tuple(left))
+        state = (k, tuple(left), kinds)
         reached = self.reached.get(state)
         if reached is not None and not here.beats(reached):
             return
@@ -246,8 +255,10 @@ class _Search:
             return
         c = self.cands[k]
         take = takes.values[k]
-        # A coupon that takes nothing is refused (NO_BENEFIT): leave it out.
-        if take > 0:
+        taken = kinds[c.kind]
+        # A coupon that takes nothing is refused (NO_BENEFIT): leave it out. One that excludes its own type
+        # joins no other coupon of its type, and none joins it.
+        if take > 0 and (taken == _UNUSED if c.loner else taken != _LONER):
             after, base_after = list(left), list(base_left)
             for i, cents in allocate(take, c.base, left):
                 after[i] -= cents
@@ -255,24 +266,33 @@ class _Search:
                     base_after[b] -= cents
             chosen.append(c.position)
             self._record(gained + take, chosen)
-            self._visit(k + 1, after, base_after, gained + take, chosen, None)
+            now = kinds[: c.kind] + ((_LONER if c.loner else _SHARED),) + kinds[c.kind + 1 :]
+            self._visit(k + 1, after, base_after, gained + take, chosen, None, now)
             chosen.pop()
-        self._visit(k + 1, left, base_left, gained, chosen, takes)
+        self._visit(k + 1, left, base_left, gained, chosen, takes, kinds)
 
 
-def _groups(stackable: list[Assessment]) -> list[list[Assessment]]:
-    """Lists of stackable coupons any subset of which may be used together; every allowed combination
-    of two or more lies inside one of them.
+def _loner(a: Assessment) -> bool:
+    """It excludes its own type: used, it is the only coupon of its type."""
+    return a.coupon.type in a.excluded_types
 
-    Exclusions are by type, so fix the set T of types that may appear: a coupon may join when its type
-    is in T and it excludes no other type of T. What remains are coupons that exclude their own type:
-    for each such type, either none of them, or one of them and no other coupon of that type. A list
-    inside another adds nothing, so only the largest are kept.
+
+def _type_sets(stackable: list[Assessment]) -> list[list[Assessment]]:
+    """Lists of stackable coupons within which every allowed combination lies: for each set T of types
+    that may appear together, the coupons of a type in T that exclude no other type of T. Inside a list
+    the one remaining exclusion, a coupon's of its own type, is kept by the search (``_Search._visit``):
+    with such a coupon, no other coupon of its type. A set whose coupons come in fewer types than it
+    names is left out (a smaller set gives the same list).
+
+    Each set's list is searched once, so a wallet holding many coupons that exclude their own type
+    (twelve claims of each of four such templates) costs a search per set of types, at most 2^4, not
+    one per choice of one coupon of each type.
     """
     if not any(a.excluded_types for a in stackable):
         return [stackable] if stackable else []
     types = sorted({a.coupon.type for a in stackable})
-    found: set[frozenset[int]] = set()
+    found: list[list[Assessment]] = []
+    seen: set[tuple[int, ...]] = set()
     for size in range(len(types), 0, -1):
         for chosen_types in combinations(types, size):
             allowed = set(chosen_types)
@@ -281,26 +301,23 @@ def _groups(stackable: list[Assessment]) -> list[list[Assessment]]:
                 for index, a in enumerate(stackable)
                 if a.coupon.type in allowed and not (a.excluded_types & (allowed - {a.coupon.type}))
             ]
-            if {stackable[i].coupon.type for i in eligible} != allowed:
-                continue  # the same list, or a larger one, comes with the smaller type set
-            variants = [frozenset(i for i in eligible if stackable[i].coupon.type not in stackable[i].excluded_types)]
-            for coupon_type in chosen_types:
-                loners = [
-                    i
-                    for i in eligible
-                    if stackable[i].coupon.type == coupon_type and coupon_type in stackable[i].excluded_types
-                ]
-                variants += [
-                    frozenset(i for i in variant if stackable[i].coupon.type != coupon_type) | {loner}
-                    for variant in variants
-                    for loner in loners
-                ]
-            found.update(variants)
-    kept: list[frozenset[int]] = []
-    for group in sorted(found, key=len, reverse=True):
-        if not any(group <= other for other in kept):
-            kept.append(group)
-    return [[stackable[i] for i in sorted(group)] for group in kept]
+            if {stackable[i].coupon.type for i in eligible} != allowed or tuple(eligible) in seen:
+                continue
+            seen.add(tuple(eligible))
+            found.append([stackable[i] for i in eligible])
+    return found
+
+
+def _gifts(gifts: list[Assessment], position_of: dict[int, int]) -> list[Assessment]:
+    """The gifts to take with a list's money coupons: gifts take no money, so every gift that shares may
+    be taken, or else one that excludes its own type; the better (worth, then fewer, then earlier)."""
+    shared = [a for a in gifts if not _loner(a)]
+    options = [shared, *([a] for a in gifts if _loner(a))]
+
+    def rank(option: list[Assessment]) -> tuple[Cents, int, tuple[int, ...]]:
+        return (-sum(a.worth for a in option), len(option), tuple(position_of[id(a)] for a in option))
+
+    return min(options, key=rank)
 
 
 def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assessment]:
@@ -338,13 +355,16 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
             best = choice
 
     left = [line.amount for line in priced.lines]
-    groups = _groups([a for a in ordered if a.stackable])
-    ceilings = sorted(((sum(a.alone for a in group), group) for group in groups), key=lambda item: -item[0])
-    for ceiling, group in ceilings:
+    groups = []
+    for group in _type_sets([a for a in ordered if a.stackable]):
+        money = [a for a in group if a.gift is None]
+        gifts = _gifts([a for a in group if a.gift is not None and a.worth > 0], position_of)
+        groups.append((sum(a.alone for a in money) + sum(a.worth for a in gifts), money, gifts))
+    groups.sort(key=lambda item: -item[0])
+    for ceiling, money, gifts in groups:
         if ceiling < best.benefit:
             break
-        money = [a for a in group if a.gift is None]
-        gifts = [a for a in group if a.gift is not None and a.worth > 0]
+        kinds = sorted({a.coupon.type for a in money})
         bases = sorted({a.base for a in money})
         candidates = [
             _Candidate(
@@ -356,6 +376,8 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
                 cash=a.benefit if isinstance(a.benefit, CashOff) else None,
                 percent=a.benefit if isinstance(a.benefit, PercentOff) else None,
                 alone=a.take,
+                kind=kinds.index(a.coupon.type),
+                loner=_loner(a),
             )
             for index, a in enumerate(money)
         ]
