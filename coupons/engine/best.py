@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -12,6 +13,20 @@ from coupons.engine.kinds import CashOff, PercentOff
 from coupons.engine.money import Cents
 from coupons.engine.pricing import Assessment, apply_assessed, assess_all, evaluation_of
 from coupons.engine.types import Application, Cart, Context, Coupon, Preview
+
+# The nodes one best-combination search may visit. Real wallets need a few hundred (the benchmark's
+# 200-coupon wallet about 60); a contrived one (tens of copies of percentages adding up to over 100 %)
+# could need millions, seconds to minutes on a request, with the coupons' rows locked when an order is
+# placed. Past this the best combination found so far is the answer, the same for the preview and the
+# order (the search is deterministic), and a warning is logged. About 15 µs a node: under a second.
+NODE_BUDGET = 50_000
+
+logger = logging.getLogger(__name__)
+
+
+class _OutOfBudget(Exception):
+    pass
+
 
 # How a search has taken a coupon type so far: not at all, with coupons that share it, or with one coupon
 # that excludes its own type.
@@ -83,8 +98,10 @@ class _Search:
         gift_worth: Cents,
         left: list[Cents],
         best: _Choice,
+        budget: list[int],
     ) -> None:
         self.cands = candidates
+        self.budget = budget  # nodes left to the whole best_choice, shared by its searches
         self.gifts = gifts
         self.gift_worth = gift_worth
         self.root_left = left
@@ -225,7 +242,10 @@ class _Search:
             self._record(self.gift_worth, [])
         left = list(self.root_left)
         base_left = [sum(left[i] for i in base) for base in self.bases]
-        self._visit(0, left, base_left, self.gift_worth, [], None, (_UNUSED,) * self.kinds)
+        try:
+            self._visit(0, left, base_left, self.gift_worth, [], None, (_UNUSED,) * self.kinds)
+        except _OutOfBudget:
+            pass  # the best found so far stands (NODE_BUDGET)
         return self.best
 
     def _visit(
@@ -240,6 +260,9 @@ class _Search:
     ) -> None:
         if k == len(self.cands) or gained + self.suffix_alone[k] < self.best.benefit:
             return
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise _OutOfBudget
         # What can still be added depends only on k, what is left and which types are taken how, so of two
         # ways to reach the same state only the better one (benefit, then fewer coupons, then positions)
         # can lead to the best.
@@ -322,23 +345,26 @@ def _gifts(gifts: list[Assessment], position_of: dict[int, int]) -> list[Assessm
 
 def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assessment]:
     """The combination of usable coupons with the largest benefit (money off + gift worth at menu
-    price). Exact: the same answer as applying every allowed subset and keeping the best.
+    price). Exact, the same answer as applying every allowed subset and keeping the best, within
+    ``NODE_BUDGET`` nodes of search (every real wallet); past it, the best combination found so far.
 
     Ties go to fewer coupons, then to the coupons earliest in the stacking order (item-scoped first,
     cash before percentage before gift, then lower id), compared as sorted lists.
 
     Method. A coupon that does not stack can only be alone, so every coupon alone is an answer to
-    beat. The stackable coupons are split into groups (``_groups``) such that any subset of a group is
-    allowed and every allowed combination lies in a group. In a group the gifts are always worth
-    taking (they take no money), and the money coupons are searched depth first in the stacking order,
+    beat. The stackable coupons are split into groups (``_type_sets``) such that every allowed
+    combination lies in a group and any subset of a group is allowed but for one rule the search keeps:
+    a coupon that excludes its own type is the only one of its type. In a group the gifts worth the most
+    are taken (they take no money: every gift that shares, or one that excludes its own type), and the
+    money coupons are searched depth first in the stacking order,
     taking a coupon before leaving it out. A node carries what is left of every line after the coupons
     taken so far, so extending a combination costs one allocation, and the benefit of every
     combination reached is exactly the one ``apply_coupons`` computes. A node is cut when
     - an upper bound of what the coupons not yet decided can still add cannot beat the best answer so
       far, ties included (``_Search._bound``: each coupon's take now, what is left of the bases and
       lines, and a relaxation in which cash shrinks the percentages after it, ``_Search._refined``);
-    - or the same state (next coupon, what is left of every line) was reached before by a combination
-      at least as good: whatever follows adds the same to both.
+    - or the same state (next coupon, what is left of every line, how each type is taken) was reached
+      before by a combination at least as good: whatever follows adds the same to both.
     Groups are searched best-looking first and skipped when even the sum of their coupons' standalone
     benefits cannot win. The bounds rest on two facts, a coupon's take never grows when less of its
     base is left and coupons never take more than is left of the lines, plus the monotonicity argument
@@ -361,8 +387,11 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
         gifts = _gifts([a for a in group if a.gift is not None and a.worth > 0], position_of)
         groups.append((sum(a.alone for a in money) + sum(a.worth for a in gifts), money, gifts))
     groups.sort(key=lambda item: -item[0])
+    budget = [NODE_BUDGET]
     for ceiling, money, gifts in groups:
         if ceiling < best.benefit:
+            break
+        if budget[0] < 0:
             break
         kinds = sorted({a.coupon.type for a in money})
         bases = sorted({a.base for a in money})
@@ -382,7 +411,13 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
             for index, a in enumerate(money)
         ]
         gift_positions = tuple(position_of[id(a)] for a in gifts)
-        best = _Search(candidates, bases, gift_positions, sum(a.worth for a in gifts), left, best).run()
+        best = _Search(candidates, bases, gift_positions, sum(a.worth for a in gifts), left, best, budget).run()
+    if budget[0] < 0:
+        logger.warning(
+            "best combination: search stopped after %s nodes (%s usable coupons); the best found is the answer",
+            NODE_BUDGET,
+            len(ordered),
+        )
     return [ordered[position] for position in best.positions]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from coupons.engine import Cart, Coupon, best_combination, preview
+from coupons.engine.best import NODE_BUDGET
 from tests.coupons.engine.builders import D, cart, cash, ctx, gift, line, percent, red_packet, rule, stacks
 from tests.coupons.engine.strategies import brute_force, carts, wallets
 
@@ -149,3 +150,74 @@ def test_best_equals_brute_force_when_coupons_crowd_a_small_base() -> None:
     ]
 
     assert best_combination(items, coupons, ctx()) == brute_force(items, coupons, ctx())
+
+
+# wallets that used to take seconds to minutes -------------------------------------------------------
+
+
+def counted_nodes(monkeypatch) -> list[int]:
+    """The nodes the searches of the next best_choice visit (a count, not a timing)."""
+    from coupons.engine import best as engine_best
+
+    nodes = [0]
+    visit = engine_best._Search._visit
+
+    def counting(self, *args, **kwargs):
+        nodes[0] += 1
+        return visit(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine_best._Search, "_visit", counting)
+    return nodes
+
+
+def test_many_claims_of_templates_that_exclude_their_own_type_are_searched_once_per_set_of_types(monkeypatch):
+    # twelve claims of each of four "not with another coupon of its type" templates: 13^4 groups before
+    wallet = []
+    for i in range(12):
+        wallet += [
+            cash(4 * i + 1, 5, stacks("CASH_VOUCHER")),
+            percent(4 * i + 2, 12, stacks("PERCENTAGE_DISCOUNT"), max_off=20),
+            red_packet(4 * i + 3, "3.00", stacks("RANDOM_CASH")),
+            gift(4 * i + 4, stacks("FREE_ITEM")),
+        ]
+    nodes = counted_nodes(monkeypatch)
+
+    best = best_combination(cart(line("d-101", "cat-roast-duck", "128.00")), wallet, ctx())
+
+    assert best.coupon_ids == (1, 3, 2, 4)  # one of each type, the first claimed of each
+    assert nodes[0] < 2_000
+
+
+def test_one_of_its_own_type_stays_exact_with_twins_between_other_coupons() -> None:
+    # the same template claimed twice, another coupon of its stacking rank between the two claims
+    items = cart(line("d-101", "cat-roast-duck", "88.00"), line("d-201", "cat-cold", "12.50"))
+    cold = rule("ITEM_DISCOUNT_SCOPE", category_ids=["cat-cold"])
+    coupons = [
+        cash(1, 10, stacks("CASH_VOUCHER")),
+        cash(2, 12, cold, stacks()),
+        cash(3, 10, stacks("CASH_VOUCHER")),
+        percent(4, 10, stacks("PERCENTAGE_DISCOUNT"), max_off=5),
+        percent(5, 15, cold, stacks()),
+        percent(6, 10, stacks("PERCENTAGE_DISCOUNT"), max_off=5),
+        gift(7, stacks("FREE_ITEM")),
+        gift(8, stacks()),
+    ]
+
+    assert best_combination(items, coupons, ctx()) == brute_force(items, coupons, ctx())
+
+
+def test_a_search_past_its_budget_answers_with_the_best_found_so_far(monkeypatch, caplog):
+    # forty stackable coupons whose percentages add up to far over 100 %: millions of nodes, exactly
+    wallet = [percent(i, [10, 15, 20][i % 3], stacks()) for i in range(1, 21)]
+    wallet += [cash(100 + i, ["5.00", "8.00", "12.00"][i % 3], stacks()) for i in range(20)]
+    prices = ["128.00", "68.00", "18.00", "32.00", "22.00", "26.00", "8.00", "12.00"]
+    items = cart(*(line(f"d-{i}", f"cat-{i % 4}", price) for i, price in enumerate(prices)))
+    nodes = counted_nodes(monkeypatch)
+
+    first = best_combination(items, wallet, ctx())
+    again = best_combination(items, wallet, ctx())
+
+    assert nodes[0] <= 2 * (NODE_BUDGET + 100)  # both searches stopped at the budget
+    assert first == again  # the preview and the order that follows it get the same answer
+    assert first.discount_total > D("200.00") and first.ok
+    assert "search stopped after" in caplog.text
