@@ -28,6 +28,10 @@ class _OutOfBudget(Exception):
     pass
 
 
+# Above this many ways to pick one coupon (or none) of each type that excludes its own, the coupons are
+# searched per set of types (``_type_sets``) instead of per pick (``_choice_groups``).
+CHOICE_GROUPS_MAX = 64
+
 # How a search has taken a coupon type so far: not at all, with coupons that share it, or with one coupon
 # that excludes its own type.
 _UNUSED, _SHARED, _LONER = 0, 1, 2
@@ -149,7 +153,7 @@ class _Search:
                 per_k[k] = shown[outside]
             self.outside[p.index] = per_k
 
-    def _bound(self, k: int, left: list[Cents], base_left: list[Cents], takes: _Takes) -> Cents:
+    def _bound(self, k: int, left: list[Cents], base_left: list[Cents], takes: _Takes, kinds: tuple[int, ...]) -> Cents:
         """An upper bound of what candidates k.. can add, whatever subset of them is taken.
 
         Sound because (1) a coupon's take is a non-decreasing function of what is left of its base, and
@@ -159,10 +163,20 @@ class _Search:
         """
         values = takes.values
         per_base = [0] * len(self.bases)
-        total = 0
+        shared = [0] * self.kinds  # per type: what its coupons that share may add
+        lone = [0] * self.kinds  # per type: the most one coupon that excludes its own type may add
         for c in self.cands[k:]:
-            per_base[c.base_id] += values[c.index]
-            total += values[c.index]
+            taken = kinds[c.kind]
+            if (taken != _UNUSED) if c.loner else (taken == _LONER):
+                continue  # it may no longer join (see _visit)
+            value = values[c.index]
+            per_base[c.base_id] += value
+            if c.loner:
+                lone[c.kind] = max(lone[c.kind], value)
+            else:
+                shared[c.kind] += value
+        # A type adds what its sharing coupons take, or one lone coupon's take, not both.
+        total = sum(max(shared[t], lone[t]) for t in range(self.kinds))
         bound = min(
             total,
             sum(min(taken, base_left[b]) for b, taken in enumerate(per_base)),
@@ -274,7 +288,7 @@ class _Search:
         self.reached[state] = here
         if takes is None:
             takes = _Takes(self, k, base_left)
-        if self._hopeless(gained + self._bound(k, left, base_left, takes), k, gained, chosen):
+        if self._hopeless(gained + self._bound(k, left, base_left, takes, kinds), k, gained, chosen):
             return
         c = self.cands[k]
         take = takes.values[k]
@@ -331,6 +345,51 @@ def _type_sets(stackable: list[Assessment]) -> list[list[Assessment]]:
     return found
 
 
+def _choice_groups(stackable: list[Assessment]) -> list[list[Assessment]]:
+    """Lists of stackable coupons any subset of which may be used together; every allowed combination
+    of two or more lies inside one of them.
+
+    Exclusions are by type, so fix the set T of types that may appear: a coupon may join when its type
+    is in T and it excludes no other type of T. What remains are coupons that exclude their own type:
+    for each such type, either none of them, or one of them and no other coupon of that type. A list
+    inside another adds nothing, so only the largest are kept. There are as many lists as ways to pick
+    one coupon (or none) of each type that excludes its own: few in a real wallet, where these smaller
+    searches are quicker than one per set of types (``_type_sets``).
+    """
+    if not any(a.excluded_types for a in stackable):
+        return [stackable] if stackable else []
+    types = sorted({a.coupon.type for a in stackable})
+    found: set[frozenset[int]] = set()
+    for size in range(len(types), 0, -1):
+        for chosen_types in combinations(types, size):
+            allowed = set(chosen_types)
+            eligible = [
+                index
+                for index, a in enumerate(stackable)
+                if a.coupon.type in allowed and not (a.excluded_types & (allowed - {a.coupon.type}))
+            ]
+            if {stackable[i].coupon.type for i in eligible} != allowed:
+                continue  # the same list, or a larger one, comes with the smaller type set
+            variants = [frozenset(i for i in eligible if stackable[i].coupon.type not in stackable[i].excluded_types)]
+            for coupon_type in chosen_types:
+                loners = [
+                    i
+                    for i in eligible
+                    if stackable[i].coupon.type == coupon_type and coupon_type in stackable[i].excluded_types
+                ]
+                variants += [
+                    frozenset(i for i in variant if stackable[i].coupon.type != coupon_type) | {loner}
+                    for variant in variants
+                    for loner in loners
+                ]
+            found.update(variants)
+    kept: list[frozenset[int]] = []
+    for group in sorted(found, key=len, reverse=True):
+        if not any(group <= other for other in kept):
+            kept.append(group)
+    return [[stackable[i] for i in sorted(group)] for group in kept]
+
+
 def _gifts(gifts: list[Assessment], position_of: dict[int, int]) -> list[Assessment]:
     """The gifts to take with a list's money coupons: gifts take no money, so every gift that shares may
     be taken, or else one that excludes its own type; the better (worth, then fewer, then earlier)."""
@@ -381,8 +440,16 @@ def best_choice(priced: PricedCart, usable: Sequence[Assessment]) -> list[Assess
             best = choice
 
     left = [line.amount for line in priced.lines]
+    stackable = [a for a in ordered if a.stackable]
+    lone_by_type: dict[str, int] = {}
+    for a in stackable:
+        if _loner(a):
+            lone_by_type[a.coupon.type] = lone_by_type.get(a.coupon.type, 0) + 1
+    picks = 1
+    for count in lone_by_type.values():
+        picks *= count + 1
     groups = []
-    for group in _type_sets([a for a in ordered if a.stackable]):
+    for group in _choice_groups(stackable) if picks <= CHOICE_GROUPS_MAX else _type_sets(stackable):
         money = [a for a in group if a.gift is None]
         gifts = _gifts([a for a in group if a.gift is not None and a.worth > 0], position_of)
         groups.append((sum(a.alone for a in money) + sum(a.worth for a in gifts), money, gifts))

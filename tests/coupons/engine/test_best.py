@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from coupons.engine import Cart, Coupon, best_combination, preview
+from coupons.engine import best as engine_best
 from coupons.engine.best import NODE_BUDGET
 from tests.coupons.engine.builders import D, cart, cash, ctx, gift, line, percent, red_packet, rule, stacks
 from tests.coupons.engine.strategies import brute_force, carts, wallets
@@ -125,7 +127,10 @@ def test_best_equals_brute_force_with_ten_coupons(cart_: Cart, wallet: list[Coup
     assert best_combination(cart_, wallet, ctx()) == brute_force(cart_, wallet, ctx())
 
 
-def test_best_equals_brute_force_when_coupons_crowd_a_small_base() -> None:
+@pytest.mark.parametrize("groups", ["per pick", "per set of types"])
+def test_best_equals_brute_force_when_coupons_crowd_a_small_base(monkeypatch, groups) -> None:
+    if groups == "per set of types":
+        monkeypatch.setattr(engine_best, "CHOICE_GROUPS_MAX", 0)
     # given twelve stackable coupons: more cash than the cold dishes can give, percentages after it,
     # same-type exclusions; many subsets reach the same state
     items = cart(
@@ -157,8 +162,6 @@ def test_best_equals_brute_force_when_coupons_crowd_a_small_base() -> None:
 
 def counted_nodes(monkeypatch) -> list[int]:
     """The nodes the searches of the next best_choice visit (a count, not a timing)."""
-    from coupons.engine import best as engine_best
-
     nodes = [0]
     visit = engine_best._Search._visit
 
@@ -188,7 +191,10 @@ def test_many_claims_of_templates_that_exclude_their_own_type_are_searched_once_
     assert nodes[0] < 2_000
 
 
-def test_one_of_its_own_type_stays_exact_with_twins_between_other_coupons() -> None:
+@pytest.mark.parametrize("groups", ["per pick", "per set of types"])
+def test_one_of_its_own_type_stays_exact_with_twins_between_other_coupons(monkeypatch, groups) -> None:
+    if groups == "per set of types":
+        monkeypatch.setattr(engine_best, "CHOICE_GROUPS_MAX", 0)
     # the same template claimed twice, another coupon of its stacking rank between the two claims
     items = cart(line("d-101", "cat-roast-duck", "88.00"), line("d-201", "cat-cold", "12.50"))
     cold = rule("ITEM_DISCOUNT_SCOPE", category_ids=["cat-cold"])
