@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -80,9 +80,15 @@ class AdminBrowser:
         def check(driver: WebDriver) -> WebElement | bool:
             try:
                 element = driver.find_element(By.CSS_SELECTOR, css)
-            except NoSuchElementException:
+                return element if element.get_attribute(name) == value else False
+            except (NoSuchElementException, StaleElementReferenceException):
                 return False
-            return element if element.get_attribute(name) == value else False
+            except WebDriverException as exc:
+                # Read while the page reloads itself: Chromium answers that the element's node has left the
+                # document (not always as a stale reference); look again.
+                if "does not belong to the document" in str(exc):
+                    return False
+                raise
 
         return self.until(check, f"{css}[{name}={value!r}]", timeout)
 
