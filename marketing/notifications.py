@@ -76,15 +76,24 @@ def granted_notification(
         body = _("Now in your wallet: %(names)s") % {"names": ", ".join(template_names)} if template_names else ""
         return title, body
 
+    return message(
+        user_id=user_id, kind=NotificationKind.COUPON_GRANTED, render=render, data=data, dedupe_key=dedupe_key
+    )
+
+
+def message(
+    *,
+    user_id: int,
+    kind: str,
+    render: Callable[[], tuple[str, str]],
+    data: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> Notification:
+    """An unsaved notification whose (title, body) ``render`` gives in the active language, written in
+    every language of the site (``in_languages``)."""
     title, body, texts = in_languages(render)
     return Notification(
-        user_id=user_id,
-        kind=NotificationKind.COUPON_GRANTED,
-        title=title,
-        body=body,
-        texts=texts,
-        data=data,
-        dedupe_key=dedupe_key,
+        user_id=user_id, kind=kind, title=title, body=body, texts=texts, data=data, dedupe_key=dedupe_key
     )
 
 

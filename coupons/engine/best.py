@@ -325,11 +325,24 @@ def _type_sets(stackable: list[Assessment]) -> list[list[Assessment]]:
     (twelve claims of each of four such templates) costs a search per set of types, at most 2^4, not
     one per choice of one coupon of each type.
     """
-    if not any(a.excluded_types for a in stackable):
-        return [stackable] if stackable else []
-    types = sorted({a.coupon.type for a in stackable})
     found: list[list[Assessment]] = []
     seen: set[tuple[int, ...]] = set()
+    for _types, eligible in _per_type_set(stackable):
+        if tuple(eligible) not in seen:
+            seen.add(tuple(eligible))
+            found.append([stackable[i] for i in eligible])
+    return found
+
+
+def _per_type_set(stackable: list[Assessment]) -> list[tuple[tuple[str, ...], list[int]]]:
+    """For each set of types, largest first, the positions in ``stackable`` of the coupons that may join
+    it (their type in the set, no other type of the set excluded); a set whose coupons come in fewer
+    types than it names is left out (the same list, or a larger one, comes with the smaller set). No
+    exclusion at all: one set, every coupon."""
+    types = sorted({a.coupon.type for a in stackable})
+    if not any(a.excluded_types for a in stackable):
+        return [(tuple(types), list(range(len(stackable))))] if stackable else []
+    sets = []
     for size in range(len(types), 0, -1):
         for chosen_types in combinations(types, size):
             allowed = set(chosen_types)
@@ -338,11 +351,9 @@ def _type_sets(stackable: list[Assessment]) -> list[list[Assessment]]:
                 for index, a in enumerate(stackable)
                 if a.coupon.type in allowed and not (a.excluded_types & (allowed - {a.coupon.type}))
             ]
-            if {stackable[i].coupon.type for i in eligible} != allowed or tuple(eligible) in seen:
-                continue
-            seen.add(tuple(eligible))
-            found.append([stackable[i] for i in eligible])
-    return found
+            if {stackable[i].coupon.type for i in eligible} == allowed:
+                sets.append((chosen_types, eligible))
+    return sets
 
 
 def _choice_groups(stackable: list[Assessment]) -> list[list[Assessment]]:
@@ -358,31 +369,21 @@ def _choice_groups(stackable: list[Assessment]) -> list[list[Assessment]]:
     """
     if not any(a.excluded_types for a in stackable):
         return [stackable] if stackable else []
-    types = sorted({a.coupon.type for a in stackable})
     found: set[frozenset[int]] = set()
-    for size in range(len(types), 0, -1):
-        for chosen_types in combinations(types, size):
-            allowed = set(chosen_types)
-            eligible = [
-                index
-                for index, a in enumerate(stackable)
-                if a.coupon.type in allowed and not (a.excluded_types & (allowed - {a.coupon.type}))
+    for chosen_types, eligible in _per_type_set(stackable):
+        variants = [frozenset(i for i in eligible if stackable[i].coupon.type not in stackable[i].excluded_types)]
+        for coupon_type in chosen_types:
+            loners = [
+                i
+                for i in eligible
+                if stackable[i].coupon.type == coupon_type and coupon_type in stackable[i].excluded_types
             ]
-            if {stackable[i].coupon.type for i in eligible} != allowed:
-                continue  # the same list, or a larger one, comes with the smaller type set
-            variants = [frozenset(i for i in eligible if stackable[i].coupon.type not in stackable[i].excluded_types)]
-            for coupon_type in chosen_types:
-                loners = [
-                    i
-                    for i in eligible
-                    if stackable[i].coupon.type == coupon_type and coupon_type in stackable[i].excluded_types
-                ]
-                variants += [
-                    frozenset(i for i in variant if stackable[i].coupon.type != coupon_type) | {loner}
-                    for variant in variants
-                    for loner in loners
-                ]
-            found.update(variants)
+            variants += [
+                frozenset(i for i in variant if stackable[i].coupon.type != coupon_type) | {loner}
+                for variant in variants
+                for loner in loners
+            ]
+        found.update(variants)
     kept: list[frozenset[int]] = []
     for group in sorted(found, key=len, reverse=True):
         if not any(group <= other for other in kept):

@@ -29,7 +29,7 @@ from marketing.models import (
     NotificationKind,
     PendingTrigger,
 )
-from marketing.notifications import enqueue_send, in_languages
+from marketing.notifications import enqueue_send, message
 from marketing.services.activities import activity_end
 from marketing.triggers import fire_pending, record
 
@@ -132,13 +132,10 @@ def _expiry_reminder(coupon_id: int, user_id: int, name: str, expires_at: dateti
         title = _("Your coupon %(name)s expires soon") % {"name": name}
         return title, _("Use it before %(time)s.") % {"time": expires_at.strftime("%Y-%m-%d %H:%M")}
 
-    title, body, texts = in_languages(render)
-    return Notification(
+    return message(
         user_id=user_id,
         kind=NotificationKind.COUPON_EXPIRING,
-        title=title,
-        body=body,
-        texts=texts,
+        render=render,
         data={"coupon_id": coupon_id, "expires_at": expires_at.isoformat()},
         dedupe_key=f"expiring:{coupon_id}",
     )

@@ -537,14 +537,15 @@ def test_a_free_item_of_a_dish_on_the_menu_is_accepted(operations_user):
     assert CouponTemplate.objects.get(pk=template.pk).value == {"gift_item_id": "d-901", "quantity": 1}
 
 
+def failing_audit(**_kwargs):
+    raise RuntimeError("the audit log is unavailable")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_copy_whose_audit_row_cannot_be_written_leaves_no_draft_behind(operations_user, monkeypatch):
     original = CouponTemplateFactory(status=TemplateStatus.APPROVED)
-
-    def failing_audit(**_kwargs):
-        raise RuntimeError("the audit log is unavailable")
-
     monkeypatch.setattr(template_services, "audit_record", failing_audit)
+
     with pytest.raises(RuntimeError):
         services.template_copy(template=original, actor=operations_user)
 
@@ -554,11 +555,8 @@ def test_a_copy_whose_audit_row_cannot_be_written_leaves_no_draft_behind(operati
 @pytest.mark.django_db(transaction=True)
 def test_a_code_batch_whose_audit_row_cannot_be_written_leaves_no_codes_behind(operations_user, monkeypatch):
     template = CouponTemplateFactory(status=TemplateStatus.APPROVED)
-
-    def failing_audit(**_kwargs):
-        raise RuntimeError("the audit log is unavailable")
-
     monkeypatch.setattr(codes, "audit_record", failing_audit)
+
     with pytest.raises(RuntimeError):
         codes.code_batch_create(template=template, name="x", quantity=3, actor=operations_user)
 
