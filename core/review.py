@@ -60,12 +60,7 @@ class Workflow(Generic[M]):
 
     def can(self, obj: M, action: str, actor: Any) -> bool:
         """Whether ``actor`` may press ``action`` now (used to show only the buttons that work)."""
-        move = self.moves[action]
-        if getattr(obj, "status") not in move.sources:  # noqa: B009
-            return False
-        if move.perm is not None and not actor.has_perm(move.perm):
-            return False
-        return not (action in REVIEW_ACTIONS and self.authored(obj, actor))
+        return self.refusal_of(obj, action, actor) is None
 
     def refusal_of(self, obj: M, action: str, actor: Any) -> ApplicationError | None:
         """Why ``actor`` may not press ``action`` on ``obj`` as read, as ``begin`` would refuse it: None

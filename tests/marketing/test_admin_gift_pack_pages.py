@@ -5,7 +5,9 @@ pack holds only approved templates."""
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from core.errors import InvalidTransition
 from coupons.models import TemplateStatus
@@ -196,3 +198,25 @@ def test_a_grants_skipped_items_read_as_the_template_and_why_in_the_readers_lang
     page = logged_in(operations_user, language).get("/admin/marketing/giftpackgrant/").content.decode()
 
     assert shown in page and "SOLD_OUT" not in page
+
+
+def test_the_grants_list_reads_the_skipped_templates_names_once_for_the_page(operations_user):
+    client = logged_in(operations_user)
+
+    def queries_for_a_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/marketing/giftpackgrant/").status_code == 200
+        return len(captured)
+
+    def grant_with_a_skip(n: int) -> None:
+        sold_out = CouponTemplateFactory(name=f"券{n}", total_quantity=1, issued_quantity=1, per_user_limit=0)
+        pack = GiftPack.objects.create(name=f"Pack {n}", trigger="MANUAL")
+        GiftPackItem.objects.create(pack=pack, template=sold_out, quantity=1)
+        grant_pack(user=UserFactory(), pack=pack, occasion=f"manual:{n}")
+
+    grant_with_a_skip(1)
+    one = queries_for_a_page()
+    for n in range(2, 5):
+        grant_with_a_skip(n)
+
+    assert queries_for_a_page() == one
